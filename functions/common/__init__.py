@@ -1,0 +1,1 @@
+"""Logic shared by the handlers, the CLI and the benchmarks."""

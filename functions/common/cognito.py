@@ -1,0 +1,92 @@
+"""Reading users from Cognito: one lazily created, bounded client per process.
+
+Only the paths that need Cognito (read-through, sync, reconcile, backfill) create the client,
+so the hot `GET /me` path never pays for it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from models.settings import get_settings
+from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "LimitExceededException"})
+_SUB_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def valid_sub(value: str) -> bool:
+    """Subs are UUIDs; anything outside this alphabet cannot be one (and is never filtered on)."""
+    return bool(_SUB_PATTERN.match(value))
+
+
+@lru_cache(maxsize=1)
+def cognito_client() -> CognitoIdentityProviderClient:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=1,
+        read_timeout=3,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
+    return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _classify(exc: Exception) -> Exception:
+    code = _error_code(exc)
+    if code in THROTTLE_CODES:
+        return CognitoThrottledError(f"Cognito throttled: {code}")
+    return ServiceUnavailableError(f"Cognito call failed: {code or type(exc).__name__}")
+
+
+def read_user(
+    *, user_pool_id: str, source: str, username: str | None = None, sub: str | None = None
+) -> UserSnapshot | None:
+    """Current snapshot of a user by username (AdminGetUser) or sub (ListUsers filter).
+
+    Returns None when Cognito says the user does not exist. When both are given, a username
+    whose user has another sub is treated as not found (never return another user's data).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = cognito_client()
+    allowlist = get_settings().mirror_attributes
+    try:
+        if username:
+            observed = now_us()
+            response: Any = client.admin_get_user(UserPoolId=user_pool_id, Username=username)
+            snapshot = snapshot_from_cognito_user(
+                response, allowlist=allowlist, source=source, observed_at=observed
+            )
+            if sub is not None and snapshot.sub != sub:
+                return None
+            return snapshot
+        if sub is None or not valid_sub(sub):
+            return None
+        observed = now_us()
+        listed = client.list_users(UserPoolId=user_pool_id, Filter=f'sub = "{sub}"', Limit=1)
+        for user in listed.get("Users", []):
+            snapshot = snapshot_from_cognito_user(
+                user, allowlist=allowlist, source=source, observed_at=observed
+            )
+            if snapshot.sub == sub:
+                return snapshot
+        return None
+    except ClientError as exc:
+        if _error_code(exc) == "UserNotFoundException":
+            return None
+        raise _classify(exc) from exc
+    except BotoCoreError as exc:
+        raise ServiceUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc

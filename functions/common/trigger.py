@@ -1,0 +1,139 @@
+"""The guard every Cognito trigger runs under: sign-in never depends on the mirror.
+
+The write runs on a worker thread and is awaited for at most the trigger budget (default 2 s,
+less if the Lambda has less time left). Whatever happens (malformed input, DynamoDB down or
+slow, a bug of ours), the handler logs it without values, counts it and returns the event
+unchanged; the mirror is repaired later by read-through, sync and reconcile.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
+    PostAuthenticationTriggerEvent,
+    PostConfirmationTriggerEvent,
+)
+
+from functions.common.observability import count, logger, metrics
+from models.mirror_table import WriteOutcome, put_snapshot
+from models.settings import get_settings
+from models.user import MalformedUserError, UserSnapshot, snapshot_from_trigger
+
+TriggerEvent = PostConfirmationTriggerEvent | PostAuthenticationTriggerEvent
+
+# A few workers, so one write stuck past its botocore timeouts does not delay the next one.
+_writer = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="mirror-write")
+_SAFETY_MARGIN_S = 0.3
+
+
+def _budget(context: Any) -> float:
+    budget = get_settings().trigger_budget_seconds
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining_ms):
+        with contextlib.suppress(Exception):  # a broken context must not break sign-in
+            budget = min(budget, max(0.0, remaining_ms() / 1000 - _SAFETY_MARGIN_S))
+    return budget
+
+
+def snapshot_of(event: dict[str, Any], source: str, event_class: type[TriggerEvent]) -> UserSnapshot:
+    """Parse a trigger event into a snapshot, or raise MalformedUserError/KeyError/TypeError."""
+    parsed = event_class(event)
+    if not isinstance(event.get("request"), dict):
+        raise MalformedUserError("no request object")
+    return snapshot_from_trigger(
+        parsed.user_name,
+        parsed.request.user_attributes,
+        allowlist=get_settings().mirror_attributes,
+        source=source,
+    )
+
+
+def mirror_from_trigger(
+    event: Any,
+    context: Any,
+    *,
+    source: str,
+    accepted_sources: frozenset[str],
+    event_class: type[TriggerEvent],
+) -> Any:
+    """Write the trigger's snapshot within the budget; always return `event` unchanged."""
+    if not isinstance(event, dict):
+        logger.warning("trigger event is not an object", extra={"event_type": type(event).__name__})
+        count("TriggerMalformedEvent")
+        return event
+    trigger_source = event.get("triggerSource")
+    if trigger_source not in accepted_sources:
+        logger.warning("unexpected triggerSource", extra={"trigger_source": str(trigger_source)[:64]})
+        count("TriggerMalformedEvent")
+        return event
+    try:
+        # Work on a copy: the event goes back to Cognito exactly as it came.
+        snapshot = snapshot_of(copy.deepcopy(event), source, event_class)
+    except (MalformedUserError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        logger.warning("malformed trigger event", extra={"reason": str(exc)[:200]})
+        count("TriggerMalformedEvent")
+        return event
+    except Exception:  # noqa: BLE001 - e.g. configuration errors: sign-in must still succeed
+        logger.exception("trigger could not prepare the mirror write")
+        count("MirrorWriteFailed")
+        return event
+    _write_within_budget(snapshot, _budget(context))
+    return event
+
+
+def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
+    log = {"sub": snapshot.sub, "attribute_names": sorted(snapshot.attributes)}
+    if snapshot.dropped:
+        log["dropped_attribute_names"] = list(snapshot.dropped)
+    future = _writer.submit(put_snapshot, snapshot)
+    try:
+        outcome = future.result(timeout=budget)
+    except concurrent.futures.TimeoutError:
+        logger.error("mirror write exceeded the trigger budget", extra={**log, "budget_s": budget})
+        count("MirrorWriteFailed")
+        return
+    except Exception as exc:  # noqa: BLE001 - never break sign-in; repaired by sync/reconcile
+        logger.error("mirror write failed", extra={**log, "error": type(exc).__name__})
+        count("MirrorWriteFailed")
+        return
+    if outcome is WriteOutcome.WRITTEN:
+        count("MirrorWrite")
+    else:
+        count("MirrorWriteSkipped")
+    logger.info("mirror write", extra={**log, "outcome": outcome.value})
+
+
+def trigger_handler(
+    source: str, accepted_sources: frozenset[str], event_class: type[TriggerEvent]
+) -> Callable[[Any, Any], Any]:
+    """Build a Lambda handler for one trigger kind."""
+
+    @metrics_flushed
+    def handler(event: Any, context: Any) -> Any:
+        return mirror_from_trigger(
+            event, context, source=source, accepted_sources=accepted_sources, event_class=event_class
+        )
+
+    return handler
+
+
+def metrics_flushed(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Flush metrics after `fn` without letting a metrics problem reach Cognito."""
+
+    def wrapper(event: Any, context: Any) -> Any:
+        try:
+            return fn(event, context)
+        finally:
+            try:
+                metrics.flush_metrics()
+            except Exception:  # noqa: BLE001 - observability must not break sign-in
+                logger.exception("metrics flush failed")
+
+    wrapper.__name__ = getattr(fn, "__name__", "handler")
+    wrapper.__doc__ = fn.__doc__
+    return wrapper

@@ -1,0 +1,1 @@
+"""The mirror's data layer: settings, the user snapshot and the one guarded write path."""

@@ -1,0 +1,104 @@
+"""Typed settings, parsed once from the environment.
+
+Region and endpoints are never hard-coded: they come from the standard AWS variables
+(`AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`, ...),
+which botocore reads itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed (a deployment fault, not a caller's)."""
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _csv(name: str) -> tuple[str, ...]:
+    raw = _env(name)
+    if raw is None:
+        return ()
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    region: str
+    user_pool_id: str | None
+    # None means the default allowlist: every standard attribute and every custom:* one.
+    mirror_attributes: frozenset[str] | None
+    admin_group: str
+    cache_ttl_seconds: float
+    cache_max_entries: int
+    tombstone_ttl_days: int
+    # Bounds for DynamoDB calls. Triggers must return far below Cognito's 5 s limit.
+    ddb_connect_timeout: float
+    ddb_read_timeout: float
+    ddb_max_retries: int
+    trigger_budget_seconds: float
+    jwt_issuer: str | None
+    jwt_jwks_url: str | None
+    jwt_audience: tuple[str, ...]
+
+    @property
+    def self_verify_jwt(self) -> bool:
+        return bool(self.jwt_issuer and self.jwt_jwks_url and self.jwt_audience)
+
+
+def load_settings() -> Settings:
+    table = _env("MIRROR_TABLE")
+    if table is None:
+        raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
+    region = _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
+    if region is None:
+        raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+    allow = _csv("MIRROR_ATTRIBUTES")
+    issuer = _env("JWT_ISSUER")
+    jwks = _env("JWT_JWKS_URL")
+    audience = _csv("JWT_AUDIENCE")
+    if any((issuer, jwks, audience)) and not all((issuer, jwks, audience)):
+        raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
+    return Settings(
+        table_name=table,
+        region=region,
+        user_pool_id=_env("USER_POOL_ID"),
+        mirror_attributes=frozenset(allow) if allow else None,
+        admin_group=_env("MIRROR_ADMIN_GROUP") or "admin",
+        cache_ttl_seconds=_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
+        cache_max_entries=int(_float("MIRROR_CACHE_MAX_ENTRIES", 10_000)),
+        tombstone_ttl_days=int(_float("MIRROR_TOMBSTONE_TTL_DAYS", 30)),
+        ddb_connect_timeout=_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
+        ddb_read_timeout=_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
+        ddb_max_retries=int(_float("MIRROR_DDB_MAX_RETRIES", 1)),
+        trigger_budget_seconds=_float("MIRROR_TRIGGER_BUDGET_SECONDS", 2.0),
+        jwt_issuer=issuer,
+        jwt_jwks_url=jwks,
+        jwt_audience=audience,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (parsed on first use; `get_settings.cache_clear()` in tests)."""
+    return load_settings()

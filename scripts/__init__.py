@@ -1,0 +1,1 @@
+"""Developer tooling: local stack, table creation from serverless.yml."""

@@ -1,0 +1,80 @@
+"""Create the mirror table from the `serverless.yml` resource, so tests, the local stack and the
+deployment share one definition.
+
+    python -m scripts.table --name TABLE   # against AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+_CREATE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation tags (!Sub, !GetAtt, ...) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    assert isinstance(node, yaml.MappingNode)
+    return loader.construct_mapping(node)
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def load_serverless(path: Path = ROOT / "serverless.yml") -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return data
+
+
+def table_properties() -> dict[str, Any]:
+    props: dict[str, Any] = load_serverless()["resources"]["Resources"]["MirrorTable"]["Properties"]
+    return props
+
+
+def create_table_kwargs(name: str) -> dict[str, Any]:
+    props = table_properties()
+    kwargs = {key: props[key] for key in _CREATE_KEYS if key in props}
+    kwargs["TableName"] = name
+    return kwargs
+
+
+def create_table(client: Any, name: str) -> None:
+    """Create `name` with the deployed definition (idempotent), TTL included."""
+    existing = client.list_tables().get("TableNames", [])
+    if name not in existing:
+        client.create_table(**create_table_kwargs(name))
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+    ttl = table_properties().get("TimeToLiveSpecification")
+    if ttl:
+        try:
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        except client.exceptions.ClientError as exc:  # already enabled
+            if "already enabled" not in str(exc).lower():
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    import boto3
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True, help="table name")
+    args = parser.parse_args(argv)
+    create_table(boto3.client("dynamodb"), args.name)
+    print(f"table {args.name} ready")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
