@@ -16,7 +16,7 @@ from functions.common.errors import (
     UserNotFoundError,
 )
 from functions.common.identity import caller_from_event
-from functions.common.observability import logger, metrics
+from functions.common.observability import count, logger, metrics
 from functions.common.profiles import get_profile
 from functions.profile import get_caller_profile
 from models.settings import ConfigurationError, get_settings
@@ -40,6 +40,7 @@ def user_by_sub(sub: str) -> dict[str, Any]:
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[dict[str, str]]:
+    count(f"ApiError{status}")
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,

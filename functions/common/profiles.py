@@ -125,6 +125,7 @@ def get_profile(sub: str, *, username_hint: str | None = None) -> Profile:
             return _from_cache(stale)
         raise ServiceUnavailableError("the profile store is unavailable") from exc
     if record is not None:
+        count("ProfileMirrorRead")
         if record.is_tombstone:
             cache.put(sub, _DELETED, settings.cache_ttl_seconds)
             raise UserNotFoundError("user not found")

@@ -96,3 +96,15 @@ def cognito(monkeypatch: pytest.MonkeyPatch) -> Any:
             return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
 
     return Pool()
+
+
+@pytest.fixture
+def log_output(monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+    """Everything the Powertools logger writes during the test (its JSON lines)."""
+    import io
+
+    from functions.common.observability import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream.getvalue
