@@ -1,0 +1,35 @@
+"""SQS batch of EventBridge CloudTrail events: keep the mirror in step with Cognito.
+
+Needs `ReportBatchItemFailures` on the SQS event source: a record that is malformed, throttled by
+Cognito or refused by DynamoDB fails alone and is retried by SQS (then lands in the DLQ).
+See docs/SYNC.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from functions.common.observability import logger, metrics
+from functions.common.sync import require_user_pool_id, sync_message
+
+# An all-failed batch is answered with every id listed, like any partial failure, instead of
+# raising: SQS retries the same records either way, without an invocation error per batch.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    sync_message(record.body, user_pool_id=require_user_pool_id())
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    # Misconfiguration fails the whole invocation (every record retried), never one by one.
+    require_user_pool_id()
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
