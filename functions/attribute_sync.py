@@ -13,8 +13,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from functions.common.observability import logger, metrics
-from functions.common.sync import require_user_pool_id, sync_message
+from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from functions.common.observability import count, logger, metrics
+from functions.common.sync import MalformedSyncRecordError, require_user_pool_id, sync_message
+from models.mirror_table import MirrorUnavailableError
 
 # An all-failed batch is answered with every id listed, like any partial failure, instead of
 # raising: SQS retries the same records either way, without an invocation error per batch.
@@ -22,7 +24,20 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> None:
-    sync_message(record.body, user_pool_id=require_user_pool_id())
+    """Sync one message; a raised error fails this record only (the processor reports it)."""
+    try:
+        sync_message(record.body, user_pool_id=require_user_pool_id())
+    except MalformedSyncRecordError as exc:
+        logger.warning("sync: malformed record", extra={"message_id": record.message_id, "reason": str(exc)})
+        count("SyncMalformedRecord")
+        raise
+    except (ServiceUnavailableError, MirrorUnavailableError) as exc:
+        logger.warning(
+            "sync: dependency unavailable, record will be retried",
+            extra={"message_id": record.message_id, "error": str(exc)},
+        )
+        count("SyncCognitoThrottled" if isinstance(exc, CognitoThrottledError) else "SyncDependencyFailed")
+        raise
 
 
 @logger.inject_lambda_context
