@@ -16,7 +16,9 @@ FIXTURE_USERNAME = "jane.doe"
 HIDDEN = "HIDDEN_FOR_SECURITY_REASONS"
 
 
-def cloudtrail(name: str, *, pool: str, sub: str | None = None, username: str | None = None) -> dict[str, Any]:
+def cloudtrail(
+    name: str, *, pool: str, sub: str | None = None, username: str | None = None
+) -> dict[str, Any]:
     """`tests/events/cloudtrail_<name>.json` rewritten for one pool, sub and username."""
     text = json.dumps(load_event(f"cloudtrail_{name}"))
     for placeholder, value in ((FIXTURE_POOL, pool), (FIXTURE_SUB, sub), (FIXTURE_USERNAME, username)):
@@ -66,3 +68,27 @@ def emitted_metrics(stdout: str) -> Counter[str]:
                 value = blob[metric["Name"]]
                 totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else value)
     return totals
+
+
+def cognito_now(cognito: Any, username: str) -> Any:
+    """The user's current state, read the way the sync reads it."""
+    from functions.common.cognito import read_user
+
+    return read_user(user_pool_id=cognito.id, source="test", username=username)
+
+
+def mirror(sub: str) -> Any:
+    """The stored row of `sub` (consistent read), or None."""
+    from models.mirror_table import get_record
+
+    return get_record(sub, consistent=True)
+
+
+def mirror_now(cognito: Any, username: str) -> Any:
+    """Put the user's current state in the mirror, as a trigger or an earlier event would."""
+    from models.mirror_table import put_snapshot
+
+    snapshot = cognito_now(cognito, username)
+    assert snapshot is not None
+    put_snapshot(snapshot)
+    return snapshot

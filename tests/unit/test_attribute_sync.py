@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from tests.helpers import FakeLambdaContext
-from tests.sync_events import HIDDEN, cloudtrail, emitted_metrics, eventbridge, failed_ids, sqs_batch
+from tests.sync_events import (
+    HIDDEN,
+    cloudtrail,
+    cognito_now,
+    emitted_metrics,
+    eventbridge,
+    failed_ids,
+    mirror,
+    mirror_now,
+    sqs_batch,
+)
 
 Sync = Callable[..., dict[str, Any]]
 
@@ -28,27 +38,6 @@ def sync() -> Sync:
 
 def event(cognito: Any, name: str, *, sub: str | None = None, username: str | None = None) -> dict[str, Any]:
     return eventbridge(cloudtrail(name, pool=cognito.id, sub=sub, username=username))
-
-
-def cognito_now(cognito: Any, username: str) -> Any:
-    from functions.common.cognito import read_user
-
-    return read_user(user_pool_id=cognito.id, source="test", username=username)
-
-
-def mirror(sub: str) -> Any:
-    from models.mirror_table import get_record
-
-    return get_record(sub, consistent=True)
-
-
-def mirror_now(cognito: Any, username: str) -> Any:
-    """Put the user's current state in the mirror, as a trigger or an earlier event would."""
-    from models.mirror_table import put_snapshot
-
-    snapshot = cognito_now(cognito, username)
-    put_snapshot(snapshot)
-    return snapshot
 
 
 def assert_mirror_matches_cognito(cognito: Any, username: str, sub: str) -> None:
@@ -391,7 +380,7 @@ def test_a_cognito_throttle_fails_only_its_record(cognito, sync, monkeypatch, ca
 
     def throttled(**kwargs: Any) -> Any:
         if kwargs["Username"] == "quinn":
-            error = {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}
+            error: Any = {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}
             raise ClientError(error, "AdminGetUser")
         return real(**kwargs)
 

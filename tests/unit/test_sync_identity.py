@@ -7,28 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.sync_events import FIXTURE_POOL, HIDDEN, cloudtrail, eventbridge
+from tests.sync_events import FIXTURE_POOL, HIDDEN, cloudtrail, eventbridge, mirror, mirror_now
 
 
 def run(detail: dict[str, Any], pool: str) -> Any:
     from functions.common.sync import sync_message
 
     return sync_message(json.dumps(eventbridge(detail)), user_pool_id=pool)
-
-
-def mirror(sub: str) -> Any:
-    from models.mirror_table import get_record
-
-    return get_record(sub, consistent=True)
-
-
-def mirror_now(cognito: Any, username: str) -> Any:
-    from functions.common.cognito import read_user
-    from models.mirror_table import put_snapshot
-
-    snapshot = read_user(user_pool_id=cognito.id, source="test", username=username)
-    put_snapshot(snapshot)
-    return snapshot
 
 
 # --- reading the record -----------------------------------------------------------------------
