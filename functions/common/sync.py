@@ -199,32 +199,24 @@ class _Writer:
 
     def snapshot(self, snapshot: UserSnapshot) -> None:
         outcome = put_snapshot(snapshot)
-        written = outcome is WriteOutcome.WRITTEN
-        (self.result.written if written else self.result.unchanged).append(snapshot.sub)
-        count("SyncSnapshotWritten" if written else "SyncSnapshotSkipped")
-        logger.info(
-            "sync snapshot",
-            extra={
-                "event_name": self.signal.event_name,
-                "event_id": self.signal.event_id,
-                "sub": snapshot.sub,
-                "attribute_names": sorted(snapshot.attributes),
-                "outcome": outcome.value,
-            },
-        )
+        self._done("Snapshot", snapshot.sub, outcome, attribute_names=sorted(snapshot.attributes))
 
     def tombstone(self, sub: str) -> None:
-        outcome = put_tombstone(sub, observed_at=now_us(), source=SOURCE)
+        self._done("Tombstone", sub, put_tombstone(sub, observed_at=now_us(), source=SOURCE))
+
+    def _done(self, kind: str, sub: str, outcome: WriteOutcome, **extra: Any) -> None:
         written = outcome is WriteOutcome.WRITTEN
-        (self.result.tombstoned if written else self.result.unchanged).append(sub)
-        count("SyncTombstoneWritten" if written else "SyncTombstoneSkipped")
+        landed = self.result.written if kind == "Snapshot" else self.result.tombstoned
+        (landed if written else self.result.unchanged).append(sub)
+        count(f"Sync{kind}{'Written' if written else 'Skipped'}")
         logger.info(
-            "sync tombstone",
+            f"sync {kind.lower()}",
             extra={
                 "event_name": self.signal.event_name,
                 "event_id": self.signal.event_id,
                 "sub": sub,
                 "outcome": outcome.value,
+                **extra,
             },
         )
 
