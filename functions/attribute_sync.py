@@ -38,6 +38,12 @@ def record_handler(record: SQSRecord) -> None:
         )
         count("SyncCognitoThrottled" if isinstance(exc, CognitoThrottledError) else "SyncDependencyFailed")
         raise
+    except Exception:
+        # Deliberate guard, not a swallow: the processor would fail the record silently; an
+        # unexpected error (a bug) is logged with its stack and counted, then fails this record.
+        logger.exception("sync: unexpected error", extra={"message_id": record.message_id})
+        count("SyncUnexpectedError")
+        raise
 
 
 @logger.inject_lambda_context

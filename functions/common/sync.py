@@ -170,7 +170,8 @@ def ignore_reason(detail: dict[str, Any], user_pool_id: str) -> str | None:
     """Why this record is not ours to sync (a metric name), or None."""
     if detail.get("eventSource") != EVENT_SOURCE:
         return "SyncIgnoredEventSource"
-    if detail.get("eventName") not in SYNCED_EVENTS:
+    name = detail.get("eventName")
+    if not isinstance(name, str) or name not in SYNCED_EVENTS:
         return "SyncIgnoredEventName"
     if detail.get("errorCode"):
         return "SyncIgnoredFailedCall"  # the call failed: nothing changed in Cognito
@@ -316,7 +317,9 @@ def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
     reason = ignore_reason(detail, user_pool_id)
     if reason is not None:
         count(reason)
-        logger.debug("sync: event ignored", extra={"reason": reason})
+        logger.debug(
+            "sync: event ignored", extra={"reason": reason, "event_name": str(detail.get("eventName"))[:64]}
+        )
         return SyncResult(ignored=reason)
     signal = signal_from_detail(detail)
     if not signal.pool_named:

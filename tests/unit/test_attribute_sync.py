@@ -418,6 +418,46 @@ def test_an_unavailable_mirror_fails_only_its_record(cognito, sync, monkeypatch)
     assert mirror(b) is not None
 
 
+def test_an_unexpected_error_fails_only_its_record_and_is_counted(cognito, sync, monkeypatch, capsys):
+    # Given two users, and a bug that breaks the mirror lookup of one of them
+    from functions.common import sync as sync_logic
+    from models.mirror_table import get_record
+
+    a = cognito.create_user("una", email="una@example.com")
+    b = cognito.create_user("vic", email="vic@example.com")
+
+    def broken_get(sub: str) -> Any:
+        if sub == a:
+            raise RuntimeError("a bug")
+        return get_record(sub)
+
+    monkeypatch.setattr(sync_logic, "get_record", broken_get)
+    capsys.readouterr()
+
+    # When both events arrive in one batch
+    response = sync(
+        event(cognito, "admin_create_user", sub=a, username="una"),
+        event(cognito, "admin_create_user", sub=b, username="vic"),
+    )
+
+    # Then only that record fails, and the error is counted
+    assert failed_ids(response) == ["msg-0"]
+    assert mirror(b) is not None
+    assert emitted_metrics(capsys.readouterr().out)["SyncUnexpectedError"] == 1
+
+
+def test_a_record_with_a_malformed_event_name_is_ignored(cognito, sync):
+    # Given a CloudTrail record whose eventName is not a string
+    odd = event(cognito, "admin_disable_user", username="nobody")
+    odd["detail"]["eventName"] = ["AdminDisableUser"]
+
+    # When it arrives
+    response = sync(odd)
+
+    # Then it is acknowledged as an event we do not sync
+    assert failed_ids(response) == []
+
+
 def test_an_all_failed_batch_reports_every_record(cognito, sync):
     # Given a batch of poison records only
     # When it is delivered
