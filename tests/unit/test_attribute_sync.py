@@ -359,24 +359,63 @@ def test_a_poison_record_fails_alone(cognito, sync, capsys):
     assert emitted_metrics(capsys.readouterr().out)["SyncMalformedRecord"] == 2
 
 
-def test_a_cognito_throttle_fails_only_its_record(cognito, sync, monkeypatch, capsys):
-    # Given two users, and Cognito throttling AdminGetUser for one of them
+def throttle_cognito(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
+    """Cognito answers TooManyRequestsException to AdminGetUser for `username`."""
     from botocore.exceptions import ClientError
 
     from functions.common.cognito import cognito_client
 
-    a = cognito.create_user("quinn", email="quinn@example.com")
-    b = cognito.create_user("rae", email="rae@example.com")
     client = cognito_client()
     real = client.admin_get_user
 
     def throttled(**kwargs: Any) -> Any:
-        if kwargs["Username"] == "quinn":
+        if kwargs["Username"] == username:
             error: Any = {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}
             raise ClientError(error, "AdminGetUser")
         return real(**kwargs)
 
     monkeypatch.setattr(client, "admin_get_user", throttled)
+
+
+def refuse_mirror_write(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
+    """DynamoDB refuses the write of `sub`."""
+    from functions.common import sync as sync_logic
+    from models.mirror_table import MirrorUnavailableError, put_snapshot
+
+    def flaky_put(snapshot: Any) -> Any:
+        if snapshot.sub == sub:
+            raise MirrorUnavailableError("mirror write failed: ProvisionedThroughputExceededException")
+        return put_snapshot(snapshot)
+
+    monkeypatch.setattr(sync_logic, "put_snapshot", flaky_put)
+
+
+def break_mirror_lookup(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
+    """A bug: the mirror lookup of `sub` raises something unexpected."""
+    from functions.common import sync as sync_logic
+    from models.mirror_table import get_record
+
+    def broken_get(wanted: str) -> Any:
+        if wanted == sub:
+            raise RuntimeError("a bug")
+        return get_record(wanted)
+
+    monkeypatch.setattr(sync_logic, "get_record", broken_get)
+
+
+@pytest.mark.parametrize(
+    ("fault", "metric"),
+    [
+        (throttle_cognito, "SyncCognitoThrottled"),
+        (refuse_mirror_write, "SyncDependencyFailed"),
+        (break_mirror_lookup, "SyncUnexpectedError"),
+    ],
+)
+def test_a_failing_record_fails_alone_and_is_counted(cognito, sync, monkeypatch, capsys, fault, metric):
+    # Given two users, and a fault that hits only the first one's record
+    a = cognito.create_user("quinn", email="quinn@example.com")
+    b = cognito.create_user("rae", email="rae@example.com")
+    fault(monkeypatch, a, "quinn")
     capsys.readouterr()
 
     # When both events arrive in one batch
@@ -385,65 +424,11 @@ def test_a_cognito_throttle_fails_only_its_record(cognito, sync, monkeypatch, ca
         event(cognito, "admin_create_user", sub=b, username="rae"),
     )
 
-    # Then only the throttled record is retried; the other user is mirrored
+    # Then only the first record is reported for retry, the other user is mirrored, and it is counted
     assert failed_ids(response) == ["msg-0"]
     assert mirror(a) is None
     assert mirror(b) is not None
-    assert emitted_metrics(capsys.readouterr().out)["SyncCognitoThrottled"] == 1
-
-
-def test_an_unavailable_mirror_fails_only_its_record(cognito, sync, monkeypatch):
-    # Given two users, and DynamoDB refusing the write of one of them
-    from functions.common import sync as sync_logic
-    from models.mirror_table import MirrorUnavailableError, put_snapshot
-
-    a = cognito.create_user("sam", email="sam@example.com")
-    b = cognito.create_user("tia", email="tia@example.com")
-
-    def flaky_put(snapshot: Any) -> Any:
-        if snapshot.sub == a:
-            raise MirrorUnavailableError("mirror write failed: ProvisionedThroughputExceededException")
-        return put_snapshot(snapshot)
-
-    monkeypatch.setattr(sync_logic, "put_snapshot", flaky_put)
-
-    # When both events arrive in one batch
-    response = sync(
-        event(cognito, "admin_create_user", sub=a, username="sam"),
-        event(cognito, "admin_create_user", sub=b, username="tia"),
-    )
-
-    # Then only that record fails
-    assert failed_ids(response) == ["msg-0"]
-    assert mirror(b) is not None
-
-
-def test_an_unexpected_error_fails_only_its_record_and_is_counted(cognito, sync, monkeypatch, capsys):
-    # Given two users, and a bug that breaks the mirror lookup of one of them
-    from functions.common import sync as sync_logic
-    from models.mirror_table import get_record
-
-    a = cognito.create_user("una", email="una@example.com")
-    b = cognito.create_user("vic", email="vic@example.com")
-
-    def broken_get(sub: str) -> Any:
-        if sub == a:
-            raise RuntimeError("a bug")
-        return get_record(sub)
-
-    monkeypatch.setattr(sync_logic, "get_record", broken_get)
-    capsys.readouterr()
-
-    # When both events arrive in one batch
-    response = sync(
-        event(cognito, "admin_create_user", sub=a, username="una"),
-        event(cognito, "admin_create_user", sub=b, username="vic"),
-    )
-
-    # Then only that record fails, and the error is counted
-    assert failed_ids(response) == ["msg-0"]
-    assert mirror(b) is not None
-    assert emitted_metrics(capsys.readouterr().out)["SyncUnexpectedError"] == 1
+    assert emitted_metrics(capsys.readouterr().out)[metric] == 1
 
 
 def test_a_record_with_a_malformed_event_name_is_ignored(cognito, sync):
