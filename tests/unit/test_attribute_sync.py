@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -506,3 +507,24 @@ def test_without_user_pool_id_the_whole_invocation_fails(cognito, sync, monkeypa
     # Then the invocation fails loudly (SQS retries the whole batch; nothing is lost)
     with pytest.raises(ConfigurationError):
         sync(event(cognito, "admin_disable_user", username="nobody"))
+
+
+def test_logs_carry_subs_and_attribute_names_never_values(cognito, sync, monkeypatch):
+    # Given the logger's output captured (main's conftest has an equivalent `log_output` fixture)
+    import io
+
+    from functions.common.observability import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    sub = cognito.create_user("wes", email="wes.private@example.com", custom__tenant="tenant-secret-42")
+    poison = json.dumps({"detail-type": "Scheduled Event", "email": "leak.me@example.com"})
+
+    # When an event for the user and a malformed record carrying an email are processed
+    sync(event(cognito, "admin_create_user", sub=sub, username="wes"), poison)
+
+    # Then the logs name the user's sub and attribute names, and hold no attribute value
+    logs = stream.getvalue()
+    assert sub in logs and "custom:tenant" in logs
+    for value in ("wes.private@example.com", "tenant-secret-42", "leak.me@example.com"):
+        assert value not in logs
