@@ -1,0 +1,132 @@
+"""attribute_sync over real HTTP: Amazon's DynamoDB Local for the mirror, moto's server for Cognito.
+
+Both listen on 127.0.0.1 ports (DynamoDB Local on every interface of its port: it has no bind
+option), overridable with SYNC_IT_DYNAMODB_PORT and SYNC_IT_COGNITO_PORT.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from scripts.dynamodb_local import LocalServiceError, port_in_use, start_dynamodb_local, wait_for_port
+from scripts.table import create_table
+from tests.helpers import FakeLambdaContext
+from tests.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
+from tests.unit.conftest import reset_process_state
+
+pytestmark = [pytest.mark.integration, pytest.mark.loopback]
+
+DDB_PORT = int(os.environ.get("SYNC_IT_DYNAMODB_PORT", "11000"))
+COGNITO_PORT = int(os.environ.get("SYNC_IT_COGNITO_PORT", "11001"))
+TABLE = "mirror-sync-it"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    """DynamoDB Local with the mirror table, and a moto Cognito server with one pool."""
+    from moto.server import ThreadedMotoServer
+
+    if port_in_use(COGNITO_PORT):
+        pytest.skip(f"port {COGNITO_PORT} is in use (set SYNC_IT_COGNITO_PORT)")
+    try:
+        ddb_local = start_dynamodb_local(DDB_PORT)
+    except LocalServiceError as exc:
+        pytest.skip(f"DynamoDB Local unavailable: {exc}")
+    cognito_server = ThreadedMotoServer(ip_address="127.0.0.1", port=COGNITO_PORT, verbose=False)
+    cognito_server.start()
+    try:
+        wait_for_port(COGNITO_PORT, 10)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb_local.endpoint)
+            env.setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", f"http://127.0.0.1:{COGNITO_PORT}")
+            env.setenv("MIRROR_TABLE", TABLE)
+            env.setenv("MIRROR_DDB_READ_TIMEOUT", "5")
+            dynamodb = boto3.client("dynamodb")
+            create_table(dynamodb, TABLE)
+            idp = boto3.client("cognito-idp")
+            pool = idp.create_user_pool(
+                PoolName="sync-it",
+                Schema=[{"Name": "plan", "AttributeDataType": "String", "Mutable": True}],
+            )["UserPool"]["Id"]
+            env.setenv("USER_POOL_ID", pool)
+            reset_process_state()
+
+            class Stack:
+                pool_id = pool
+                cognito = idp
+                ddb = dynamodb
+
+            yield Stack()
+    finally:
+        reset_process_state()
+        cognito_server.stop()
+        ddb_local.stop()
+
+
+def deliver(*bodies: Any) -> dict[str, Any]:
+    from functions.attribute_sync import handler
+
+    response: dict[str, Any] = handler(sqs_batch(*bodies), FakeLambdaContext())
+    return response
+
+
+def stored(stack: Any, sub: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = stack.ddb.get_item(
+        TableName=TABLE, Key={"sub": {"S": sub}}, ConsistentRead=True
+    ).get("Item")
+    return item
+
+
+def create(stack: Any, username: str, plan: str) -> str:
+    user = stack.cognito.admin_create_user(
+        UserPoolId=stack.pool_id,
+        Username=username,
+        UserAttributes=[
+            {"Name": "email", "Value": f"{username}@example.com"},
+            {"Name": "custom:plan", "Value": plan},
+        ],
+        MessageAction="SUPPRESS",
+    )["User"]
+    return str(next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub"))
+
+
+def test_a_batch_over_real_services_converges_and_survives_redelivery(stack):
+    # Given two users, one updated then disabled, one deleted, and a poison record in the batch
+    kept = create(stack, "wren", "free")
+    gone = create(stack, "xavi", "free")
+    pool = stack.pool_id
+    batch = [
+        eventbridge(cloudtrail("admin_create_user", pool=pool, sub=kept, username="wren")),
+        eventbridge(cloudtrail("admin_create_user", pool=pool, sub=gone, username="xavi")),
+        "not json",
+    ]
+    assert failed_ids(deliver(*batch)) == ["msg-2"]
+    stack.cognito.admin_update_user_attributes(
+        UserPoolId=pool, Username="wren", UserAttributes=[{"Name": "custom:plan", "Value": "pro"}]
+    )
+    stack.cognito.admin_disable_user(UserPoolId=pool, Username="wren")
+    stack.cognito.admin_delete_user(UserPoolId=pool, Username="xavi")
+    later = [
+        eventbridge(cloudtrail("admin_update_user_attributes", pool=pool, sub=kept, username="wren")),
+        eventbridge(cloudtrail("admin_disable_user", pool=pool, sub=kept, username="wren")),
+        eventbridge(cloudtrail("admin_delete_user", pool=pool, username="xavi")),
+    ]
+
+    # When the later events arrive, then the whole history is redelivered in reverse order
+    assert failed_ids(deliver(*later)) == []
+    assert failed_ids(deliver(*reversed(batch[:2] + later))) == []
+
+    # Then DynamoDB Local holds the newest state: updated and disabled, and a tombstone
+    row = stored(stack, kept)
+    assert row is not None
+    assert row["attributes"]["M"]["custom:plan"] == {"S": "pro"}
+    assert row["enabled"] == {"BOOL": False}
+    assert row["source"] == {"S": "attribute_sync"}
+    tombstone = stored(stack, gone)
+    assert tombstone is not None and tombstone["deleted"] == {"BOOL": True}
+    assert "attributes" not in tombstone

@@ -1,0 +1,94 @@
+"""Test helpers for attribute sync: CloudTrail fixtures for one user, EventBridge and SQS wrappers."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from typing import Any
+
+from tests.helpers import load_event
+
+# The placeholders the tests/events/cloudtrail_*.json fixtures are written with.
+FIXTURE_POOL = "eu-west-1_EXAMPLE"
+FIXTURE_SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
+FIXTURE_USERNAME = "jane.doe"
+HIDDEN = "HIDDEN_FOR_SECURITY_REASONS"
+
+
+def cloudtrail(
+    name: str, *, pool: str, sub: str | None = None, username: str | None = None
+) -> dict[str, Any]:
+    """`tests/events/cloudtrail_<name>.json` rewritten for one pool, sub and username."""
+    text = json.dumps(load_event(f"cloudtrail_{name}"))
+    for placeholder, value in ((FIXTURE_POOL, pool), (FIXTURE_SUB, sub), (FIXTURE_USERNAME, username)):
+        if value is not None:
+            text = text.replace(json.dumps(placeholder), json.dumps(value))
+    detail: dict[str, Any] = json.loads(text)
+    return detail
+
+
+def eventbridge(detail: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge "AWS API Call via CloudTrail" event carrying `detail`."""
+    event = load_event("eventbridge_cloudtrail_envelope")
+    event["detail"] = detail
+    event["time"] = detail.get("eventTime", event["time"])
+    event["id"] = str(detail.get("eventID", event["id"]))
+    return event
+
+
+def sqs_batch(*bodies: dict[str, Any] | str) -> dict[str, Any]:
+    """An SQS event whose records carry `bodies` (objects are JSON-encoded); ids msg-0, msg-1, ..."""
+    template = load_event("sqs_attribute_sync")["Records"][0]
+    records = []
+    for index, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"msg-{index}"
+        record["body"] = body if isinstance(body, str) else json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def emitted_metrics(stdout: str) -> Counter[str]:
+    """Metric totals from the EMF lines Powertools printed."""
+    totals: Counter[str] = Counter()
+    for line in stdout.splitlines():
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(blob, dict) or "_aws" not in blob:
+            continue
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else value)
+    return totals
+
+
+def cognito_now(cognito: Any, username: str) -> Any:
+    """The user's current state, read the way the sync reads it."""
+    from functions.common.cognito import read_user
+
+    return read_user(user_pool_id=cognito.id, source="test", username=username)
+
+
+def mirror(sub: str) -> Any:
+    """The stored row of `sub` (consistent read), or None."""
+    from models.mirror_table import get_record
+
+    return get_record(sub, consistent=True)
+
+
+def mirror_now(cognito: Any, username: str) -> Any:
+    """Put the user's current state in the mirror, as a trigger or an earlier event would."""
+    from models.mirror_table import put_snapshot
+
+    snapshot = cognito_now(cognito, username)
+    assert snapshot is not None
+    put_snapshot(snapshot)
+    return snapshot
