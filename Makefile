@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean
+.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ unit: setup ## Unit tests (moto, no network)
 
 test: setup setup-node ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
+
+package: setup setup-node ## Package serverless.yml offline (new + existing pool), cfn-lint, artifact sizes
+	$(PY) -m scripts.package_check
 
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .
