@@ -15,9 +15,12 @@ from scripts.package_check import (
     PackagedStack,
     PackageError,
     check,
+    handler_in_repository,
     lint,
     osls_command,
+    python_functions,
     run_osls,
+    unresolved_imports,
 )
 from tests.deploy.conftest import FUNCTIONS
 
@@ -96,6 +99,38 @@ def test_artifact_holds_its_handler_and_no_runtime_packages(
     # and nothing the runtime already has (boto3/botocore) or this stack does not use
     assert not top_level & EXCLUDED_TOP_LEVEL
     assert not any("__pycache__" in name for name in names)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_artifact_provides_everything_its_handler_imports(stack: PackagedStack, function: str) -> None:
+    # Given one function's handler module, followed through its first-party imports
+    module = python_functions(stack)[function]
+    if not handler_in_repository(module):
+        pytest.skip(f"{module} is not in this checkout yet")
+    # When its imports are resolved against the artifact, the standard library and the runtime
+    missing = unresolved_imports(stack.directory / f"{function}.zip", module)
+    # Then nothing is missing
+    assert missing == set()
+
+
+def test_import_check_reports_what_an_artifact_lacks(tmp_path: Path) -> None:
+    # Given an artifact whose handler imports a sibling module it lacks, a dev-only package,
+    # and a type-only import (never run)
+    archive = tmp_path / "fn.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("functions/__init__.py", "")
+        zipped.writestr(
+            "functions/handler.py",
+            "from typing import TYPE_CHECKING\n"
+            "import tqdm\n"
+            "from functions.common import helpers\n"
+            "from models.settings import get_settings\n"
+            "if TYPE_CHECKING:\n    import mypy_boto3_sqs\n",
+        )
+    # When its imports are resolved
+    missing = unresolved_imports(archive, "functions.handler")
+    # Then the absent modules are named, and the type-only import is not
+    assert missing == {"tqdm", "functions.common", "models.settings"}
 
 
 def test_local_stack_params_resolve_without_aws() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 from typing import Any
 
@@ -47,7 +49,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     "reconcile": LOGS
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
-    | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")},
+    | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
+    | {("dynamodb:DeleteItem", "table")},
 }
 CLOUDTRAIL_EVENT_NAMES = {
     "AdminCreateUser",
@@ -64,7 +67,17 @@ CLOUDTRAIL_EVENT_NAMES = {
     "DeleteUser",
     "AdminLinkProviderForUser",
     "AdminSetUserPassword",
+    "AdminResetUserPassword",
 }
+
+
+def synced_event_names() -> set[str]:
+    """The events the sync handler acts on (its own list once it is in the checkout)."""
+    if importlib.util.find_spec("functions.common.sync") is None:
+        return CLOUDTRAIL_EVENT_NAMES
+    names = set(importlib.import_module("functions.common.sync").SYNCED_EVENTS)
+    assert names >= CLOUDTRAIL_EVENT_NAMES
+    return names
 
 
 def resources(stack: PackagedStack) -> dict[str, dict[str, Any]]:
@@ -123,6 +136,16 @@ def test_each_role_grants_exactly_the_functions_contract(stack: PackagedStack, f
     }
     # Then they are exactly the contract: nothing missing, nothing more (exact ARNs, no wildcard)
     assert granted == EXPECTED_GRANTS[function]
+
+
+def test_reconcile_may_delete_only_its_checkpoint_row(stack: PackagedStack) -> None:
+    # Given the reconcile role's policy
+    role = resources(stack)[role_of(stack, "reconcile")]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    # When the statement allowing DeleteItem is found
+    (delete,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
+    # Then it is limited to the reserved keys ('#...'), which no sub can match
+    assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
 
 
 def test_no_wildcard_grant_beyond_the_documented_exceptions(stack: PackagedStack) -> None:
@@ -276,7 +299,7 @@ def test_sync_path_cloudtrail_rule_queue_redrive_and_partial_batches(stack: Pack
     # Then the rule selects Cognito's CloudTrail events and feeds the queue (and the DLQ if undeliverable)
     assert rule["EventPattern"]["source"] == ["aws.cognito-idp"]
     assert rule["EventPattern"]["detail-type"] == ["AWS API Call via CloudTrail"]
-    assert set(rule["EventPattern"]["detail"]["eventName"]) == CLOUDTRAIL_EVENT_NAMES
+    assert set(rule["EventPattern"]["detail"]["eventName"]) == synced_event_names()
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["SyncQueue", "Arn"]}
     assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
     # and failed messages end in the DLQ, which keeps them longest
