@@ -19,9 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
+# A symlinked node_modules is a shared install (git worktrees): npm ci would empty it for everyone.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	@touch $(NODE_STAMP)
+	@if [ -L node_modules ]; then echo "node_modules is a symlink (shared install): skipping npm ci"; \
+	else npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); fi
 
 setup: $(STAMP) ## Python venv with runtime + dev requirements (idempotent)
 
