@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean
+.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -19,9 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
+# A symlinked node_modules is a shared install (git worktrees): npm ci would empty it for everyone.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	@touch $(NODE_STAMP)
+	@if [ -L node_modules ]; then echo "node_modules is a symlink (shared install): skipping npm ci"; \
+	else npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); fi
 
 setup: $(STAMP) ## Python venv with runtime + dev requirements (idempotent)
 
@@ -32,6 +33,9 @@ unit: setup ## Unit tests (moto, no network)
 
 test: setup setup-node ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
+
+package: setup setup-node ## Package serverless.yml offline (new + existing pool), cfn-lint, artifact sizes
+	$(PY) -m scripts.package_check
 
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .

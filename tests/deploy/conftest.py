@@ -1,0 +1,32 @@
+"""Deploy-test fixtures: `osls package` runs once per user pool mode per session (offline, no AWS).
+
+The templates and artifacts land in a temporary folder; scripts.package_check does the work, so
+`make package` and these tests package the same way.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.package_check import MODES, PackagedStack, PackageError, package
+
+FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile")
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PackagedStack]:
+    out = tmp_path_factory.mktemp("package")
+    try:
+        return {mode: package(mode, out) for mode in MODES}
+    except PackageError as exc:
+        pytest.fail(f"osls package failed (run `make setup-node` first?):\n{exc}", pytrace=False)
+
+
+@pytest.fixture(params=list(MODES))
+def stack(request: pytest.FixtureRequest, packaged: dict[str, PackagedStack]) -> PackagedStack:
+    """The packaged stack of each user pool mode in turn."""
+    return packaged[request.param]
+
+
+def function_logical_id(key: str) -> str:
+    return f"{key[0].upper()}{key[1:]}LambdaFunction"

@@ -1,0 +1,371 @@
+"""The generated CloudFormation templates (both user pool modes) keep the security properties."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from typing import Any
+
+import pytest
+
+from scripts.package_check import ALLOWED_WILDCARDS, MODES, PackagedStack, iam_grants, unexpected_wildcards
+from tests.deploy.conftest import FUNCTIONS, function_logical_id
+
+pytestmark = pytest.mark.deploy
+
+TABLE_ACTIONS_RECONCILE = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Scan",
+    "dynamodb:Query",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLSelect",
+}
+LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
+# The contract of each function's role: (action, target) pairs, nothing more.
+EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
+    "postConfirmation": LOGS | {("dynamodb:PutItem", "table")},
+    "postAuthentication": LOGS | {("dynamodb:PutItem", "table")},
+    "api": LOGS
+    | {
+        ("dynamodb:GetItem", "table"),
+        ("dynamodb:PutItem", "table"),
+        ("cognito-idp:AdminGetUser", "pool"),
+        ("cognito-idp:ListUsers", "pool"),
+    },
+    "attributeSync": LOGS
+    | {
+        ("sqs:ReceiveMessage", "queue"),
+        ("sqs:DeleteMessage", "queue"),
+        ("sqs:GetQueueAttributes", "queue"),
+        ("cognito-idp:AdminGetUser", "pool"),
+        ("cognito-idp:ListUsers", "pool"),
+        ("dynamodb:GetItem", "table"),
+        ("dynamodb:PutItem", "table"),
+        ("dynamodb:Query", "username-index"),
+    },
+    "reconcile": LOGS
+    | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
+    | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
+    | {("dynamodb:DeleteItem", "table")},
+}
+CLOUDTRAIL_EVENT_NAMES = {
+    "AdminCreateUser",
+    "AdminConfirmSignUp",
+    "ConfirmSignUp",
+    "AdminUpdateUserAttributes",
+    "UpdateUserAttributes",
+    "VerifyUserAttribute",
+    "AdminDeleteUserAttributes",
+    "DeleteUserAttributes",
+    "AdminDisableUser",
+    "AdminEnableUser",
+    "AdminDeleteUser",
+    "DeleteUser",
+    "AdminLinkProviderForUser",
+    "AdminSetUserPassword",
+    "AdminResetUserPassword",
+}
+
+
+def synced_event_names() -> set[str]:
+    """The events the sync handler acts on (its own list once it is in the checkout)."""
+    if importlib.util.find_spec("functions.common.sync") is None:
+        return CLOUDTRAIL_EVENT_NAMES
+    names = set(importlib.import_module("functions.common.sync").SYNCED_EVENTS)
+    assert names >= CLOUDTRAIL_EVENT_NAMES
+    return names
+
+
+def resources(stack: PackagedStack) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = stack.template["Resources"]
+    return found
+
+
+def role_of(stack: PackagedStack, function: str) -> str:
+    role = resources(stack)[function_logical_id(function)]["Properties"]["Role"]
+    assert set(role) == {"Fn::GetAtt"}, f"{function} must use a role of this stack, got {role}"
+    name: str = role["Fn::GetAtt"][0]
+    return name
+
+
+def pool_arn_suffix(mode: str) -> str:
+    return "${CognitoUserPoolMirrorUserPool}" if mode == "new" else MODES["existing"]["userPoolId"]
+
+
+def get_att(resource: str, attribute: str = "Arn") -> str:
+    """An ARN by GetAtt, as scripts.package_check renders non-Sub intrinsics."""
+    return json.dumps({"Fn::GetAtt": [resource, attribute]}, sort_keys=True)
+
+
+def target_of(resource: str, function: str, mode: str) -> str:
+    """Name what an ARN (as text) points at, or return it unchanged when it is none of ours."""
+    named = {get_att("MirrorTable"): "table", get_att("SyncQueue"): "queue"}
+    if resource in named:
+        return named[resource]
+    if resource.endswith("${MirrorTable.Arn}/index/username-index"):
+        return "username-index"
+    if resource.endswith(f":userpool/{pool_arn_suffix(mode)}"):
+        return "pool"
+    if resource.endswith(f":log-group:/aws/lambda/cognito-mirror-ci-{function}:*"):
+        return "own-logs"
+    return resource
+
+
+def test_every_function_runs_with_its_own_role(stack: PackagedStack) -> None:
+    # Given the packaged template
+    # When each function's role is looked up
+    roles = {function: role_of(stack, function) for function in FUNCTIONS}
+    # Then no two functions share a role, and the framework's shared role is absent
+    assert len(set(roles.values())) == len(FUNCTIONS), roles
+    assert "IamRoleLambdaExecution" not in resources(stack)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_role_grants_exactly_the_functions_contract(stack: PackagedStack, function: str) -> None:
+    # Given the role of one function
+    role = role_of(stack, function)
+    # When its grants are read as (action, target) pairs
+    granted = {
+        (grant.action, target_of(grant.resource, function, stack.mode))
+        for grant in iam_grants(stack.template)
+        if grant.role == role
+    }
+    # Then they are exactly the contract: nothing missing, nothing more (exact ARNs, no wildcard)
+    assert granted == EXPECTED_GRANTS[function]
+
+
+def test_reconcile_may_delete_only_its_checkpoint_row(stack: PackagedStack) -> None:
+    # Given the reconcile role's policy
+    role = resources(stack)[role_of(stack, "reconcile")]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    # When the statement allowing DeleteItem is found
+    (delete,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
+    # Then it is limited to the reserved keys ('#...'), which no sub can match
+    assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
+
+
+def test_no_wildcard_grant_beyond_the_documented_exceptions(stack: PackagedStack) -> None:
+    # Given every role of the template (ours and the framework's)
+    # When grants with a wildcard action or resource are collected
+    unexpected = unexpected_wildcards(stack.template)
+    # Then only the named exceptions remain
+    assert unexpected == []
+
+
+def test_wildcard_check_flags_a_broad_grant() -> None:
+    # Given a template whose role allows dynamodb:* and a '*' resource
+    template = {
+        "Resources": {
+            "Broad": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {
+                            "PolicyDocument": {
+                                "Statement": [
+                                    {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:table"},
+                                    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": "logs:PutLogEvents",
+                                        "Resource": {"Fn::Sub": "arn:logs:log-group:/aws/lambda/*:*"},
+                                    },
+                                ]
+                            }
+                        }
+                    ]
+                },
+            }
+        }
+    }
+    # When it is checked
+    flagged = {(grant.action, grant.resource) for grant in unexpected_wildcards(template)}
+    # Then all three grants are reported
+    assert flagged == {
+        ("dynamodb:*", "arn:table"),
+        ("s3:GetObject", "*"),
+        ("logs:PutLogEvents", "arn:logs:log-group:/aws/lambda/*:*"),
+    }
+
+
+def test_existing_pool_custom_resource_role_is_narrowed(packaged: dict[str, PackagedStack]) -> None:
+    # Given the existing-pool template, where the framework adds a custom resource to attach triggers
+    stack = packaged["existing"]
+    grants = [g for g in iam_grants(stack.template) if g.role == "IamRoleCustomResourcesLambdaExecution"]
+    # When its grants are read
+    by_action = {grant.action: grant for grant in grants}
+    # Then pool updates target that pool only, PassRole only towards Cognito, and the exceptions exist
+    assert by_action["cognito-idp:UpdateUserPool"].resource.endswith(":userpool/eu-west-1_Example01")
+    assert by_action["iam:PassRole"].condition
+    assert {(g.role, g.action) for g in grants if g.wildcard} == set(ALLOWED_WILDCARDS)
+
+
+def test_table_is_on_demand_encrypted_recoverable_retained_and_protected(stack: PackagedStack) -> None:
+    # Given the mirror table
+    table = resources(stack)["MirrorTable"]
+    props = table["Properties"]
+    # Then it survives stack deletion and replacement, and keeps the deployed data safe
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    # and the ci stage is not a dev stage: deletion protection is on
+    assert props["DeletionProtectionEnabled"] is True
+
+
+def test_every_route_requires_the_jwt_authorizer(stack: PackagedStack) -> None:
+    # Given the HTTP API routes
+    routes = stack.resources_of_type("AWS::ApiGatewayV2::Route")
+    # Then they are exactly the two documented ones, each behind the Cognito JWT authorizer
+    assert {route["Properties"]["RouteKey"] for route in routes.values()} == {"GET /me", "GET /users/{sub}"}
+    for route in routes.values():
+        assert route["Properties"]["AuthorizationType"] == "JWT"
+        assert route["Properties"]["AuthorizerId"] == {"Ref": "HttpApiAuthorizerCognitoJwt"}
+
+
+def test_authorizer_trusts_the_pool_issuer_and_its_app_clients(packaged: dict[str, PackagedStack]) -> None:
+    # Given the JWT authorizer of each mode
+    new = resources(packaged["new"])["HttpApiAuthorizerCognitoJwt"]["Properties"]["JwtConfiguration"]
+    existing = resources(packaged["existing"])["HttpApiAuthorizerCognitoJwt"]["Properties"][
+        "JwtConfiguration"
+    ]
+    # Then a new pool's issuer and client come from the stack, an existing pool's from its params
+    assert new["Issuer"] == {
+        "Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolMirrorUserPool}"
+    }
+    assert new["Audience"] == [{"Ref": "MirrorUserPoolClient"}]
+    assert existing["Issuer"] == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example01"
+    assert existing["Audience"] == MODES["existing"]["appClientId"].split(",")
+
+
+def test_new_pool_has_triggers_custom_attributes_and_an_app_client(
+    packaged: dict[str, PackagedStack],
+) -> None:
+    # Given the new-pool template
+    stack = packaged["new"]
+    pool = resources(stack)["CognitoUserPoolMirrorUserPool"]["Properties"]
+    # Then both triggers are wired to our functions, and Cognito may invoke them from this pool only
+    assert pool["LambdaConfig"] == {
+        "PostConfirmation": {"Fn::GetAtt": ["PostConfirmationLambdaFunction", "Arn"]},
+        "PostAuthentication": {"Fn::GetAtt": ["PostAuthenticationLambdaFunction", "Arn"]},
+    }
+    permissions = [
+        p["Properties"]
+        for p in stack.resources_of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
+    ]
+    assert len(permissions) == 2
+    assert all(
+        p["SourceArn"] == {"Fn::GetAtt": ["CognitoUserPoolMirrorUserPool", "Arn"]} for p in permissions
+    )
+    # and the example custom attributes exist, writable by administrators only
+    assert {"tenant", "plan"} <= {attribute["Name"] for attribute in pool["Schema"]}
+    client = resources(stack)["MirrorUserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False
+    assert not any(name.startswith("custom:") for name in client["WriteAttributes"])
+
+
+def test_existing_pool_gets_both_triggers_by_name(packaged: dict[str, PackagedStack]) -> None:
+    # Given the existing-pool template
+    stack = packaged["existing"]
+    attachments = stack.resources_of_type("Custom::CognitoUserPool").values()
+    # Then a custom resource attaches each trigger to the named pool, and no pool is created
+    assert {
+        (
+            a["Properties"]["FunctionName"],
+            a["Properties"]["UserPoolName"],
+            a["Properties"]["UserPoolConfigs"][0]["Trigger"],
+        )
+        for a in attachments
+    } == {
+        ("cognito-mirror-ci-postConfirmation", "example-pool", "PostConfirmation"),
+        ("cognito-mirror-ci-postAuthentication", "example-pool", "PostAuthentication"),
+    }
+    assert not stack.resources_of_type("AWS::Cognito::UserPool")
+
+
+def test_sync_path_cloudtrail_rule_queue_redrive_and_partial_batches(stack: PackagedStack) -> None:
+    # Given the sync resources
+    res = resources(stack)
+    rule = res["SyncEventRule"]["Properties"]
+    queue = res["SyncQueue"]["Properties"]
+    mapping = res["AttributeSyncEventSourceMappingSQSSyncQueue"]["Properties"]
+    # Then the rule selects Cognito's CloudTrail events and feeds the queue (and the DLQ if undeliverable)
+    assert rule["EventPattern"]["source"] == ["aws.cognito-idp"]
+    assert rule["EventPattern"]["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert set(rule["EventPattern"]["detail"]["eventName"]) == synced_event_names()
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["SyncQueue", "Arn"]}
+    assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
+    # and failed messages end in the DLQ, which keeps them longest
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
+    assert (
+        res["SyncDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    )
+    assert queue["VisibilityTimeout"] >= 6 * res["AttributeSyncLambdaFunction"]["Properties"]["Timeout"]
+    # and the function reports partial batch failures
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # and only EventBridge, from this rule, may send to the queues
+    send = next(
+        s
+        for s in res["SyncQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    )
+    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SyncEventRule", "Arn"]}}}
+
+
+def test_reconcile_runs_daily_within_the_lambda_limit(stack: PackagedStack) -> None:
+    # Given the reconcile schedule
+    rules = [
+        rule["Properties"]
+        for rule in stack.resources_of_type("AWS::Events::Rule").values()
+        if "ScheduleExpression" in rule["Properties"]
+    ]
+    # Then it runs daily by default, targeting reconcile, with Lambda's longest timeout
+    assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]
+    assert rules[0]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcileLambdaFunction", "Arn"]}
+    assert resources(stack)["ReconcileLambdaFunction"]["Properties"]["Timeout"] == 900
+
+
+def test_alarms_watch_the_dlq_and_trigger_and_sync_errors(stack: PackagedStack) -> None:
+    # Given the alarms
+    alarms = [alarm["Properties"] for alarm in stack.resources_of_type("AWS::CloudWatch::Alarm").values()]
+    watched = {
+        (alarm["MetricName"], json.dumps(alarm.get("Dimensions", [{}])[0].get("Value"), sort_keys=True))
+        for alarm in alarms
+    }
+    # Then the DLQ depth and the errors of triggers and sync raise an alarm
+    assert (
+        "ApproximateNumberOfMessagesVisible",
+        '{"Fn::GetAtt": ["SyncDeadLetterQueue", "QueueName"]}',
+    ) in watched
+    for function in (
+        "PostConfirmationLambdaFunction",
+        "PostAuthenticationLambdaFunction",
+        "AttributeSyncLambdaFunction",
+    ):
+        assert ("Errors", json.dumps({"Ref": function})) in watched
+    # and the failures the triggers swallow are counted and watched too
+    assert any(alarm["MetricName"] == "MirrorWriteFailed" for alarm in alarms)
+    assert all(alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] for alarm in alarms)
+
+
+def test_logs_expire_and_functions_carry_the_powertools_environment(stack: PackagedStack) -> None:
+    # Given the log groups and functions
+    groups = stack.resources_of_type("AWS::Logs::LogGroup").values()
+    # Then every log group has a retention
+    assert all(group["Properties"].get("RetentionInDays") == 30 for group in groups)
+    for function in FUNCTIONS:
+        env = resources(stack)[function_logical_id(function)]["Properties"]["Environment"]["Variables"]
+        # and every function has the Powertools settings and the table
+        assert env["POWERTOOLS_SERVICE_NAME"] == "cognito-attribute-mirror"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "CognitoAttributeMirror/ci"
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        assert env["MIRROR_TABLE"] == "cognito-mirror-ci-users"
+        # and only functions that read Cognito name the pool (triggers get it in the event: no cycle)
+        assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile"))
