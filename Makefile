@@ -42,5 +42,11 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+dev: setup setup-node ## Local stack on 127.0.0.1 until Ctrl-C (ports: MIRROR_{DYNAMODB,COGNITO,HTTP,LAMBDA}_PORT)
+	$(PY) -m scripts.localstack
+
+demo: setup setup-node ## The main job end to end on the local stack, with a transcript
+	$(PY) -m scripts.demo
+
 clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache
