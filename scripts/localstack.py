@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -75,8 +76,14 @@ class Ports:
         return cls(**values)
 
     @classmethod
-    def free(cls) -> Ports:
-        """Four ports the kernel says are free now (for tests next to a running `make dev`)."""
+    def free(cls, env: Mapping[str, str] = os.environ) -> Ports:
+        """Four ports free now (for tests next to a running `make dev`).
+
+        From MIRROR_PORT_RANGE ("13000-13999") when set, else whatever the kernel hands out.
+        """
+        span = env.get("MIRROR_PORT_RANGE", "").strip()
+        if span:
+            return cls._free_in_range(span)
         sockets = []
         try:
             for _ in PORT_VARIABLES:
@@ -88,6 +95,18 @@ class Ports:
             for sock in sockets:
                 sock.close()
         return cls(*numbers)
+
+    @classmethod
+    def _free_in_range(cls, span: str) -> Ports:
+        low, _, high = span.partition("-")
+        if not (low.isdigit() and high.isdigit() and 0 < int(low) < int(high) < 65536):
+            raise LocalServiceError(f"MIRROR_PORT_RANGE must look like 13000-13999, got {span!r}")
+        candidates = list(range(int(low), int(high) + 1))
+        random.shuffle(candidates)  # two test runs in one range rarely pick the same ports
+        found = [port for port in candidates[:200] if not port_in_use(port)][: len(PORT_VARIABLES)]
+        if len(found) < len(PORT_VARIABLES):
+            raise LocalServiceError(f"no {len(PORT_VARIABLES)} free ports in MIRROR_PORT_RANGE {span}")
+        return cls(*found)
 
     def variable_of(self, port: int) -> str:
         for key, (variable, _) in PORT_VARIABLES.items():
