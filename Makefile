@@ -33,6 +33,9 @@ unit: setup ## Unit tests (moto, no network)
 test: setup setup-node ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
 
+integration: setup setup-node ## Integration tests only (starts and stops its own local stack)
+	$(PY) -m pytest tests/integration -q
+
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

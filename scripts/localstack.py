@@ -313,7 +313,8 @@ class LocalStack:
         # Fresh state each run: DynamoDB Local is in memory, so the pool must be new too.
         shutil.rmtree(cognito_dir, ignore_errors=True)
         (cognito_dir / ".cognito").mkdir(parents=True)
-        logs.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(logs, ignore_errors=True)  # each run's logs alone, for "see <log>"
+        logs.mkdir(parents=True)
 
         self.say(f"starting DynamoDB Local on :{self.ports.dynamodb}")
         self._dynamodb = start_dynamodb_local(
