@@ -36,6 +36,12 @@ test: setup setup-node ## All tests: unit, then integration on the local stack
 integration: setup setup-node ## Integration tests only (starts and stops its own local stack)
 	$(PY) -m pytest tests/integration -q
 
+dev: setup setup-node ## Local stack on 127.0.0.1 until Ctrl-C (ports: MIRROR_{DYNAMODB,COGNITO,HTTP,LAMBDA}_PORT)
+	$(PY) -m scripts.localstack
+
+demo: setup setup-node ## The main job end to end on the local stack, with a transcript
+	$(PY) -m scripts.demo
+
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -44,12 +50,6 @@ lint: setup ## ruff + mypy
 format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
-
-dev: setup setup-node ## Local stack on 127.0.0.1 until Ctrl-C (ports: MIRROR_{DYNAMODB,COGNITO,HTTP,LAMBDA}_PORT)
-	$(PY) -m scripts.localstack
-
-demo: setup setup-node ## The main job end to end on the local stack, with a transcript
-	$(PY) -m scripts.demo
 
 clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache
