@@ -251,6 +251,13 @@ def cognito_local_config(ports: Ports) -> dict[str, Any]:
     }
 
 
+def _wait_for_child_port(child: Child, port: int) -> None:
+    try:
+        wait_for_port(port, START_TIMEOUT_S, child.process)
+    except LocalServiceError as exc:
+        raise LocalServiceError(f"{child.name}: {exc} (see {child.log})") from None
+
+
 def _wait_until(check: Callable[[], bool], what: str, timeout: float, child: Child | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -339,7 +346,7 @@ class LocalStack:
                 logs=logs,
             )
         )
-        wait_for_port(self.ports.cognito, START_TIMEOUT_S, cognito.process)
+        _wait_for_child_port(cognito, self.ports.cognito)
         pool_id, client_id = create_pool(self._partial_info().client("cognito-idp"))
         info = StackInfo(
             ports=self.ports,
@@ -354,7 +361,7 @@ class LocalStack:
         self.say(f"starting serverless-offline on 127.0.0.1:{self.ports.http} (Lambda :{self.ports.lambda_})")
         argv, env = self._offline_argv(info), self._offline_env(info)
         offline = self._add(_spawn("serverless-offline", argv, cwd=ROOT, env=env, logs=logs))
-        wait_for_port(self.ports.lambda_, START_TIMEOUT_S, offline.process)
+        _wait_for_child_port(offline, self.ports.lambda_)
         # The authorizer answers 401 without a token: the HTTP API is routing.
         _wait_until(
             lambda: requests.get(f"{info.http_url}/me", timeout=2).status_code == 401,
