@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scripts.dynamodb_local import LocalServiceError
-from scripts.localstack import LocalStack
+from scripts.localstack import STATE_DIR, LocalStack
 from scripts.scenario import Scenario, token_claims
 
 LATENCY_SAMPLES = 50
@@ -251,7 +251,8 @@ def run_steps(scenario: Scenario, transcript: Transcript) -> None:
 def main() -> int:
     began = time.monotonic()
     transcript = Transcript()
-    stack = LocalStack(say=lambda line: print(f"    {line}"))
+    # Its own state folder: a `make dev` on other ports keeps running untouched.
+    stack = LocalStack(state_dir=STATE_DIR / "demo", say=lambda line: print(f"    {line}"))
     print("The Cognito attribute mirror, end to end on a local stack (no AWS account)")
     try:
         info = stack.start()

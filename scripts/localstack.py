@@ -282,7 +282,7 @@ class LocalStack:
 
     ports: Ports = field(default_factory=Ports.from_env)
     stage: str = DEFAULT_STAGE
-    state_dir: Path = STATE_DIR
+    state_dir: Path = STATE_DIR / "dev"
     cache_ttl_seconds: str = "0"
     say: Callable[[str], None] = print
     info: StackInfo | None = None
