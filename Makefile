@@ -37,6 +37,15 @@ test: setup setup-node ## All tests: unit, then integration on the local stack
 package: setup setup-node ## Package serverless.yml offline (new + existing pool), cfn-lint, artifact sizes
 	$(PY) -m scripts.package_check
 
+integration: setup setup-node ## Integration tests only (starts and stops its own local stack)
+	$(PY) -m pytest tests/integration -q
+
+dev: setup setup-node ## Local stack on 127.0.0.1 until Ctrl-C (ports: MIRROR_{DYNAMODB,COGNITO,HTTP,LAMBDA}_PORT)
+	$(PY) -m scripts.localstack
+
+demo: setup setup-node ## The main job end to end on the local stack, with a transcript
+	$(PY) -m scripts.demo
+
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -1,0 +1,230 @@
+"""Actions against a running local stack, shared by `make demo` and the integration tests.
+
+Everything goes through the stack's public surfaces: cognito-local's Cognito API, the HTTP API and
+the Lambda invoke API of serverless-offline, DynamoDB Local, and the backfill CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from models.user import attribute_list_to_dict
+from scripts.localstack import ADMIN_GROUP, ROOT, StackInfo
+
+PASSWORD = "Local-Passw0rd!"  # noqa: S105 - users of a throwaway local pool
+HTTP_TIMEOUT_S = 30.0
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """A JWT's payload, unverified (for display: the stack's authorizer does the checking)."""
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+def attributes_of(**attributes: str) -> list[dict[str, str]]:
+    """`custom__tenant="acme"` -> `[{"Name": "custom:tenant", "Value": "acme"}]`."""
+    return [{"Name": name.replace("__", ":"), "Value": value} for name, value in attributes.items()]
+
+
+@dataclass
+class Scenario:
+    info: StackInfo
+
+    def __post_init__(self) -> None:
+        self.cognito = self.info.client("cognito-idp")
+        self.ddb = self.info.client("dynamodb")
+        self.lambdas = self.info.client("lambda")
+        self.http = requests.Session()
+
+    # --- Cognito (cognito-local) ---------------------------------------------------------------
+
+    def sign_up(self, username: str, **attributes: str) -> str:
+        """SignUp + ConfirmSignUp (cognito-local fires PostConfirmation); returns the sub."""
+        response = self.cognito.sign_up(
+            ClientId=self.info.client_id,
+            Username=username,
+            Password=PASSWORD,
+            UserAttributes=attributes_of(**attributes),
+        )
+        self.confirm(username)
+        return str(response["UserSub"])
+
+    def confirm(self, username: str) -> None:
+        # cognito-local accepts its last sent code; AdminConfirmSignUp is the code-free path.
+        self.cognito.admin_confirm_sign_up(UserPoolId=self.info.user_pool_id, Username=username)
+
+    def admin_create(self, username: str, **attributes: str) -> str:
+        """AdminCreateUser with a permanent password: no PostConfirmation fires. Returns the sub."""
+        user = self.cognito.admin_create_user(
+            UserPoolId=self.info.user_pool_id,
+            Username=username,
+            UserAttributes=attributes_of(**attributes),
+            MessageAction="SUPPRESS",
+        )["User"]
+        self.cognito.admin_set_user_password(
+            UserPoolId=self.info.user_pool_id, Username=username, Password=PASSWORD, Permanent=True
+        )
+        return str(attribute_list_to_dict(user["Attributes"])["sub"])
+
+    def make_admin(self, username: str) -> None:
+        self.cognito.admin_add_user_to_group(
+            UserPoolId=self.info.user_pool_id, Username=username, GroupName=ADMIN_GROUP
+        )
+
+    def sign_in(self, username: str) -> str:
+        """USER_PASSWORD_AUTH (cognito-local fires PostAuthentication); returns the access token."""
+        auth = self.cognito.initiate_auth(
+            ClientId=self.info.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+        )
+        return str(auth["AuthenticationResult"]["AccessToken"])
+
+    def update_attributes(self, username: str, **attributes: str) -> None:
+        self.cognito.admin_update_user_attributes(
+            UserPoolId=self.info.user_pool_id, Username=username, UserAttributes=attributes_of(**attributes)
+        )
+
+    def delete_user(self, username: str) -> None:
+        self.cognito.admin_delete_user(UserPoolId=self.info.user_pool_id, Username=username)
+
+    def profile_via_get_user(self, token: str) -> dict[str, Any]:
+        """The `GET /me` body built from a Cognito GetUser call (the baseline the mirror replaces)."""
+        user = self.cognito.get_user(AccessToken=token)
+        attributes = attribute_list_to_dict(user["UserAttributes"])
+        return {"sub": attributes.get("sub"), "username": user["Username"], "attributes": attributes}
+
+    # --- HTTP API (serverless-offline) ----------------------------------------------------------
+
+    def get(self, path: str, token: str | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.get(f"{self.info.http_url}{path}", headers=headers, timeout=HTTP_TIMEOUT_S)
+
+    # --- DynamoDB Local -------------------------------------------------------------------------
+
+    def stored_row(self, sub: str) -> dict[str, Any] | None:
+        """The mirror row of `sub`, as plain Python values (consistent read)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        item = self.ddb.get_item(TableName=self.info.table, Key={"sub": {"S": sub}}, ConsistentRead=True)
+        if "Item" not in item:
+            return None
+        deserializer = TypeDeserializer()
+        return {name: deserializer.deserialize(value) for name, value in item["Item"].items()}
+
+    # --- attribute_sync through the Lambda API (standing in for EventBridge -> SQS) -------------
+
+    def deliver_cloudtrail(self, event_name: str, *, username: str, sub: str) -> dict[str, Any]:
+        """Invoke attributeSync with an SQS batch holding one EventBridge CloudTrail event."""
+        payload = sqs_batch(cloudtrail_event(event_name, self.info, username=username, sub=sub))
+        response = self.lambdas.invoke(
+            FunctionName=self.info.function_name("attributeSync"),
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
+        body = response["Payload"].read()
+        if response.get("FunctionError"):
+            raise RuntimeError(f"attributeSync failed: {body[:300]!r}")
+        answer: dict[str, Any] = json.loads(body or b"null") or {}
+        return answer
+
+    # --- the backfill CLI -----------------------------------------------------------------------
+
+    def backfill(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        """`python -m functions.backfill --user-pool-id ID --table NAME --json [extra]` on this stack."""
+        argv = [
+            sys.executable,
+            "-m",
+            "functions.backfill",
+            "--user-pool-id",
+            self.info.user_pool_id,
+            "--table",
+            self.info.table,
+            "--json",
+            *extra,
+        ]
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "MIRROR_", "JWT_"))
+        }
+        env.update(self.info.client_env())
+        env["PYTHONPATH"] = str(ROOT)
+        return subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+
+def cloudtrail_event(event_name: str, info: StackInfo, *, username: str, sub: str) -> dict[str, Any]:
+    """An EventBridge "AWS API Call via CloudTrail" event for a Cognito admin call."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cognito-idp",
+        "account": "000000000000",
+        "time": now,
+        "region": info.region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {"type": "IAMUser", "accountId": "000000000000", "userName": "local-admin"},
+            "eventTime": now,
+            "eventSource": "cognito-idp.amazonaws.com",
+            "eventName": event_name,
+            "awsRegion": info.region,
+            "sourceIPAddress": "127.0.0.1",
+            "userAgent": "cognito-mirror-local-demo",
+            "requestParameters": {"userPoolId": info.user_pool_id, "username": username},
+            "responseElements": None,
+            "additionalEventData": {"sub": sub},
+            "requestID": str(uuid.uuid4()),
+            "eventID": str(uuid.uuid4()),
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": "000000000000",
+            "eventCategory": "Management",
+        },
+    }
+
+
+def sqs_batch(*events: dict[str, Any]) -> dict[str, Any]:
+    """The SQS event a Lambda event source mapping would deliver for these EventBridge events."""
+    sent = str(int(time.time() * 1000))
+    records = []
+    for event in events:
+        body = json.dumps(event)
+        records.append(
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"local-{uuid.uuid4()}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": sent,
+                    "SenderId": "local",
+                    "ApproximateFirstReceiveTimestamp": sent,
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:000000000000:cognito-mirror-local-sync",
+                "awsRegion": "eu-west-1",
+            }
+        )
+    return {"Records": records}

@@ -1,0 +1,86 @@
+"""scripts.localstack without starting anything: ports, config, and failing fast."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from scripts import localstack
+from scripts.dynamodb_local import LocalServiceError
+from scripts.localstack import LocalStack, Ports, StackInfo, cognito_local_config
+
+
+def test_ports_default_to_the_documented_ones():
+    # Given no port variables / When the ports are read / Then the defaults apply
+    assert Ports.from_env({}) == Ports(dynamodb=8000, cognito=9229, http=3000, lambda_=3002)
+
+
+def test_each_port_is_overridable_by_its_variable():
+    env = {
+        "MIRROR_DYNAMODB_PORT": "13000",
+        "MIRROR_COGNITO_PORT": "13001",
+        "MIRROR_HTTP_PORT": "13002",
+        "MIRROR_LAMBDA_PORT": "13003",
+    }
+    assert Ports.from_env(env) == Ports(13000, 13001, 13002, 13003)
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
+def test_a_malformed_port_is_one_clear_error(value: str):
+    with pytest.raises(LocalServiceError, match="MIRROR_HTTP_PORT must be a port number"):
+        Ports.from_env({"MIRROR_HTTP_PORT": value})
+
+
+def test_a_malformed_port_range_is_one_clear_error():
+    with pytest.raises(LocalServiceError, match="MIRROR_PORT_RANGE"):
+        Ports.free({"MIRROR_PORT_RANGE": "13999-13000"})
+
+
+@pytest.mark.loopback
+def test_free_ports_stay_inside_the_given_range():
+    # Given a range / When four free ports are picked / Then they are distinct and inside it
+    ports = Ports.free({"MIRROR_PORT_RANGE": "13900-13999"})
+    values = [ports.dynamodb, ports.cognito, ports.http, ports.lambda_]
+    assert len(set(values)) == 4
+    assert all(13900 <= port <= 13999 for port in values)
+
+
+def test_cognito_local_sends_triggers_to_the_lambda_port_and_issues_for_its_own():
+    # Given ports / When the config is built
+    config = cognito_local_config(Ports(1, 2, 3, 4))
+    # Then triggers go to serverless-offline's Lambda API and tokens name cognito-local as issuer
+    assert config["LambdaClient"]["endpoint"] == "http://127.0.0.1:4"
+    assert config["TokenConfig"]["IssuerDomain"] == "http://127.0.0.1:2"
+    assert config["ServerConfig"] == {"hostname": "127.0.0.1", "port": 2}
+
+
+def test_serverless_offline_gets_the_pool_client_and_issuer_as_params(tmp_path: Path):
+    # Given a stack whose pool exists
+    stack = LocalStack(ports=Ports(1, 2, 3, 4), state_dir=tmp_path)
+    info = StackInfo(stack.ports, "local", "eu-west-1", stack.table, "local_abc", "client1", tmp_path)
+    # When the serverless-offline command line is built
+    argv = stack._offline_argv(info)
+    # Then the JWT authorizer and the functions are configured for this pool
+    assert "--param=issuerUrl=http://127.0.0.1:2/local_abc" in argv
+    assert "--param=appClientId=client1" in argv
+    assert "--param=userPoolId=local_abc" in argv
+    assert stack._offline_env(info)["MIRROR_LAMBDA_PORT"] == "4"
+
+
+@pytest.mark.loopback
+def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Given a port already taken by someone else
+    monkeypatch.setattr(localstack, "check_prerequisites", lambda: None)
+    started: list[int] = []
+    monkeypatch.setattr(localstack, "start_dynamodb_local", lambda port, **_: started.append(port))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        stack = LocalStack(ports=Ports(dynamodb=1, cognito=busy, http=2, lambda_=3), state_dir=tmp_path)
+        # When the stack starts / Then one line names the port and its variable, and nothing started
+        with pytest.raises(LocalServiceError, match=f"port {busy} is already in use.*MIRROR_COGNITO_PORT"):
+            stack.start()
+    assert started == []
