@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.api import call_get_me
-from bench.fixtures import FakeLambdaContext, get_me_event, load_event, seed_user
+from bench.fixtures import FakeLambdaContext, get_me_event, load_event
 from bench.stack import Stack
 from bench.stats import Report, quiet_stdout, timed_pair, versus
 
@@ -70,15 +70,15 @@ def quota_line() -> str:
     )
 
 
-def run(stack: Stack, *, samples: int) -> Report:
+def run(stack: Stack, token: str, *, samples: int) -> Report:
+    """`token`: an access token of the fixture user on the Cognito stand-in (`access_token`)."""
     from bench import naive_getuser_handler
     from functions.api import handler
     from functions.common.profiles import profile_cache
 
-    seed_user()
     event = get_me_event()
     naive_event = get_me_event()
-    naive_event["headers"]["authorization"] = f"Bearer {access_token(stack)}"
+    naive_event["headers"]["authorization"] = f"Bearer {token}"
     context = FakeLambdaContext()
 
     def naive() -> None:

@@ -9,7 +9,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,37 @@ def timed(
     return out
 
 
+def interleaved(
+    calls: Mapping[str, Callable[[], object]],
+    samples: int,
+    *,
+    warmup: int = 0,
+    max_seconds: float = 60.0,
+    before: Mapping[str, Callable[[], object]] | None = None,
+) -> dict[str, list[float]]:
+    """Durations (s) of several calls timed in rounds, the order rotating each round, so all of
+    them see the same machine noise. `before[name]` runs untimed ahead of each call of `name`
+    (e.g. to empty a cache). Stops early at `max_seconds`."""
+    names = list(calls)
+    prepare = before or {}
+    out: dict[str, list[float]] = {name: [] for name in names}
+    deadline = time.monotonic() + max_seconds
+    clock = time.perf_counter
+    for n in range(warmup + samples):
+        if n >= warmup and time.monotonic() >= deadline:
+            break
+        shift = n % len(names)
+        for name in names[shift:] + names[:shift]:
+            if name in prepare:
+                prepare[name]()
+            start = clock()
+            calls[name]()
+            elapsed = clock() - start
+            if n >= warmup:
+                out[name].append(elapsed)
+    return out
+
+
 def timed_pair(
     first: Callable[[], object],
     second: Callable[[], object],
@@ -44,34 +75,15 @@ def timed_pair(
     max_seconds: float = 60.0,
     before: Callable[[], object] | None = None,
 ) -> tuple[list[float], list[float]]:
-    """Interleaved timings of two calls (order alternating), so both see the same machine noise.
-
-    `before` runs untimed ahead of each call of `first` (e.g. to empty a cache).
-    """
-
-    def run(fn: Callable[[], object], is_first: bool) -> float:
-        if is_first and before is not None:
-            before()
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
-
-    for _ in range(warmup):
-        run(first, True)
-        run(second, False)
-    a: list[float] = []
-    b: list[float] = []
-    deadline = time.monotonic() + max_seconds
-    i = 0
-    while len(a) < samples and time.monotonic() < deadline:
-        if i % 2:
-            b.append(run(second, False))
-            a.append(run(first, True))
-        else:
-            a.append(run(first, True))
-            b.append(run(second, False))
-        i += 1
-    return a, b
+    """`interleaved` for two calls; `before` prepares each call of `first`."""
+    out = interleaved(
+        {"first": first, "second": second},
+        samples,
+        warmup=warmup,
+        max_seconds=max_seconds,
+        before=None if before is None else {"first": before},
+    )
+    return out["first"], out["second"]
 
 
 @dataclass(frozen=True)
