@@ -62,23 +62,8 @@ def apply_env() -> None:
     os.environ.update(BASE_ENV)
 
 
-@dataclass
-class MotoServer:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+class MotoServer(DynamoDBLocal):
+    """moto's server process: the same start/stop shape as the DynamoDB Local launcher's."""
 
 
 def start_moto_server(port: int, log: Path) -> MotoServer:
