@@ -3,6 +3,7 @@ DynamoDB is unreachable (a socket that accepts and never answers; a closed port)
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ RAW_CONDITION = "attribute_not_exists(#sub) OR (#t < :t AND (attribute_not_exist
 
 
 def _handler(name: str) -> Callable[[Any, Any], Any]:
-    module = __import__(f"functions.{name}", fromlist=["handler"])
+    module = importlib.import_module(f"functions.{name}")
     handler: Callable[[Any, Any], Any] = module.handler
     return handler
 
