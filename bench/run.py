@@ -11,9 +11,12 @@ BENCH_CLOSED_PORT; defaults 14000-14003). Loops are bounded in count and time.
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
+from collections.abc import Callable
 
 from bench.stack import apply_env
+from bench.stats import Report
 
 BENCHMARKS = ("cold_start", "api", "naive_getuser", "triggers")
 
@@ -36,23 +39,29 @@ def main(argv: list[str] | None = None) -> int:
     from bench import api, cold_start, naive, triggers
     from bench.fixtures import seed_user
     from bench.stack import local_stack
-    from bench.stats import Report, render
+    from bench.stats import render
 
     scale = 10 if args.quick else 1
     reports: list[Report] = []
+
+    def measure(make: Callable[[], Report]) -> None:
+        load = os.getloadavg()[0]
+        report = make()
+        report.setup["loadavg_1m_before"] = round(load, 2)
+        reports.append(report)
+
     with local_stack() as stack:
         seed_user()
         token = naive.access_token(stack)
         if "cold_start" in only:
-            reports.append(cold_start.run(5 if args.quick else 15, access_token=token))
+            measure(lambda: cold_start.run(5 if args.quick else 21, access_token=token))
         if "api" in only:
-            reports.append(api.run(stack, hits=20_000 // scale, misses=2_000 // scale))
+            measure(lambda: api.run(stack, hits=20_000 // scale, misses=2_000 // scale))
         if "naive_getuser" in only:
-            reports.append(naive.run(stack, token, samples=1_000 // scale))
+            measure(lambda: naive.run(stack, token, samples=1_000 // scale))
         if "triggers" in only:
-            reports.append(
-                triggers.run(stack, samples=2_000 // scale, unreachable_samples=3 if args.quick else 5)
-            )
+            unreachable = 3 if args.quick else 5
+            measure(lambda: triggers.run(stack, samples=2_000 // scale, unreachable_samples=unreachable))
     paths = [report.write() for report in reports]
     print(render(reports))
     print("results: " + ", ".join(str(path.relative_to(path.parents[2])) for path in paths))
