@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench bench-core clean
+.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+.PHONY: bench-core
 bench: bench-core bench-backfill ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
 
 bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
