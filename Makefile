@@ -55,5 +55,11 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+.PHONY: bench-core
+bench: bench-core bench-backfill ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
+
+bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache

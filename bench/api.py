@@ -1,0 +1,84 @@
+"""Warm `GET /me` through functions.api.handler: cache hit, and cache miss vs a raw GetItem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.fixtures import FakeLambdaContext, get_me_event, seed_user
+from bench.stack import TABLE, Stack
+from bench.stats import Report, absolute, interleaved, quiet_stdout, timed, versus
+
+
+def call_get_me(handler: Any, event: dict[str, Any], context: Any) -> None:
+    response = handler(event, context)
+    if response["statusCode"] != 200:
+        raise RuntimeError(f"GET /me answered {response['statusCode']}: {response.get('body')}")
+
+
+def run(stack: Stack, *, hits: int, misses: int) -> Report:
+    from functions.api import handler
+    from functions.common.profiles import get_profile, profile_cache
+    from models.mirror_table import get_record
+
+    snapshot = seed_user()  # idempotent: a newer snapshot of the same user
+    event = get_me_event()
+    context = FakeLambdaContext()
+    client = stack.ddb_client()
+    key = {"sub": {"S": snapshot.sub}}
+
+    def raw_get_item() -> None:
+        if "Item" not in client.get_item(TableName=TABLE, Key=key):
+            raise RuntimeError("raw GetItem found no item")
+
+    def get_me() -> None:
+        call_get_me(handler, event, context)
+
+    # The miss, and the layers under it, each against the raw GetItem in the same rounds; and a hit
+    # between network calls (every miss refills the cache), where the CPU caches are no longer hot.
+    calls = {
+        "hit": get_me,
+        "handler": get_me,
+        "profile": lambda: get_profile(snapshot.sub),
+        "record": lambda: get_record(snapshot.sub),
+        "raw": raw_get_item,
+    }
+    empty = profile_cache().clear
+    with quiet_stdout():
+        hit = timed(get_me, hits, warmup=min(1000, hits))
+        miss = interleaved(
+            calls, misses, warmup=min(200, misses), before={"handler": empty, "profile": empty}
+        )
+    raw_name = "raw boto3 get_item, same item"
+    report = Report("api", setup={"dynamodb": stack.dynamodb.endpoint, "table": TABLE})
+    report.figures.append(
+        absolute(
+            "GET /me warm, cache hit (in-process, back to back)", hit, unit="us", stat="median", limit=100e-6
+        )
+    )
+    report.figures.append(
+        absolute(
+            "GET /me warm, cache hit, between network calls",
+            miss["hit"],
+            unit="us",
+            note="same code as the back-to-back hit, timed in the miss rounds: the network calls in between"
+            " cool the CPU caches (the goal applies to the back-to-back figure; see docs/PERFORMANCE.md)",
+        )
+    )
+    report.figures.append(
+        versus(
+            "GET /me warm, cache miss (DynamoDB Local)",
+            miss["handler"],
+            raw_name,
+            miss["raw"],
+            unit="ms",
+            max_ratio=1.3,
+        )
+    )
+    for label, name in (
+        ("  under it: get_profile miss (no handler)", "profile"),
+        ("  under it: get_record (PynamoDB GetItem)", "record"),
+    ):
+        report.figures.append(
+            versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")
+        )
+    return report

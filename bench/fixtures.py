@@ -1,0 +1,27 @@
+"""The user every benchmark reads and writes, taken from the test event fixtures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.user import UserSnapshot, snapshot_from_trigger
+from tests.helpers import FakeLambdaContext, load_event
+
+__all__ = ["FakeLambdaContext", "get_me_event", "load_event", "seed_user"]
+
+
+def get_me_event() -> dict[str, Any]:
+    """`GET /me` for the fixture's caller, claims from the JWT authorizer."""
+    return load_event("apigw_http_get_me")
+
+
+def seed_user() -> UserSnapshot:
+    """Write the fixture user through the mirror's guarded write path; return its snapshot."""
+    from models.mirror_table import put_snapshot
+
+    event = load_event("post_authentication")
+    snapshot = snapshot_from_trigger(
+        event["userName"], event["request"]["userAttributes"], allowlist=None, source="bench"
+    )
+    put_snapshot(snapshot)
+    return snapshot

@@ -1,0 +1,107 @@
+"""The seed's approach (bench/naive_getuser_handler.py) on the same stand-ins, vs the mirror.
+
+Cognito stand-in: moto's server on 127.0.0.1 (real GetUser wire protocol, a real access token
+from AdminInitiateAuth, NO injected latency: real Cognito answers over the internet, so these
+naive figures are a lower bound). The quota arithmetic is printed as a separate labelled line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.api import call_get_me
+from bench.fixtures import FakeLambdaContext, get_me_event, load_event
+from bench.stack import Stack
+from bench.stats import Report, quiet_stdout, timed_pair, versus
+
+PASSWORD = "Bench-Passw0rd!"  # noqa: S105 - a throwaway user on a local moto server
+
+# Published Cognito quotas (GetUser/AdminGetUser: UserRead category) and DynamoDB on-demand defaults.
+COGNITO_ACCOUNT_RPS = 120
+COGNITO_PER_USER_RPS = 10
+DYNAMODB_TABLE_RRU = 40_000
+
+
+def access_token(stack: Stack) -> str:
+    """A user like the fixture's, in a fresh moto pool, signed in: its access token."""
+    idp = stack.cognito_client()
+    pool = idp.create_user_pool(
+        PoolName="mirror-bench",
+        Schema=[{"Name": "tenant", "AttributeDataType": "String", "Mutable": True}],
+    )["UserPool"]["Id"]
+    app = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="bench", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    event = load_event("post_authentication")
+    attrs = {
+        k: v for k, v in event["request"]["userAttributes"].items() if not k.startswith(("sub", "cognito:"))
+    }
+    idp.admin_create_user(
+        UserPoolId=pool,
+        Username=event["userName"],
+        UserAttributes=[{"Name": k, "Value": v} for k, v in attrs.items()],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_set_user_password(
+        UserPoolId=pool, Username=event["userName"], Password=PASSWORD, Permanent=True
+    )
+    auth = idp.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=app,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": event["userName"], "PASSWORD": PASSWORD},
+    )
+    token: str = auth["AuthenticationResult"]["AccessToken"]
+    return token
+
+
+def quota_line() -> str:
+    return " ".join(
+        [
+            "QUOTA ARITHMETIC (published limits, not measured): the naive handler makes 1 GetUser",
+            f"per request, so the API is capped at {COGNITO_ACCOUNT_RPS} requests/s for the whole account",
+            f"(shared with every other GetUser/AdminGetUser caller) and {COGNITO_PER_USER_RPS} requests/s",
+            "per user.",
+            "The mirror makes 0 Cognito calls per request (1 AdminGetUser only when the mirror has no row",
+            "for the user) and at most 1 GetItem per user per cache TTL (default 30 s) per warm container,",
+            f"on an on-demand table (default quota {DYNAMODB_TABLE_RRU:,} read request units/s per table,",
+            "adjustable).",
+        ]
+    )
+
+
+def run(stack: Stack, token: str, *, samples: int) -> Report:
+    """`token`: an access token of the fixture user on the Cognito stand-in (`access_token`)."""
+    from bench import naive_getuser_handler
+    from functions.api import handler
+    from functions.common.profiles import profile_cache
+
+    event = get_me_event()
+    naive_event = get_me_event()
+    naive_event["headers"]["authorization"] = f"Bearer {token}"
+    context = FakeLambdaContext()
+
+    def naive() -> None:
+        response: dict[str, Any] = naive_getuser_handler.handler(naive_event, context)
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"naive handler answered {response['statusCode']}: {response['body']}")
+
+    def mirror() -> None:
+        call_get_me(handler, event, context)
+
+    warmup = min(100, samples)
+    with quiet_stdout():
+        miss, naive_a = timed_pair(mirror, naive, samples, warmup=warmup, before=profile_cache().clear)
+        hit, naive_b = timed_pair(mirror, naive, samples, warmup=warmup)
+    label = "naive GET /me: GetUser per request (moto stand-in, no added latency)"
+    report = Report(
+        "naive_getuser",
+        setup={
+            "cognito_standin": f"moto server {stack.cognito.endpoint}",
+            "dynamodb": stack.dynamodb.endpoint,
+        },
+    )
+    report.figures.append(versus(label, naive_a, "mirror GET /me, cache miss", miss, unit="ms"))
+    report.figures.append(versus(label, naive_b, "mirror GET /me, cache hit", hit, unit="ms"))
+    report.lines.append(quota_line())
+    return report
