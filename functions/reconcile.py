@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.engine import Mode, Options, run_reconcile
+from functions.common.engine import Mode, Options, WriteMode, run_reconcile
 from functions.common.observability import count, logger, metrics
 from models.settings import ConfigurationError, get_settings
 
@@ -32,6 +32,7 @@ def _options() -> Options:
         segments=int(os.environ.get("MIRROR_RECONCILE_SEGMENTS", "16")),
         max_rps=float(os.environ.get("MIRROR_RECONCILE_MAX_RPS", "10")),
         workers=int(os.environ.get("MIRROR_RECONCILE_WORKERS", "16")),
+        write_mode=WriteMode(os.environ.get("MIRROR_RECONCILE_WRITE_MODE", "partiql")),
         source="reconcile",
     )
 
