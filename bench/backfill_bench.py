@@ -34,14 +34,16 @@ STANDIN_PORT = int(os.environ.get("BENCH_STANDIN_PORT", "12101"))
 POOL_ID = "eu-west-1_StandIn"
 LIST_CEILING = 30 * 60  # ListUsers quota (30 RPS) x 60 users a page
 REGION = "eu-west-1"
+# DynamoDB Local keeps one database per access key: every client here must use the same one.
+FAKE_CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
 
 
 def base_env(ddb_endpoint: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -81,7 +83,8 @@ def raw_batch_write(client: Any, table: str, items: int, threads: int = 4) -> fl
 
     def write(chunk: range) -> None:
         for start in range(chunk.start, chunk.stop, 25):
-            requests = [{"PutRequest": {"Item": mirror_item(i)}} for i in range(start, min(start + 25, chunk.stop))]
+            stop = min(start + 25, chunk.stop)
+            requests = [{"PutRequest": {"Item": mirror_item(i)}} for i in range(start, stop)]
             pending: dict[str, Any] = {table: requests}
             while pending:
                 pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
@@ -131,7 +134,8 @@ def write_modes(client: Any, ddb_endpoint: str, items: int, threads: int = 16) -
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(write, pages))
         results[name] = items / (time.perf_counter() - started)
-        stored = sum(p["Count"] for p in client.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
+        scan = client.get_paginator("scan").paginate(TableName=table, Select="COUNT")
+        stored = sum(page["Count"] for page in scan)
         assert stored == items, f"{name}: {stored} of {items} stored"
         client.delete_table(TableName=table)
     return results
@@ -152,7 +156,7 @@ def standin(users: int) -> Iterator[Callable[[], dict[str, int]]]:
         wait_for_port(STANDIN_PORT, 120, process)
 
         def stats() -> dict[str, int]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{STANDIN_PORT}/stats", timeout=5) as answer:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"http://127.0.0.1:{STANDIN_PORT}/stats", timeout=5) as answer:
                 result: dict[str, int] = json.load(answer)
             return result
 
@@ -169,7 +173,9 @@ def standin(users: int) -> Iterator[Callable[[], dict[str, int]]]:
 def run_cli(env: dict[str, str], args: list[str], timeout: float) -> dict[str, Any]:
     """The CLI in its own process (`--child`), so its peak RSS is its own."""
     command = [sys.executable, "-m", "bench.backfill_bench", "--child", "--", *args, "--json"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if len(lines) < 2:
         raise RuntimeError(f"backfill child failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
@@ -209,7 +215,11 @@ def bench(sizes: list[int], max_rps: float, segments: int, workers: int) -> dict
     try:
         env = base_env(ddb.endpoint)
         client = boto3.client(
-            "dynamodb", endpoint_url=ddb.endpoint, region_name=REGION, aws_access_key_id="bench", aws_secret_access_key="bench"
+            "dynamodb",
+            endpoint_url=ddb.endpoint,
+            region_name=REGION,
+            aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
         )
         create_table(client, "bench-raw")
         raw_batch_write(client, "bench-raw", 8_000)  # warm-up (the JVM's JIT)
@@ -260,7 +270,8 @@ def bench(sizes: list[int], max_rps: float, segments: int, workers: int) -> dict
             client.delete_table(TableName=table)
         results["runs"] = runs
         if len(runs) >= 2:
-            results["rss_growth_largest_vs_smallest"] = round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 3)
+            growth = runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"]
+            results["rss_growth_largest_vs_smallest"] = round(growth, 3)
         results["goals"] = {
             "ratio_ge_0_9": all(r["ratio_to_ceiling"] >= 0.9 for r in runs),
             "rss_growth_le_1_2": results.get("rss_growth_largest_vs_smallest", 1.0) <= 1.2,

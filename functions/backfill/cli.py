@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -177,12 +178,24 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     args = _parse(argv)
     _configure_environment(args)
 
-    from functions.common.engine import Checkpoint, Engine, EngineError, Mode, Options, WriteMode
-    from models.settings import ConfigurationError, get_settings
+    from functions.common.observability import logger
+    from models.settings import get_settings
 
     get_settings.cache_clear()
+    # stdout carries the summary (--json); diagnostics go to stderr while the command runs.
+    handler = logger.registered_handler
+    stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        return _run(args, stop or threading.Event())
+    finally:
+        if stream is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
 
-    stop = stop or threading.Event()
+
+def _run(args: argparse.Namespace, stop: threading.Event) -> int:
+    from functions.common.engine import Checkpoint, Engine, EngineError, Mode, Options, WriteMode
+    from models.settings import ConfigurationError
+
     options = Options(
         user_pool_id=args.user_pool_id,
         mode=Mode.VERIFY if args.verify else Mode.DRY_RUN if args.dry_run else Mode.FILL,
