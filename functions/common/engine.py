@@ -183,10 +183,40 @@ class Summary:
     listed_this_run: int = 0
     mode: Mode = Mode.FILL
 
-    def __getattr__(self, name: str) -> int:
-        if name in COUNTERS:
-            return self.counters.get(name, 0)
-        raise AttributeError(name)
+    def _count(self, name: str) -> int:
+        return self.counters.get(name, 0)
+
+    @property
+    def listed(self) -> int:
+        return self._count("listed")
+
+    @property
+    def missing(self) -> int:
+        return self._count("missing")
+
+    @property
+    def stale(self) -> int:
+        return self._count("stale")
+
+    @property
+    def unchanged(self) -> int:
+        return self._count("unchanged")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skipped")
+
+    @property
+    def written(self) -> int:
+        return self._count("written")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def throttles(self) -> int:
+        return self._count("throttles")
 
     @property
     def users_per_second(self) -> float:
@@ -194,7 +224,7 @@ class Summary:
 
     @property
     def drift(self) -> int:
-        return self.counters.get("missing", 0) + self.counters.get("stale", 0) + self.orphaned
+        return self.missing + self.stale + self.orphaned
 
     def as_dict(self) -> dict[str, Any]:
         return {
