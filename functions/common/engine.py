@@ -496,10 +496,22 @@ class Engine:
                 malformed += 1
         return snapshots, malformed
 
-    def _write(self, to_write: list[UserSnapshot], missing: set[str]) -> list[WriteOutcome]:
+    def _write(self, to_write: list[UserSnapshot], missing: set[str]) -> list[WriteOutcome | None]:
+        """Outcome per snapshot; None where the write failed (DynamoDB refused or was unreachable)."""
         if self.options.write_mode is WriteMode.PARTIQL:
-            return put_snapshots(to_write, missing=missing)
-        return [put_snapshot(snapshot) for snapshot in to_write]
+            try:
+                return list(put_snapshots(to_write, missing=missing))
+            except MirrorUnavailableError as exc:
+                logger.warning("batch write failed", extra={"users": len(to_write), "error": str(exc)})
+                return [None] * len(to_write)
+        outcomes: list[WriteOutcome | None] = []
+        for snapshot in to_write:
+            try:
+                outcomes.append(put_snapshot(snapshot))
+            except MirrorUnavailableError as exc:
+                logger.warning("write failed", extra={"sub": snapshot.sub, "error": str(exc)})
+                outcomes.append(None)
+        return outcomes
 
     def _process_page(self, snapshots: list[UserSnapshot], counts: dict[str, int]) -> list[str]:
         """Compare a page with the mirror and repair it; return the subs that failed."""
@@ -519,15 +531,16 @@ class Engine:
                     missing.add(snapshot.sub)
         if self.options.mode is not Mode.FILL or not to_write:
             return []
-        try:
-            outcomes = self._write(to_write, missing)
-        except MirrorUnavailableError as exc:
-            logger.warning("page write failed", extra={"users": len(to_write), "error": str(exc)})
-            counts["failed"] += len(to_write)
-            return [s.sub for s in to_write]
-        for outcome in outcomes:
-            counts["written" if outcome is WriteOutcome.WRITTEN else "skipped"] += 1
-        return []
+        failed: list[str] = []
+        for snapshot, outcome in zip(to_write, self._write(to_write, missing), strict=True):
+            if outcome is None:
+                failed.append(snapshot.sub)
+                counts["failed"] += 1
+            elif outcome is WriteOutcome.WRITTEN:
+                counts["written"] += 1
+            else:
+                counts["skipped"] += 1
+        return failed
 
     def _run_segment(self, prefix: str) -> bool:
         """List one segment to its end (True), or stop early (False) with its progress saved."""

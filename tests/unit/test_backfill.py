@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from functions.backfill.cli import main
 from functions.common.engine import Checkpoint, Engine, Mode, Options, RateLimiter, WriteMode
-from models.mirror_table import put_snapshot, put_tombstone, scan_records
+from models.mirror_table import MirrorUnavailableError, put_snapshot, put_tombstone, scan_records
 from models.user import UserSnapshot, now_us
 
 
@@ -152,6 +152,27 @@ def test_stale_rows_are_rewritten_and_unchanged_rows_are_not(
     assert stored_email(raw_item, stale) == "now@example.com"
     assert raw_item(synced)["observed_at"]["N"] == synced_at
     assert (summary["stale"], summary["unchanged"], summary["written"]) == (1, 1, 1)
+
+
+def test_a_failed_write_is_listed_and_exits_1(cognito: Any, ddb: Any, capsys: Any) -> None:
+    # Given three users, and DynamoDB refusing the write of one of them
+    users = make_users(cognito, 3)
+    real_put = put_snapshot
+
+    def refusing_put(snapshot: UserSnapshot) -> Any:
+        if snapshot.sub == users["user001"]:
+            raise MirrorUnavailableError("mirror write failed: InternalServerError")
+        return real_put(snapshot)
+
+    # When the backfill runs
+    with mock.patch("functions.common.engine.put_snapshot", refusing_put):
+        code = run_cli(cognito, "--json")
+
+    # Then the others are written, the failed one is named in the summary, and the exit code is 1
+    summary = summary_of(capsys)
+    assert code == 1
+    assert (summary["written"], summary["failed"], summary["failed_subs"]) == (2, 1, [users["user001"]])
+    assert live_subs(ddb) == sorted(s for name, s in users.items() if name != "user001")
 
 
 def test_dry_run_writes_nothing(cognito: Any, ddb: Any, capsys: Any) -> None:
