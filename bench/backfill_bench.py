@@ -189,8 +189,22 @@ def child(argv: list[str]) -> None:
 
     code = main(argv)
     sys.stdout.flush()
-    print(json.dumps({"exit": code, "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    print(json.dumps({"exit": code, "max_rss_kb": peak_rss_kb()}))
     sys.exit(0)
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS. getrusage's ru_maxrss is not used on Linux: it carries over the
+    parent's peak across fork+exec, so every child would report at least the benchmark's own size.
+    VmHWM belongs to the process's own address space."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def machine() -> dict[str, Any]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from functions.common.cognito import THROTTLE_CODES, read_user
+from functions.common.cognito import THROTTLE_CODES, cognito_client, read_user
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
 from functions.common.observability import logger
 from models.mirror_table import (
@@ -642,6 +642,10 @@ class Engine:
         started = time.monotonic()
         set_pool_size(self.options.workers + 2)
         self.preflight()
+        # Create the clients before the threads: boto3's default session is not thread-safe.
+        self._cognito  # noqa: B018
+        if self.options.prune:
+            cognito_client()
         summary = Summary(counters={}, mode=self.options.mode)
         try:
             listed = self._parallel(
