@@ -208,14 +208,21 @@ def get_records(subs: list[str]) -> dict[str, MirrorRecord]:
         raise MirrorUnavailableError(f"mirror batch read failed: {type(exc).__name__}") from exc
 
 
+SCAN_PAGE_SIZE = 500
+
+
 def scan_records(segment: int, total_segments: int) -> Iterator[MirrorRecord]:
-    """One segment of a parallel Scan (sub, username, deleted only); reserved rows left out."""
+    """One segment of a parallel Scan (sub, username, deleted only); reserved rows left out.
+
+    Pages are capped at SCAN_PAGE_SIZE rows so memory does not depend on the table's size.
+    """
     model = _bound_model()
     try:
         for row in model.scan(
             segment=segment,
             total_segments=total_segments,
             attributes_to_get=["sub", "username", "deleted"],
+            page_size=SCAN_PAGE_SIZE,
         ):
             if not row.sub.startswith(RESERVED_PREFIX):
                 yield row
