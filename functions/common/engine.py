@@ -172,7 +172,15 @@ class Options:
 
 @dataclass
 class Summary:
-    counters: dict[str, int]
+    mode: Mode = Mode.FILL
+    listed: int = 0
+    missing: int = 0
+    stale: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    written: int = 0
+    failed: int = 0
+    throttles: int = 0
     orphaned: int = 0
     pruned: int = 0
     failed_subs: list[str] = field(default_factory=list)
@@ -181,42 +189,6 @@ class Summary:
     prune_skipped: str | None = None
     elapsed: float = 0.0
     listed_this_run: int = 0
-    mode: Mode = Mode.FILL
-
-    def _count(self, name: str) -> int:
-        return self.counters.get(name, 0)
-
-    @property
-    def listed(self) -> int:
-        return self._count("listed")
-
-    @property
-    def missing(self) -> int:
-        return self._count("missing")
-
-    @property
-    def stale(self) -> int:
-        return self._count("stale")
-
-    @property
-    def unchanged(self) -> int:
-        return self._count("unchanged")
-
-    @property
-    def skipped(self) -> int:
-        return self._count("skipped")
-
-    @property
-    def written(self) -> int:
-        return self._count("written")
-
-    @property
-    def failed(self) -> int:
-        return self._count("failed")
-
-    @property
-    def throttles(self) -> int:
-        return self._count("throttles")
 
     @property
     def users_per_second(self) -> float:
@@ -226,19 +198,21 @@ class Summary:
     def drift(self) -> int:
         return self.missing + self.stale + self.orphaned
 
+    def set_counters(self, counters: dict[str, int]) -> None:
+        for name in COUNTERS:
+            setattr(self, name, counters.get(name, 0))
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode.value,
-            **{name: self.counters.get(name, 0) for name in COUNTERS},
-            "orphaned": self.orphaned,
-            "pruned": self.pruned,
-            "failed_subs": self.failed_subs,
-            "complete": self.complete,
-            "interrupted": self.interrupted,
-            "prune_skipped": self.prune_skipped,
-            "elapsed_s": round(self.elapsed, 3),
-            "users_per_s": round(self.users_per_second, 1),
-        }
+        result = {name: getattr(self, name) for name in (*COUNTERS, "orphaned", "pruned", "failed_subs")}
+        result.update(
+            mode=self.mode.value,
+            complete=self.complete,
+            interrupted=self.interrupted,
+            prune_skipped=self.prune_skipped,
+            elapsed_s=round(self.elapsed, 3),
+            users_per_s=round(self.users_per_second, 1),
+        )
+        return result
 
 
 class Checkpoint:
@@ -646,7 +620,7 @@ class Engine:
         self._cognito  # noqa: B018
         if self.options.prune:
             cognito_client()
-        summary = Summary(counters={}, mode=self.options.mode)
+        summary = Summary(mode=self.options.mode)
         try:
             listed = self._parallel(
                 self._run_segment, segment_prefixes(self.options.segments), self.options.workers
@@ -665,7 +639,7 @@ class Engine:
             logger.error("run stopped", extra={"error": str(exc)})
             summary.complete = False
         summary.interrupted = not summary.complete and not self._fatal.is_set() and self._should_stop()
-        summary.counters = self.checkpoint.counters()
+        summary.set_counters(self.checkpoint.counters())
         summary.orphaned = self.checkpoint.size("orphans")
         summary.pruned = self.checkpoint.size("pruned")
         summary.failed_subs = self.checkpoint.failed_subs(_FAILED_SUBS_SHOWN)
