@@ -610,6 +610,9 @@ class Engine:
         try:
             load_state("#preflight")
         except MirrorUnavailableError as exc:
+            if exc.__cause__ is not None and error_code(exc.__cause__) in _CREDENTIAL_CODES:
+                code = error_code(exc.__cause__)
+                raise EngineError(f"AWS credentials were rejected or are missing ({code})") from exc
             raise EngineError(f"mirror table {get_settings().table_name!r} is not usable: {exc}") from exc
 
     def run(self) -> Summary:

@@ -15,7 +15,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from functions.backfill.cli import main
 from functions.common.engine import Checkpoint, Engine, Mode, Options, RateLimiter, WriteMode
@@ -452,6 +452,25 @@ def test_unknown_table_is_one_clear_line(cognito: Any, capsys: Any) -> None:
     assert err.strip().splitlines() == [
         "backfill: error: mirror table 'no-such-table' is not usable: "
         "mirror state read failed: ResourceNotFoundException"
+    ]
+
+
+def test_missing_credentials_are_one_clear_line(cognito: Any, capsys: Any) -> None:
+    # Given AWS credentials that botocore cannot find
+    def no_credentials(key: str) -> None:
+        try:
+            raise NoCredentialsError()
+        except NoCredentialsError as exc:
+            raise MirrorUnavailableError("mirror state read failed: NoCredentialsError") from exc
+
+    # When the backfill runs
+    with mock.patch("functions.common.engine.load_state", no_credentials):
+        code = run_cli(cognito)
+
+    # Then it says so in one line and exits 4
+    assert code == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "backfill: error: AWS credentials were rejected or are missing (NoCredentialsError)"
     ]
 
 
