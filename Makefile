@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench bench-backfill clean
+.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,10 +42,9 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k and 100k users
-	$(PY) -m bench.backfill_bench
-
-bench: bench-backfill
-
 clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-backfill
+bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k and 100k users
+	$(PY) -m bench.backfill_bench
