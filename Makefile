@@ -63,3 +63,7 @@ bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /
 
 clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-backfill
+bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k and 100k users
+	$(PY) -m bench.backfill_bench

@@ -13,9 +13,11 @@ Every writer (triggers, sync, reconcile, backfill, read-through) goes through `p
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
@@ -177,3 +179,162 @@ def find_subs_by_username(username: str) -> list[str]:
         return [row.sub for row in model.by_username.query(username)]
     except (QueryError, PynamoDBException) as exc:
         raise MirrorUnavailableError(f"mirror query failed: {type(exc).__name__}") from exc
+
+
+# --- Bulk access for the backfill/reconcile engine (same guard semantics as above) ---------------
+
+# Keys starting with "#" are reserved for engine state; they can never be a sub (see valid_sub).
+RESERVED_PREFIX = "#"
+BATCH_GET_MAX = 100
+BATCH_STATEMENTS_MAX = 25
+_FIELDS = ("sub", "username", "attributes", "status", "enabled", "observed_at", "source", "deleted")
+
+
+def set_pool_size(connections: int) -> None:
+    """Let `connections` threads share the mirror's HTTP connection pool (bulk jobs only)."""
+    model = _bound_model()
+    meta: Any = model.Meta
+    if getattr(meta, "max_pool_connections", None) != connections:
+        meta.max_pool_connections = connections
+        model._connection = None
+
+
+def get_records(subs: list[str]) -> dict[str, MirrorRecord]:
+    """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
+    model = _bound_model()
+    try:
+        return {row.sub: row for row in model.batch_get(subs, attributes_to_get=list(_FIELDS))}
+    except PynamoDBException as exc:
+        raise MirrorUnavailableError(f"mirror batch read failed: {type(exc).__name__}") from exc
+
+
+SCAN_PAGE_SIZE = 500
+
+
+def scan_records(segment: int, total_segments: int) -> Iterator[MirrorRecord]:
+    """One segment of a parallel Scan (sub, username, deleted only); reserved rows left out.
+
+    Pages are capped at SCAN_PAGE_SIZE rows so memory does not depend on the table's size.
+    """
+    model = _bound_model()
+    try:
+        for row in model.scan(
+            segment=segment,
+            total_segments=total_segments,
+            attributes_to_get=["sub", "username", "deleted"],
+            page_size=SCAN_PAGE_SIZE,
+        ):
+            if not row.sub.startswith(RESERVED_PREFIX):
+                yield row
+    except PynamoDBException as exc:
+        raise MirrorUnavailableError(f"mirror scan failed: {type(exc).__name__}") from exc
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore error, else its type name (for one-line messages)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
+
+
+def _client() -> Any:
+    """The botocore client behind the bound model (same endpoint, timeouts and pool)."""
+    return _bound_model()._get_connection().connection.client
+
+
+def _insert_statement(table: str) -> str:
+    fields = ", ".join(f"'{name}': ?" for name in _FIELDS)
+    return f'INSERT INTO "{table}" VALUE {{{fields}}}'
+
+
+def _update_statement(table: str) -> str:
+    sets = " ".join(f'SET "{name}" = ?' for name in _FIELDS if name != "sub")
+    # The same guard as snapshot_condition, for a row that exists: older and not a tombstone.
+    return (
+        f'UPDATE "{table}" {sets} WHERE "sub" = ? AND "observed_at" < ? '
+        f'AND ("deleted" IS MISSING OR "deleted" = false)'
+    )
+
+
+def _statement(snapshot: UserSnapshot, table: str, *, insert: bool) -> dict[str, Any]:
+    item = record_from_snapshot(snapshot).serialize()
+    if insert:
+        return {"Statement": _insert_statement(table), "Parameters": [item[name] for name in _FIELDS]}
+    params = [item[name] for name in _FIELDS if name != "sub"]
+    params += [item["sub"], {"N": str(snapshot.observed_at)}]
+    return {"Statement": _update_statement(table), "Parameters": params}
+
+
+def put_snapshots(snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
+    """Guarded bulk version of `put_snapshot` (PartiQL BatchExecuteStatement, 25 per call).
+
+    Subs in `missing` (no row when last read) are INSERTed: that lands only on a missing row.
+    The others are UPDATEd under the snapshot guard (exists, older, not a tombstone). If the row
+    changed in between (an INSERT finds a row, an UPDATE finds none), the statement is retried once
+    in the other form, so a row written meanwhile by a trigger or sync is never overwritten.
+    Outcomes come back in the order of `snapshots`.
+    """
+    table = _bound_model().Meta.table_name
+    outcomes: list[WriteOutcome] = [WriteOutcome.SKIPPED] * len(snapshots)
+    pending = [(index, snapshot.sub in missing) for index, snapshot in enumerate(snapshots)]
+    for attempt in range(2):
+        retry: list[tuple[int, bool]] = []
+        for start in range(0, len(pending), BATCH_STATEMENTS_MAX):
+            chunk = pending[start : start + BATCH_STATEMENTS_MAX]
+            statements = [_statement(snapshots[i], table, insert=insert) for i, insert in chunk]
+            try:
+                responses = _client().batch_execute_statement(Statements=statements)["Responses"]
+            except (BotoCoreError, ClientError) as exc:
+                raise MirrorUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
+            for (index, insert), response in zip(chunk, responses, strict=True):
+                code = response.get("Error", {}).get("Code")
+                if code is None:
+                    outcomes[index] = WriteOutcome.WRITTEN
+                elif code in ("DuplicateItem", "ConditionalCheckFailed"):
+                    # INSERT met a row: try the guarded UPDATE. A failed UPDATE is either "newer or
+                    # tombstone" (final) or "no row": only the INSERT form can tell, so retry once.
+                    if attempt == 0:
+                        retry.append((index, not insert))
+                else:
+                    raise MirrorUnavailableError(f"mirror batch write failed: {code}")
+        pending = retry
+    return outcomes
+
+
+def load_state(key: str) -> str | None:
+    """The engine state stored under a reserved key, or None."""
+    assert key.startswith(RESERVED_PREFIX)
+    try:
+        item = (
+            _client()
+            .get_item(TableName=_bound_model().Meta.table_name, Key={"sub": {"S": key}}, ConsistentRead=True)
+            .get("Item")
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise MirrorUnavailableError(f"mirror state read failed: {error_code(exc)}") from exc
+    return str(item["state"]["S"]) if item and "state" in item else None
+
+
+def save_state(key: str, state: str | None) -> None:
+    """Store (or with None, remove) engine state under a reserved key.
+
+    The row looks like a tombstone to every reader (`deleted`, TTL), so no reader mistakes it
+    for a user, and an abandoned state expires by itself.
+    """
+    assert key.startswith(RESERVED_PREFIX)
+    table = _bound_model().Meta.table_name
+    try:
+        if state is None:
+            _client().delete_item(TableName=table, Key={"sub": {"S": key}})
+            return
+        expires = datetime.now(UTC) + timedelta(days=get_settings().tombstone_ttl_days)
+        item = {
+            "sub": {"S": key},
+            "state": {"S": state},
+            "observed_at": {"N": "0"},
+            "source": {"S": "engine-state"},
+            "deleted": {"BOOL": True},
+            "expires_at": {"N": str(int(expires.timestamp()))},
+        }
+        _client().put_item(TableName=table, Item=item)
+    except (BotoCoreError, ClientError) as exc:
+        raise MirrorUnavailableError(f"mirror state write failed: {error_code(exc)}") from exc

@@ -1,0 +1,237 @@
+"""`python -m functions.backfill`: fill, verify and repair the mirror at Cognito's speed limit.
+
+Exit codes: 0 done, 1 some users failed or the run did not complete, 2 usage error,
+3 drift found (--verify), 4 cannot run (bad pool, table, credentials, checkpoint), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DRIFT = 3
+EXIT_CANNOT_RUN = 4
+EXIT_INTERRUPTED = 130
+DEFAULT_MAX_RPS = 20.0  # of ListUsers' 30 RPS account quota, which the application shares
+ACCOUNT_RPS = 30.0
+# Bulk jobs can wait longer for DynamoDB than a trigger (these only set defaults).
+_BULK_DDB_ENV = {
+    "MIRROR_DDB_CONNECT_TIMEOUT": "3",
+    "MIRROR_DDB_READ_TIMEOUT": "10",
+    "MIRROR_DDB_MAX_RETRIES": "4",
+}
+
+
+def _positive_rps(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from exc
+    if not 0 < value <= ACCOUNT_RPS:
+        raise argparse.ArgumentTypeError(f"must be in (0, {ACCOUNT_RPS:.0f}], got {raw}")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {raw}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.backfill",
+        description="Fill, verify and repair the Cognito mirror table from the user pool (ListUsers).",
+        epilog="Exit codes: 0 done, 1 some users failed or incomplete, 2 usage, 3 drift (--verify), "
+        "4 bad pool/table/credentials/checkpoint, 130 interrupted (resume with the same --checkpoint).",
+    )
+    parser.add_argument("--user-pool-id", default=os.environ.get("USER_POOL_ID"), help="(env USER_POOL_ID)")
+    parser.add_argument(
+        "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
+    )
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
+    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="read both sides, write nothing, report")
+    mode.add_argument("--verify", action="store_true", help="drift report only; exit 3 when drift is found")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="tombstone rows whose user left the pool (confirmed with AdminGetUser; needs a full listing)",
+    )
+    parser.add_argument(
+        "--segments", type=int, choices=(1, 16, 256), default=16, help="sub-prefix partitions (default 16)"
+    )
+    parser.add_argument(
+        "--max-rps",
+        type=_positive_rps,
+        default=DEFAULT_MAX_RPS,
+        help=f"ListUsers calls per second across all segments (default {DEFAULT_MAX_RPS:.0f}; quota 30)",
+    )
+    parser.add_argument("--workers", type=_positive_int, default=16, help="listing threads (default 16)")
+    parser.add_argument(
+        "--write-mode",
+        choices=("partiql", "put"),
+        default="partiql",
+        help="partiql: BatchExecuteStatement, 25 conditional writes a call (default); put: PutItem each",
+    )
+    parser.add_argument(
+        "--checkpoint", metavar="FILE", help="sqlite progress file: resume after Ctrl-C/crash"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON summary object on stdout")
+    return parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.user_pool_id:
+        parser.error("--user-pool-id is required (or set USER_POOL_ID)")
+    if not args.table:
+        parser.error("--table is required (or set MIRROR_TABLE)")
+    if args.verify and args.prune:
+        parser.error("--verify reports only; it cannot be combined with --prune")
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        parser.error("no region: pass --region or set AWS_REGION")
+    args.region = region
+    return args
+
+
+def _configure_environment(args: argparse.Namespace) -> None:
+    """Settings, pynamodb and boto3 all read the environment: set it before any of them runs."""
+    os.environ["MIRROR_TABLE"] = args.table
+    os.environ["USER_POOL_ID"] = args.user_pool_id
+    os.environ["AWS_REGION"] = args.region
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    if args.profile:
+        os.environ["AWS_PROFILE"] = args.profile
+    for name, value in _BULK_DDB_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+class _Progress:
+    """tqdm on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._bar: Any = None
+        self._lock = threading.Lock()
+        if stream.isatty():
+            from tqdm import tqdm  # type: ignore[import-untyped]
+
+            self._bar = tqdm(file=stream, unit="user", desc="listed", dynamic_ncols=True)
+
+    def __call__(self, users: int) -> None:
+        if self._bar is not None:
+            with self._lock:
+                self._bar.update(users)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _render(summary: dict[str, Any]) -> str:
+    lines = [
+        f"mode {summary['mode']}: {'complete' if summary['complete'] else 'NOT complete'}"
+        + (" (interrupted; resume with the same --checkpoint)" if summary["interrupted"] else ""),
+        "listed {listed}  written {written}  unchanged {unchanged}  skipped (mirror newer) {skipped}  "
+        "pruned {pruned}  failed {failed}".format(**summary),
+        "drift: missing {missing}  stale {stale}  orphaned {orphaned}   throttles {throttles}".format(
+            **summary
+        ),
+        "elapsed {elapsed_s:.1f} s  {users_per_s:.1f} users/s".format(**summary),
+    ]
+    if summary["prune_skipped"]:
+        lines.append(f"prune skipped: {summary['prune_skipped']}")
+    if summary["failed_subs"]:
+        lines.append("failed subs: " + " ".join(summary["failed_subs"]))
+    return "\n".join(lines)
+
+
+def _exit_code(summary: Any, verify: bool) -> int:
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    if summary.failed or not summary.complete:
+        return EXIT_FAILED
+    if verify and summary.drift:
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
+    args = _parse(argv)
+    _configure_environment(args)
+
+    from functions.common.observability import logger
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    # stdout carries the summary (--json); diagnostics go to stderr while the command runs.
+    handler = logger.registered_handler
+    stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        return _run(args, stop or threading.Event())
+    finally:
+        if stream is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
+def _run(args: argparse.Namespace, stop: threading.Event) -> int:
+    from functions.common.engine import Checkpoint, Engine, EngineError, Mode, Options, WriteMode
+    from models.settings import ConfigurationError
+
+    options = Options(
+        user_pool_id=args.user_pool_id,
+        mode=Mode.VERIFY if args.verify else Mode.DRY_RUN if args.dry_run else Mode.FILL,
+        prune=args.prune,
+        segments=args.segments,
+        max_rps=args.max_rps,
+        workers=args.workers,
+        write_mode=WriteMode(args.write_mode),
+    )
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        stop.set()
+        print("stopping after the current pages (Ctrl-C again to abort)...", file=sys.stderr)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
+    progress = _Progress(sys.stderr)
+    checkpoint: Checkpoint | None = None
+    try:
+        checkpoint = Checkpoint(args.checkpoint)
+        checkpoint.bind(options.identity())
+        summary = Engine(options, checkpoint, should_stop=stop.is_set, on_page=progress).run()
+    except (EngineError, ConfigurationError) as exc:
+        if checkpoint is not None:
+            checkpoint.close()
+        print(f"backfill: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    finally:
+        progress.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    # A finished run needs no checkpoint (a re-run lists afresh and retries failed users);
+    # an unfinished one keeps it for the resume.
+    checkpoint.close(remove=summary.complete)
+    result = summary.as_dict()
+    print(json.dumps(result, sort_keys=True) if args.json else _render(result))
+    return _exit_code(summary, args.verify)

@@ -1,0 +1,695 @@
+"""The list / compare / write / prune engine shared by the backfill CLI and the scheduled reconcile.
+
+- List: the pool is partitioned by `sub ^= "<hex prefix>"` (1, 16 or 256 segments), listed page by
+  page (60 users) by worker threads under ONE token-bucket limiter for every ListUsers call, with
+  exponential backoff and full jitter on throttling.
+- Compare: each page's subs are read from the mirror with one BatchGetItem and classified as
+  missing / stale / unchanged / skipped (the mirror is newer, or holds a tombstone).
+- Write: only missing and stale users, through the guarded write path (`put_snapshots`, PartiQL with
+  per-statement conditions; or `put_snapshot` per user). A newer row is never overwritten.
+- Prune: only after every segment completed. A parallel Scan of the mirror checks each live row
+  against the set of listed subs (kept on disk in the checkpoint, so memory stays flat); each
+  candidate is confirmed with Cognito (AdminGetUser by its username, same sub) before a tombstone.
+- Checkpoint: a sqlite file. Each page commits, in one transaction, the segment's next token, the
+  listed subs and the page's counters, so a killed run resumes with nothing lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import random
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from functions.common.cognito import THROTTLE_CODES, cognito_client, read_user
+from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from functions.common.observability import logger
+from models.mirror_table import (
+    BATCH_GET_MAX,
+    MirrorRecord,
+    MirrorUnavailableError,
+    WriteOutcome,
+    error_code,
+    get_records,
+    load_state,
+    put_snapshot,
+    put_snapshots,
+    put_tombstone,
+    save_state,
+    scan_records,
+    set_pool_size,
+)
+from models.settings import get_settings
+from models.user import MalformedUserError, UserSnapshot, now_us, snapshot_from_cognito_user
+
+HEX = "0123456789abcdef"
+PAGE_SIZE = 60  # ListUsers' maximum
+SEGMENT_CHOICES = (1, 16, 256)
+COUNTERS = (
+    "listed",
+    "missing",
+    "stale",
+    "unchanged",
+    "skipped",
+    "written",
+    "failed",
+    "throttles",
+)
+_CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredTokenException",
+        "AccessDeniedException",
+        "NoCredentialsError",
+        "PartialCredentialsError",
+    }
+)
+_FAILED_SUBS_SHOWN = 100
+
+
+class EngineError(RuntimeError):
+    """The run cannot start or go on (bad pool, table or credentials): one line for the operator."""
+
+
+class CheckpointMismatchError(EngineError):
+    """The checkpoint file belongs to another pool, table or mode."""
+
+
+class Mode(enum.Enum):
+    FILL = "fill"
+    DRY_RUN = "dry-run"
+    VERIFY = "verify"
+
+
+class WriteMode(enum.Enum):
+    PARTIQL = "partiql"  # BatchExecuteStatement, 25 conditional statements per call
+    PUT = "put"  # one conditional PutItem per user (put_snapshot)
+
+
+def segment_prefixes(segments: int) -> list[str]:
+    """Sub prefixes that partition a pool of UUID subs ("" = the whole pool)."""
+    if segments == 1:
+        return [""]
+    if segments == 16:
+        return list(HEX)
+    if segments == 256:
+        return [a + b for a in HEX for b in HEX]
+    raise ValueError(f"segments must be one of {SEGMENT_CHOICES}")
+
+
+class RateLimiter:
+    """A token bucket of one token refilled `rate` times per second, shared by all threads.
+
+    A burst of one keeps calls evenly spaced, so no one-second window ever sees more than `rate`.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._next = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take the next slot; return how long to wait for it."""
+        with self._lock:
+            now = self._clock()
+            slot = max(self._next, now)
+            self._next = slot + self._interval
+            return slot - now
+
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - jitter, not secrecy
+
+
+@dataclass
+class Options:
+    user_pool_id: str
+    mode: Mode = Mode.FILL
+    prune: bool = False
+    segments: int = 16
+    max_rps: float = 20.0
+    workers: int = 16
+    write_mode: WriteMode = WriteMode.PARTIQL
+    source: str = "backfill"
+    max_attempts: int = 8
+    backoff_base: float = 0.25
+    backoff_cap: float = 8.0
+    scan_segments: int = 4
+
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed."""
+        return {
+            "user_pool_id": self.user_pool_id,
+            "table": get_settings().table_name,
+            "mode": self.mode.value,
+            "prune": self.prune,
+            "segments": self.segments,
+        }
+
+
+@dataclass
+class Summary:
+    mode: Mode = Mode.FILL
+    listed: int = 0
+    missing: int = 0
+    stale: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    written: int = 0
+    failed: int = 0
+    throttles: int = 0
+    orphaned: int = 0
+    pruned: int = 0
+    failed_subs: list[str] = field(default_factory=list)
+    complete: bool = False
+    interrupted: bool = False
+    prune_skipped: str | None = None
+    elapsed: float = 0.0
+    listed_this_run: int = 0
+
+    @property
+    def users_per_second(self) -> float:
+        return self.listed_this_run / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def drift(self) -> int:
+        return self.missing + self.stale + self.orphaned
+
+    def set_counters(self, counters: dict[str, int]) -> None:
+        for name in COUNTERS:
+            setattr(self, name, counters.get(name, 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        result = {name: getattr(self, name) for name in (*COUNTERS, "orphaned", "pruned", "failed_subs")}
+        result.update(
+            mode=self.mode.value,
+            complete=self.complete,
+            interrupted=self.interrupted,
+            prune_skipped=self.prune_skipped,
+            elapsed_s=round(self.elapsed, 3),
+            users_per_s=round(self.users_per_second, 1),
+        )
+        return result
+
+
+class Checkpoint:
+    """Progress on disk (sqlite): segments, listed subs, counters, orphans, pruned and failed subs.
+
+    With no path, a temporary file is used and removed on close (it still keeps memory flat).
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self._temporary = path is None
+        if path is None:
+            handle, path = tempfile.mkstemp(prefix="mirror-engine-", suffix=".sqlite")
+            os.close(handle)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for ddl in (
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER)",
+            "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS scanned (segment INTEGER PRIMARY KEY)",
+        ):
+            self._db.execute(ddl)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def bind(self, identity: dict[str, Any]) -> bool:
+        """Attach to a run; True when resuming one. Raises on a checkpoint of another run."""
+        wanted = json.dumps(identity, sort_keys=True)
+        rows = self._query("SELECT value FROM meta WHERE key = 'identity'")
+        if rows:
+            if rows[0][0] != wanted:
+                raise CheckpointMismatchError(
+                    f"checkpoint {self.path} belongs to another run ({rows[0][0]}); "
+                    "use another --checkpoint file or delete it"
+                )
+            return True
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta VALUES ('identity', ?)", (wanted,))
+        return False
+
+    def flag(self, key: str) -> bool:
+        return bool(self._query("SELECT 1 FROM meta WHERE key = ?", (key,)))
+
+    def set_flag(self, key: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (key,))
+
+    def segment(self, prefix: str) -> tuple[str | None, bool]:
+        rows = self._query("SELECT token, done FROM segments WHERE prefix = ?", (prefix,))
+        return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+
+    def commit_page(
+        self,
+        prefix: str,
+        next_token: str | None,
+        subs: list[str],
+        counts: dict[str, int],
+        failed: list[str],
+    ) -> None:
+        """One page, atomically: where the segment resumes, what was listed, what it counted."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?)",
+                (prefix, next_token, 0 if next_token else 1),
+            )
+            db.executemany("INSERT OR IGNORE INTO listed VALUES (?)", ((sub,) for sub in subs))
+            db.executemany("INSERT OR IGNORE INTO failed VALUES (?)", ((sub,) for sub in failed))
+            self._add(db, counts)
+
+    @staticmethod
+    def _add(db: sqlite3.Connection, counts: dict[str, int]) -> None:
+        db.executemany(
+            "INSERT INTO counters VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            [(name, value) for name, value in counts.items() if value],
+        )
+
+    def add_counts(self, counts: dict[str, int]) -> None:
+        with self._transaction() as db:
+            self._add(db, counts)
+
+    def counters(self) -> dict[str, int]:
+        return {name: int(value) for name, value in self._query("SELECT name, value FROM counters")}
+
+    def unlisted(self, subs: list[str]) -> list[str]:
+        """The subs of `subs` that no segment listed."""
+        if not subs:
+            return []
+        marks = ",".join("?" * len(subs))
+        found = {row[0] for row in self._query(f"SELECT sub FROM listed WHERE sub IN ({marks})", subs)}  # noqa: S608 - placeholders only
+        return [sub for sub in subs if sub not in found]
+
+    def add_subs(self, table: str, subs: Iterable[str]) -> None:
+        assert table in ("orphans", "pruned")
+        with self._transaction() as db:
+            db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?)", ((sub,) for sub in subs))  # noqa: S608 - fixed names
+
+    def size(self, table: str) -> int:
+        assert table in ("orphans", "pruned", "listed", "failed")
+        return int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
+
+    def failed_subs(self, limit: int) -> list[str]:
+        return [row[0] for row in self._query("SELECT sub FROM failed ORDER BY sub LIMIT ?", (limit,))]
+
+    def scan_done(self, segment: int) -> bool:
+        return bool(self._query("SELECT 1 FROM scanned WHERE segment = ?", (segment,)))
+
+    def mark_scanned(self, segment: int) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO scanned VALUES (?)", (segment,))
+
+    def export_progress(self) -> dict[str, Any]:
+        """Segments and counters (not the listed subs): enough to resume listing elsewhere."""
+        segments = {p: [t, bool(d)] for p, t, d in self._query("SELECT prefix, token, done FROM segments")}
+        return {"segments": segments, "counters": self.counters()}
+
+    def import_progress(self, progress: dict[str, Any]) -> None:
+        """Resume listing from exported progress; the listed set is then partial (no prune)."""
+        with self._transaction() as db:
+            for prefix, (token, done) in progress.get("segments", {}).items():
+                db.execute("INSERT OR REPLACE INTO segments VALUES (?, ?, ?)", (prefix, token, int(done)))
+            self._add(db, {k: int(v) for k, v in progress.get("counters", {}).items()})
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('partial_listing', '1')")
+
+    def close(self, *, remove: bool = False) -> None:
+        with self._lock:
+            self._db.close()
+        if remove or self._temporary:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path + suffix)
+
+
+def _classify(snapshot: UserSnapshot, row: MirrorRecord | None) -> str:
+    if row is None:
+        return "missing"
+    if row.is_tombstone or int(row.observed_at) >= snapshot.observed_at:
+        return "skipped"
+    if row.to_snapshot().same_state(snapshot):
+        return "unchanged"
+    return "stale"
+
+
+class Engine:
+    """One run over one pool. `should_stop` is polled between pages (Ctrl-C, Lambda deadline)."""
+
+    def __init__(
+        self,
+        options: Options,
+        checkpoint: Checkpoint,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_page: Callable[[int], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options
+        self.checkpoint = checkpoint
+        self._should_stop = should_stop
+        self._on_page = on_page
+        self._sleep = sleep
+        self._fatal = threading.Event()
+        self._limiter = RateLimiter(options.max_rps)
+        self._allowlist = get_settings().mirror_attributes
+        self._listed_here = 0
+        self._listed_lock = threading.Lock()
+
+    @cached_property
+    def _cognito(self) -> Any:
+        """A ListUsers client without botocore retries: the limiter and backoff here own retrying."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=3,
+            read_timeout=10,
+            retries={"mode": "standard", "total_max_attempts": 1},
+            max_pool_connections=self.options.workers + 2,
+        )
+        return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
+
+    def stopping(self) -> bool:
+        return self._fatal.is_set() or self._should_stop()
+
+    # --- listing -------------------------------------------------------------------------------
+
+    def _list_page(self, prefix: str, token: str | None, counts: dict[str, int]) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kwargs: dict[str, Any] = {"UserPoolId": self.options.user_pool_id, "Limit": PAGE_SIZE}
+        if prefix:
+            kwargs["Filter"] = f'sub ^= "{prefix}"'
+        if token:
+            kwargs["PaginationToken"] = token
+        last = "no attempt"
+        for attempt in range(self.options.max_attempts):
+            self._limiter.acquire()
+            try:
+                response: dict[str, Any] = self._cognito.list_users(**kwargs)
+                return response
+            except ClientError as exc:
+                code = error_code(exc)
+                if code not in THROTTLE_CODES:
+                    raise self._fatal_error(exc) from exc
+                counts["throttles"] += 1
+                last = code
+            except BotoCoreError as exc:
+                if error_code(exc) in _CREDENTIAL_CODES:
+                    raise self._fatal_error(exc) from exc
+                last = type(exc).__name__
+            self._sleep(backoff_delay(attempt, base=self.options.backoff_base, cap=self.options.backoff_cap))
+        raise ServiceUnavailableError(
+            f"ListUsers kept failing ({last}) after {self.options.max_attempts} attempts"
+        )
+
+    def _fatal_error(self, exc: BaseException) -> EngineError:
+        self._fatal.set()
+        code = error_code(exc)
+        if code in _CREDENTIAL_CODES:
+            return EngineError(f"AWS credentials were rejected or are missing ({code})")
+        if code == "ResourceNotFoundException":
+            return EngineError(f"user pool {self.options.user_pool_id!r} not found ({code})")
+        return EngineError(f"Cognito refused ListUsers on {self.options.user_pool_id!r}: {code}")
+
+    def _snapshots(self, users: list[dict[str, Any]], observed: int) -> tuple[list[UserSnapshot], int]:
+        snapshots: list[UserSnapshot] = []
+        malformed = 0
+        for user in users:
+            try:
+                snapshots.append(
+                    snapshot_from_cognito_user(
+                        user, allowlist=self._allowlist, source=self.options.source, observed_at=observed
+                    )
+                )
+            except MalformedUserError:
+                malformed += 1
+        return snapshots, malformed
+
+    def _write(self, to_write: list[UserSnapshot], missing: set[str]) -> list[WriteOutcome | None]:
+        """Outcome per snapshot; None where the write failed (DynamoDB refused or was unreachable)."""
+        if self.options.write_mode is WriteMode.PARTIQL:
+            try:
+                return list(put_snapshots(to_write, missing=missing))
+            except MirrorUnavailableError as exc:
+                logger.warning("batch write failed", extra={"users": len(to_write), "error": str(exc)})
+                return [None] * len(to_write)
+        outcomes: list[WriteOutcome | None] = []
+        for snapshot in to_write:
+            try:
+                outcomes.append(put_snapshot(snapshot))
+            except MirrorUnavailableError as exc:
+                logger.warning("write failed", extra={"sub": snapshot.sub, "error": str(exc)})
+                outcomes.append(None)
+        return outcomes
+
+    def _process_page(self, snapshots: list[UserSnapshot], counts: dict[str, int]) -> list[str]:
+        """Compare a page with the mirror and repair it; return the subs that failed."""
+        try:
+            rows = get_records([s.sub for s in snapshots]) if snapshots else {}
+        except MirrorUnavailableError:
+            counts["failed"] += len(snapshots)
+            return [s.sub for s in snapshots]
+        to_write: list[UserSnapshot] = []
+        missing: set[str] = set()
+        for snapshot in snapshots:
+            kind = _classify(snapshot, rows.get(snapshot.sub))
+            counts[kind] += 1
+            if kind in ("missing", "stale"):
+                to_write.append(snapshot)
+                if kind == "missing":
+                    missing.add(snapshot.sub)
+        if self.options.mode is not Mode.FILL or not to_write:
+            return []
+        failed: list[str] = []
+        for snapshot, outcome in zip(to_write, self._write(to_write, missing), strict=True):
+            if outcome is None:
+                failed.append(snapshot.sub)
+                counts["failed"] += 1
+            elif outcome is WriteOutcome.WRITTEN:
+                counts["written"] += 1
+            else:
+                counts["skipped"] += 1
+        return failed
+
+    def _run_segment(self, prefix: str) -> bool:
+        """List one segment to its end (True), or stop early (False) with its progress saved."""
+        token, done = self.checkpoint.segment(prefix)
+        while not done:
+            if self.stopping():
+                return False
+            counts = dict.fromkeys(COUNTERS, 0)
+            observed = now_us()  # before the call: the snapshot is at least this fresh
+            page = self._list_page(prefix, token, counts)
+            snapshots, malformed = self._snapshots(page.get("Users", []), observed)
+            counts["listed"] += len(snapshots) + malformed
+            counts["failed"] += malformed
+            failed = self._process_page(snapshots, counts)
+            token = page.get("PaginationToken") or None
+            self.checkpoint.commit_page(prefix, token, [s.sub for s in snapshots], counts, failed)
+            done = token is None
+            with self._listed_lock:
+                self._listed_here += counts["listed"]
+            if self._on_page is not None:
+                self._on_page(counts["listed"])
+        return True
+
+    # --- orphans -------------------------------------------------------------------------------
+
+    def _confirm_gone(self, row: MirrorRecord) -> bool:
+        """True when Cognito confirms the row's user no longer exists (by username, same sub)."""
+        for attempt in range(self.options.max_attempts):
+            self._limiter.acquire()
+            try:
+                found = read_user(
+                    user_pool_id=self.options.user_pool_id,
+                    source=self.options.source,
+                    username=row.username or None,
+                    sub=row.sub,
+                )
+                return found is None
+            except CognitoThrottledError:
+                self._sleep(
+                    backoff_delay(attempt, base=self.options.backoff_base, cap=self.options.backoff_cap)
+                )
+        raise ServiceUnavailableError("Cognito kept throttling while confirming orphans")
+
+    def _scan_segment(self, segment: int) -> bool:
+        if self.checkpoint.scan_done(segment):
+            return True
+        batch: list[MirrorRecord] = []
+        for row in scan_records(segment, self.options.scan_segments):
+            if self.stopping():
+                return False
+            if not row.is_tombstone:
+                batch.append(row)
+            if len(batch) >= BATCH_GET_MAX:
+                self._orphans(batch)
+                batch = []
+        self._orphans(batch)
+        self.checkpoint.mark_scanned(segment)
+        return True
+
+    def _orphans(self, rows: list[MirrorRecord]) -> None:
+        unlisted = set(self.checkpoint.unlisted([row.sub for row in rows]))
+        candidates = [row for row in rows if row.sub in unlisted]
+        if not candidates:
+            return
+        if not (self.options.prune and self.options.mode is not Mode.VERIFY):
+            self.checkpoint.add_subs("orphans", (row.sub for row in candidates))
+            return
+        for row in candidates:
+            if not self._confirm_gone(row):
+                continue  # created after its segment was listed: not an orphan
+            self.checkpoint.add_subs("orphans", [row.sub])
+            if self.options.mode is Mode.FILL:
+                outcome = put_tombstone(row.sub, observed_at=now_us(), source=self.options.source)
+                if outcome is WriteOutcome.WRITTEN:
+                    self.checkpoint.add_subs("pruned", [row.sub])
+
+    # --- the run -------------------------------------------------------------------------------
+
+    def _parallel(self, work: Callable[[Any], bool], items: list[Any], workers: int) -> bool:
+        """Run `work` over `items` on threads; True when every item completed."""
+        if not items:
+            return True
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+            futures = [pool.submit(work, item) for item in items]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            if any(f.exception() for f in finished):
+                self._fatal.set()  # let the other threads stop at their next page
+            results = [f.result() for f in futures]  # re-raises the first error
+        return all(results)
+
+    def preflight(self) -> None:
+        """Fail early, in one line, on a missing table or unusable credentials."""
+        try:
+            load_state("#preflight")
+        except MirrorUnavailableError as exc:
+            if exc.__cause__ is not None and error_code(exc.__cause__) in _CREDENTIAL_CODES:
+                code = error_code(exc.__cause__)
+                raise EngineError(f"AWS credentials were rejected or are missing ({code})") from exc
+            raise EngineError(f"mirror table {get_settings().table_name!r} is not usable: {exc}") from exc
+
+    def run(self) -> Summary:
+        started = time.monotonic()
+        set_pool_size(self.options.workers + 2)
+        self.preflight()
+        # Create the clients before the threads: boto3's default session is not thread-safe.
+        self._cognito  # noqa: B018
+        if self.options.prune:
+            cognito_client()
+        summary = Summary(mode=self.options.mode)
+        try:
+            listed = self._parallel(
+                self._run_segment, segment_prefixes(self.options.segments), self.options.workers
+            )
+            if listed and self.checkpoint.flag("partial_listing"):
+                summary.prune_skipped = "the listing was resumed from saved progress: its sub set is partial"
+            elif listed and (self.options.prune or self.options.mode is not Mode.FILL):
+                scanned = self._parallel(
+                    self._scan_segment, list(range(self.options.scan_segments)), self.options.scan_segments
+                )
+                listed = listed and scanned
+            elif not listed and self.options.prune:
+                summary.prune_skipped = "the listing did not complete"
+            summary.complete = listed
+        except (ServiceUnavailableError, MirrorUnavailableError) as exc:
+            logger.error("run stopped", extra={"error": str(exc)})
+            summary.complete = False
+        summary.interrupted = not summary.complete and not self._fatal.is_set() and self._should_stop()
+        summary.set_counters(self.checkpoint.counters())
+        summary.orphaned = self.checkpoint.size("orphans")
+        summary.pruned = self.checkpoint.size("pruned")
+        summary.failed_subs = self.checkpoint.failed_subs(_FAILED_SUBS_SHOWN)
+        summary.elapsed = time.monotonic() - started
+        summary.listed_this_run = self._listed_here
+        return summary
+
+
+# --- the scheduled reconcile ---------------------------------------------------------------------
+
+
+def reconcile_state_key(user_pool_id: str) -> str:
+    """Reserved mirror key of a pool's reconcile progress ("#" never starts a sub)."""
+    return f"#reconcile#{user_pool_id}"
+
+
+def run_reconcile(
+    options: Options, *, should_stop: Callable[[], bool], workdir: str = tempfile.gettempdir()
+) -> Summary:
+    """One invocation of the scheduled reconcile: repair, prune, and resume across invocations.
+
+    The listed-sub set lives in sqlite under `workdir` (/tmp on Lambda). When the time budget runs
+    out, the segment progress and counters are saved in the mirror under a reserved key, and the
+    next invocation continues from them. A warm container still has the sqlite file of that run and
+    can prune at the end; a cold one has only part of the listed set, so that run skips the prune
+    (never prune on a partial listing) and the next full run does it.
+    """
+    key = reconcile_state_key(options.user_pool_id)
+    saved = load_state(key)
+    progress: dict[str, Any] = json.loads(saved) if saved else {}
+    run_id = str(progress.get("run_id") or f"{now_us():x}")
+    path = os.path.join(workdir, f"mirror-reconcile-{run_id}.sqlite")
+    warm = os.path.exists(path)
+    checkpoint = Checkpoint(path)
+    try:
+        checkpoint.bind(options.identity())
+        if progress and not warm:
+            checkpoint.import_progress(progress)
+        summary = Engine(options, checkpoint, should_stop=should_stop).run()
+        if summary.complete:
+            save_state(key, None)
+        else:
+            save_state(key, json.dumps({"run_id": run_id, **checkpoint.export_progress()}))
+    finally:
+        checkpoint.close()
+    if summary.complete:
+        with contextlib.suppress(FileNotFoundError):
+            for suffix in ("", "-wal", "-shm"):
+                os.remove(path + suffix)
+    return summary

@@ -1,0 +1,489 @@
+"""The admin backfill command and its engine, on moto (Cognito + DynamoDB).
+
+moto cannot parse PartiQL statements with parameters, so these runs use `--write-mode put`
+(conditional PutItem through put_snapshot); the PartiQL path is tested on DynamoDB Local in
+test_backfill_ddb_local.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
+
+from functions.backfill.cli import main
+from functions.common.engine import Checkpoint, Engine, Mode, Options, RateLimiter, WriteMode
+from models.mirror_table import MirrorUnavailableError, put_snapshot, put_tombstone, scan_records
+from models.user import UserSnapshot, now_us
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """The CLI configures the process environment; give every test its own."""
+    with mock.patch.dict(os.environ):
+        yield
+
+
+def run_cli(cognito: Any, *args: str) -> int:
+    return main(["--user-pool-id", cognito.id, "--table", "mirror-test", "--write-mode", "put", *args])
+
+
+def summary_of(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return result
+
+
+def make_users(cognito: Any, n: int) -> dict[str, str]:
+    """`n` users; returns username -> sub."""
+    return {f"user{i:03d}": cognito.create_user(f"user{i:03d}", email=f"u{i}@example.com") for i in range(n)}
+
+
+def live_subs(ddb: Any) -> list[str]:
+    items = ddb.scan(TableName="mirror-test")["Items"]
+    return sorted(i["sub"]["S"] for i in items if not i.get("deleted", {}).get("BOOL"))
+
+
+def stored_email(raw_item: Any, sub: str) -> str:
+    return str(raw_item(sub)["attributes"]["M"]["email"]["S"])
+
+
+def engine_options(cognito: Any, **overrides: Any) -> Options:
+    base: dict[str, Any] = {"user_pool_id": cognito.id, "write_mode": WriteMode.PUT, "workers": 4}
+    return Options(**(base | overrides))
+
+
+def test_fills_an_empty_mirror_with_every_user(cognito: Any, ddb: Any, raw_item: Any, capsys: Any) -> None:
+    # Given a pool of 130 users (three ListUsers pages in some segments) and an empty mirror
+    users = make_users(cognito, 130)
+
+    # When the backfill runs
+    code = run_cli(cognito, "--json")
+
+    # Then every user is in the mirror once, with its attributes, and the summary says so
+    summary = summary_of(capsys)
+    assert code == 0
+    assert live_subs(ddb) == sorted(users.values())
+    assert stored_email(raw_item, users["user007"]) == "u7@example.com"
+    assert raw_item(users["user007"])["source"]["S"] == "backfill"
+    assert (summary["listed"], summary["written"], summary["missing"], summary["failed"]) == (
+        130,
+        130,
+        130,
+        0,
+    )
+    assert summary["complete"] is True
+
+
+@pytest.mark.parametrize("segments", ["1", "16", "256"])
+def test_segments_partition_the_pool_without_overlap(
+    cognito: Any, ddb: Any, capsys: Any, segments: str
+) -> None:
+    # Given 70 users
+    users = make_users(cognito, 70)
+
+    # When the pool is listed in 1, 16 or 256 sub-prefix segments
+    code = run_cli(cognito, "--segments", segments, "--json")
+
+    # Then each user is listed exactly once
+    assert code == 0
+    assert summary_of(capsys)["listed"] == 70
+    assert live_subs(ddb) == sorted(users.values())
+
+
+def test_leaves_newer_trigger_written_rows_alone(cognito: Any, raw_item: Any, capsys: Any) -> None:
+    # Given a user whose row a trigger wrote later than the backfill will observe it
+    sub = cognito.create_user("alice", email="old@example.com")
+    future = now_us() + 60_000_000
+    trigger_row = UserSnapshot(
+        sub, "alice", {"email": "new@example.com"}, "CONFIRMED", True, future, "trigger"
+    )
+    put_snapshot(trigger_row)
+
+    # When the backfill runs
+    code = run_cli(cognito, "--json")
+
+    # Then the newer row is kept and counted as skipped
+    summary = summary_of(capsys)
+    assert code == 0
+    assert stored_email(raw_item, sub) == "new@example.com"
+    assert raw_item(sub)["source"]["S"] == "trigger"
+    assert (summary["skipped"], summary["written"]) == (1, 0)
+
+
+def test_a_tombstone_is_never_overwritten(cognito: Any, raw_item: Any, capsys: Any) -> None:
+    # Given a user whose row is a tombstone (deleted meanwhile, per the sync)
+    sub = cognito.create_user("bob", email="bob@example.com")
+    put_tombstone(sub, observed_at=1, source="sync")
+
+    # When the backfill runs
+    run_cli(cognito, "--json")
+
+    # Then the tombstone stays
+    assert raw_item(sub)["deleted"]["BOOL"] is True
+    assert summary_of(capsys)["skipped"] == 1
+
+
+def test_stale_rows_are_rewritten_and_unchanged_rows_are_not(
+    cognito: Any, ddb: Any, raw_item: Any, capsys: Any
+) -> None:
+    # Given a filled mirror, where one row then went stale (an e-mail change the mirror missed)
+    stale = cognito.create_user("stale", email="before@example.com")
+    synced = cognito.create_user("synced", email="same@example.com")
+    assert run_cli(cognito, "--json") == 0
+    synced_at = raw_item(synced)["observed_at"]["N"]
+    cognito.idp.admin_update_user_attributes(
+        UserPoolId=cognito.id,
+        Username="stale",
+        UserAttributes=[{"Name": "email", "Value": "now@example.com"}],
+    )
+    capsys.readouterr()
+
+    # When the backfill runs again
+    run_cli(cognito, "--json")
+
+    # Then the stale row is repaired and the synced one is not rewritten
+    summary = summary_of(capsys)
+    assert stored_email(raw_item, stale) == "now@example.com"
+    assert raw_item(synced)["observed_at"]["N"] == synced_at
+    assert (summary["stale"], summary["unchanged"], summary["written"]) == (1, 1, 1)
+
+
+def test_a_failed_write_is_listed_and_exits_1(cognito: Any, ddb: Any, capsys: Any) -> None:
+    # Given three users, and DynamoDB refusing the write of one of them
+    users = make_users(cognito, 3)
+    real_put = put_snapshot
+
+    def refusing_put(snapshot: UserSnapshot) -> Any:
+        if snapshot.sub == users["user001"]:
+            raise MirrorUnavailableError("mirror write failed: InternalServerError")
+        return real_put(snapshot)
+
+    # When the backfill runs
+    with mock.patch("functions.common.engine.put_snapshot", refusing_put):
+        code = run_cli(cognito, "--json")
+
+    # Then the others are written, the failed one is named in the summary, and the exit code is 1
+    summary = summary_of(capsys)
+    assert code == 1
+    assert (summary["written"], summary["failed"], summary["failed_subs"]) == (2, 1, [users["user001"]])
+    assert live_subs(ddb) == sorted(s for name, s in users.items() if name != "user001")
+
+
+def test_dry_run_writes_nothing(cognito: Any, ddb: Any, capsys: Any) -> None:
+    # Given users and an empty mirror
+    make_users(cognito, 5)
+
+    # When the backfill runs with --dry-run
+    code = run_cli(cognito, "--dry-run", "--json")
+
+    # Then it reports what it would write, and the table is still empty
+    summary = summary_of(capsys)
+    assert code == 0
+    assert ddb.scan(TableName="mirror-test")["Count"] == 0
+    assert (summary["missing"], summary["written"]) == (5, 0)
+
+
+def test_verify_reports_planted_drift_exactly_and_exits_3(cognito: Any, ddb: Any, capsys: Any) -> None:
+    # Given a mirror with one missing row, one stale row and one orphan (deleted user)
+    users = make_users(cognito, 6)
+    assert run_cli(cognito, "--json") == 0
+    ddb.delete_item(TableName="mirror-test", Key={"sub": {"S": users["user000"]}})
+    ddb.delete_item(TableName="mirror-test", Key={"sub": {"S": users["user001"]}})
+    put_snapshot(
+        UserSnapshot(users["user001"], "user001", {"email": "stale@example.com"}, "CONFIRMED", True, 2, "t")
+    )
+    cognito.idp.admin_delete_user(UserPoolId=cognito.id, Username="user002")
+    capsys.readouterr()
+
+    # When --verify runs
+    code = run_cli(cognito, "--verify", "--json")
+
+    # Then it reports exactly that drift, writes nothing and exits 3
+    summary = summary_of(capsys)
+    assert code == 3
+    assert (summary["missing"], summary["stale"], summary["orphaned"]) == (1, 1, 1)
+    assert (summary["unchanged"], summary["written"], summary["pruned"]) == (3, 0, 0)
+    assert users["user000"] not in live_subs(ddb)
+
+
+def test_verify_exits_0_without_drift(cognito: Any, capsys: Any) -> None:
+    # Given a freshly filled mirror
+    make_users(cognito, 4)
+    assert run_cli(cognito, "--json") == 0
+    capsys.readouterr()
+
+    # When --verify runs
+    code = run_cli(cognito, "--verify")
+
+    # Then there is no drift
+    assert code == 0
+    assert "missing 0  stale 0  orphaned 0" in capsys.readouterr().out
+
+
+def test_prune_tombstones_only_deleted_users(cognito: Any, ddb: Any, raw_item: Any, capsys: Any) -> None:
+    # Given a filled mirror, then one user deleted in Cognito
+    users = make_users(cognito, 5)
+    assert run_cli(cognito, "--json") == 0
+    cognito.idp.admin_delete_user(UserPoolId=cognito.id, Username="user003")
+    capsys.readouterr()
+
+    # When the backfill runs with --prune
+    code = run_cli(cognito, "--prune", "--json")
+
+    # Then only the deleted user's row becomes a tombstone
+    summary = summary_of(capsys)
+    assert code == 0
+    assert raw_item(users["user003"])["deleted"]["BOOL"] is True
+    assert live_subs(ddb) == sorted(s for name, s in users.items() if name != "user003")
+    assert (summary["orphaned"], summary["pruned"]) == (1, 1)
+
+
+def test_prune_keeps_a_row_whose_user_cognito_still_has(cognito: Any, raw_item: Any) -> None:
+    # Given a mirror row that the listing did not see, but whose user exists (created after listing)
+    sub = cognito.create_user("late", email="late@example.com")
+    put_snapshot(UserSnapshot(sub, "late", {"email": "late@example.com"}, "CONFIRMED", True, 1, "trigger"))
+    checkpoint = Checkpoint()
+    checkpoint.bind({"test": "prune-confirm"})
+    engine = Engine(engine_options(cognito, prune=True), checkpoint, sleep=lambda s: None)
+
+    # When the orphan check looks at it (without that user in the listed set)
+    engine._orphans(list(scan_records(0, 1)))
+
+    # Then Cognito's answer keeps it alive
+    assert raw_item(sub)["deleted"]["BOOL"] is False
+    assert checkpoint.size("pruned") == 0
+    checkpoint.close()
+
+
+def test_never_prunes_on_a_partial_listing(cognito: Any, ddb: Any, raw_item: Any) -> None:
+    # Given a mirror row of a deleted user, and a run stopped before its listing completed
+    make_users(cognito, 3)
+    put_snapshot(UserSnapshot("gone-sub", "gone", {}, "CONFIRMED", True, 1, "t"))
+    checkpoint = Checkpoint()
+    checkpoint.bind({"test": "partial"})
+    engine = Engine(engine_options(cognito, prune=True), checkpoint, should_stop=lambda: True)
+
+    # When it runs
+    summary = engine.run()
+
+    # Then nothing is pruned and the summary says why
+    assert summary.complete is False
+    assert raw_item("gone-sub")["deleted"]["BOOL"] is False
+    assert summary.prune_skipped == "the listing did not complete"
+    checkpoint.close()
+
+
+def test_ctrl_c_then_resume_completes_with_every_user_once(
+    cognito: Any, ddb: Any, tmp_path: Any, capsys: Any
+) -> None:
+    # Given 200 users and a run interrupted (as by Ctrl-C) after a few pages
+    users = make_users(cognito, 200)
+    path = str(tmp_path / "cp.sqlite")
+    stop = threading.Event()
+    pages = 0
+
+    def count_page(_: int) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 3:
+            stop.set()
+
+    with mock.patch("functions.backfill.cli._Progress.__call__", lambda self, n: count_page(n)):
+        code = main(
+            [
+                *("--user-pool-id", cognito.id, "--table", "mirror-test", "--write-mode", "put"),
+                *("--segments", "1", "--checkpoint", path, "--json"),
+            ],
+            stop=stop,
+        )
+    first = summary_of(capsys)
+    assert code == 130
+    assert first["interrupted"] is True
+    assert 0 < len(live_subs(ddb)) < 200
+    assert os.path.exists(path)
+
+    # When it is run again with the same checkpoint
+    code = run_cli(cognito, "--segments", "1", "--checkpoint", path, "--json")
+
+    # Then it finishes: every user present once, each counted once, checkpoint removed
+    summary = summary_of(capsys)
+    assert code == 0
+    assert live_subs(ddb) == sorted(users.values())
+    assert (summary["listed"], summary["written"], summary["missing"]) == (200, 200, 200)
+    assert not os.path.exists(path)
+
+
+def test_a_crash_mid_run_resumes_with_nothing_lost_or_counted_twice(
+    cognito: Any, ddb: Any, tmp_path: Any
+) -> None:
+    # Given a run that dies (like SIGKILL) after writing a page but before checkpointing it
+    users = make_users(cognito, 150)
+    path = str(tmp_path / "cp.sqlite")
+    options = engine_options(cognito, segments=1)
+    checkpoint = Checkpoint(path)
+    checkpoint.bind(options.identity())
+    real_commit = Checkpoint.commit_page
+    calls = 0
+
+    def dying_commit(self: Checkpoint, *args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise SystemExit("killed")
+        real_commit(self, *args, **kwargs)
+
+    with mock.patch.object(Checkpoint, "commit_page", dying_commit), pytest.raises(SystemExit):
+        Engine(options, checkpoint).run()
+    checkpoint.close()
+
+    # When a new process resumes from the file
+    resumed = Checkpoint(path)
+    assert resumed.bind(options.identity()) is True
+    summary = Engine(options, resumed).run()
+    resumed.close()
+
+    # Then every user is present once and counted once (the re-read page is seen as in sync)
+    assert summary.complete is True
+    assert live_subs(ddb) == sorted(users.values())
+    assert summary.listed == 150
+    assert summary.written + summary.unchanged == 150
+
+
+def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) -> None:
+    # Given Cognito answering TooManyRequestsException twice before serving pages
+    users = make_users(cognito, 10)
+    options = engine_options(cognito, segments=1)
+    checkpoint = Checkpoint()
+    checkpoint.bind(options.identity())
+    delays: list[float] = []
+    engine = Engine(options, checkpoint, sleep=delays.append)
+    real = engine._cognito.list_users
+    throttles = iter([True, True])
+
+    def flaky(**kwargs: Any) -> Any:
+        if next(throttles, False):
+            raise ClientError(
+                {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "ListUsers"
+            )
+        return real(**kwargs)
+
+    engine._cognito.list_users = flaky
+
+    # When it runs
+    summary = engine.run()
+
+    # Then both throttles were retried after a backoff and every user landed
+    assert summary.complete is True
+    assert summary.throttles == 2
+    assert len(delays) == 2
+    assert live_subs(ddb) == sorted(users.values())
+    checkpoint.close()
+
+
+def test_rate_limiter_spaces_calls_evenly_across_threads() -> None:
+    # Given a limiter of 20 calls per second on a frozen clock
+    limiter = RateLimiter(20, clock=lambda: 100.0)
+
+    # When five callers reserve a slot at the same instant
+    waits = [limiter.reserve() for _ in range(5)]
+
+    # Then they are spaced 50 ms apart
+    assert waits == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--segments", "7"], "invalid choice: 7"),
+        (["--max-rps", "50"], "must be in (0, 30]"),
+        (["--max-rps", "fast"], "not a number"),
+        (["--verify", "--prune"], "cannot be combined with --prune"),
+        (["--verify", "--dry-run"], "not allowed with argument"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_clear_message(
+    cognito: Any, capsys: Any, args: list[str], message: str
+) -> None:
+    # Given a bad option, When the command parses it, Then it exits 2 with an argparse message
+    with pytest.raises(SystemExit) as exited:
+        run_cli(cognito, *args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_pool_id_is_a_usage_error(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given no --user-pool-id and no USER_POOL_ID
+    monkeypatch.delenv("USER_POOL_ID", raising=False)
+
+    # When the command runs, Then it exits 2 and names the option
+    with pytest.raises(SystemExit) as exited:
+        main(["--table", "mirror-test"])
+    assert exited.value.code == 2
+    assert "--user-pool-id is required" in capsys.readouterr().err
+
+
+def test_unknown_pool_is_one_clear_line(cognito: Any, capsys: Any) -> None:
+    # Given a pool id that does not exist
+    # When the backfill runs
+    code = main(["--user-pool-id", "eu-west-1_Nope", "--table", "mirror-test", "--write-mode", "put"])
+
+    # Then it exits 4 with one line naming the pool, and no traceback
+    err = capsys.readouterr().err
+    assert code == 4
+    assert err.strip().splitlines() == [
+        "backfill: error: user pool 'eu-west-1_Nope' not found (ResourceNotFoundException)"
+    ]
+
+
+def test_unknown_table_is_one_clear_line(cognito: Any, capsys: Any) -> None:
+    # Given a table that does not exist
+    # When the backfill runs
+    code = main(["--user-pool-id", cognito.id, "--table", "no-such-table"])
+
+    # Then it exits 4 with one line naming the table
+    err = capsys.readouterr().err
+    assert code == 4
+    assert err.strip().splitlines() == [
+        "backfill: error: mirror table 'no-such-table' is not usable: "
+        "mirror state read failed: ResourceNotFoundException"
+    ]
+
+
+def test_missing_credentials_are_one_clear_line(cognito: Any, capsys: Any) -> None:
+    # Given AWS credentials that botocore cannot find
+    def no_credentials(key: str) -> None:
+        try:
+            raise NoCredentialsError()
+        except NoCredentialsError as exc:
+            raise MirrorUnavailableError("mirror state read failed: NoCredentialsError") from exc
+
+    # When the backfill runs
+    with mock.patch("functions.common.engine.load_state", no_credentials):
+        code = run_cli(cognito)
+
+    # Then it says so in one line and exits 4
+    assert code == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "backfill: error: AWS credentials were rejected or are missing (NoCredentialsError)"
+    ]
+
+
+def test_a_checkpoint_of_another_run_is_refused(cognito: Any, tmp_path: Any, capsys: Any) -> None:
+    # Given a checkpoint left by a --dry-run
+    path = str(tmp_path / "cp.sqlite")
+    other = Checkpoint(path)
+    other.bind(Options(user_pool_id=cognito.id, mode=Mode.DRY_RUN).identity())
+    other.close()
+
+    # When a fill run is pointed at it
+    code = run_cli(cognito, "--checkpoint", path)
+
+    # Then it refuses, in one line
+    assert code == 4
+    assert "belongs to another run" in capsys.readouterr().err
