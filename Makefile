@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean
+.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean test-stress
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,10 @@ unit: setup ## Unit tests (moto, no network)
 
 test: setup setup-node ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
+
+test-stress: setup setup-node ## Long reliability runs: more hypothesis examples, DynamoDB Local, outages
+	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress -q \
+		-p no:cacheprovider --hypothesis-show-statistics --junitxml=.local/stress-report.xml
 
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .

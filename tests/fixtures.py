@@ -16,6 +16,9 @@ from hypothesis import HealthCheck, settings
 from moto import mock_aws
 from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
 
+# Bind the Powertools logger to this process's stdout now, before a test swaps sys.stdout (capsys):
+# a logger first built inside such a test would keep writing to its closed stream.
+import functions.common.observability  # noqa: F401 - imported for that side effect
 from scripts.table import create_table
 
 TABLE = "mirror-test"
@@ -112,5 +115,5 @@ _HYPOTHESIS_COMMON: dict[str, Any] = {
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 }
 settings.register_profile("fast", max_examples=60, **_HYPOTHESIS_COMMON)
-settings.register_profile("stress", max_examples=1500, **_HYPOTHESIS_COMMON)
+settings.register_profile("stress", max_examples=1000, **_HYPOTHESIS_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))

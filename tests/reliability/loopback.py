@@ -45,7 +45,7 @@ def json_server(route: Route) -> Iterator[Server]:
 
         do_GET = do_POST = _answer
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

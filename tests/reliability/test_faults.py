@@ -31,7 +31,10 @@ pytestmark = pytest.mark.loopback
 
 
 def ddb_error(status: int, kind: str) -> Callable[[str, str, bytes], tuple[int, Any]]:
-    return lambda method, path, raw: (status, {"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": kind})
+    return lambda method, path, raw: (
+        status,
+        {"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": kind},
+    )
 
 
 DDB_FAULTS: dict[str, Callable[[], contextlib.AbstractContextManager[Server]]] = {
@@ -100,7 +103,9 @@ def test_a_trigger_returns_the_event_and_counts_the_failure_whatever_dynamodb_do
         elapsed = time.perf_counter() - started
     # Then the event comes back as it came, and the failure is counted once
     assert returned is event
-    assert returned == trigger_event(fixture, sub=event["request"]["userAttributes"]["sub"], username="jane.doe")
+    assert returned == trigger_event(
+        fixture, sub=event["request"]["userAttributes"]["sub"], username="jane.doe"
+    )
     assert emitted(capsys.readouterr().out)["MirrorWriteFailed"] == 1
     record_property("elapsed_s", round(elapsed, 3))
     record_property("attempts_seen", len(server.requests))

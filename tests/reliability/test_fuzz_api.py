@@ -21,7 +21,9 @@ from tests.reliability.strategies import hostile_text, json_values
 
 KNOWN_SUB = str(uuid.UUID(int=7))
 
-methods = st.sampled_from(["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "TRACE", "FOO"])
+methods = st.sampled_from(
+    ["GET", "GET", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "TRACE", "FOO"]
+)
 paths = st.one_of(
     st.just("/me"),
     st.sampled_from(["/me", "/me/", "/users/", "/users", "//me", "/users/me", "/ME", "/users/%2e%2e"]),
@@ -31,7 +33,15 @@ paths = st.one_of(
 )
 header_names = st.one_of(
     st.sampled_from(
-        ["authorization", "Authorization", "x-user-sub", "x-amzn-oidc-identity", "cookie", "content-type", "host"]
+        [
+            "authorization",
+            "Authorization",
+            "x-user-sub",
+            "x-amzn-oidc-identity",
+            "cookie",
+            "content-type",
+            "host",
+        ]
     ),
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=20),
 )
@@ -39,7 +49,9 @@ claim_values = st.one_of(json_values, st.just(KNOWN_SUB), st.just("[admin]"), st
 claims = st.one_of(
     st.none(),
     st.dictionaries(
-        st.sampled_from(["sub", "username", "cognito:username", "cognito:groups", "token_use", "client_id", "scope"])
+        st.sampled_from(
+            ["sub", "username", "cognito:username", "cognito:groups", "token_use", "client_id", "scope"]
+        )
         | hostile_text,
         claim_values,
         max_size=6,

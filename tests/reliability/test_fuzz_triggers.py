@@ -61,7 +61,9 @@ def test_mutated_fixture_events_come_back_unchanged(trigger: str, data: Any) -> 
     fuzzed = data.draw(mutated(base), label="event")
     # When the trigger runs, Then it returns the event unchanged
     invoke(trigger, fuzzed)
-    attributes = fuzzed.get("request", {}).get("userAttributes") if isinstance(fuzzed.get("request"), dict) else None
+    attributes = (
+        fuzzed.get("request", {}).get("userAttributes") if isinstance(fuzzed.get("request"), dict) else None
+    )
     sub = attributes.get("sub") if isinstance(attributes, dict) else None
     # Then whatever was written holds only clean values
     if isinstance(sub, str) and sub:
@@ -94,7 +96,9 @@ def test_fuzzed_user_attributes_never_break_sign_in_nor_store_junk(
     invoke(trigger, event_)
     # Then the row, if any, is clean, and it exists whenever the input was usable
     stored = assert_clean_row(sub)
-    usable = isinstance(user_name, str) and 0 < len(user_name.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+    usable = (
+        isinstance(user_name, str) and 0 < len(user_name.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+    )
     event(f"usable userName={usable}, stored={stored}")
     assert stored == usable
 

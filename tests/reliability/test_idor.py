@@ -139,7 +139,9 @@ def test_admin_words_in_other_claims_grant_nothing(claim: dict[str, Any]) -> Non
     assert response["statusCode"] == 403
 
 
-@pytest.mark.parametrize("path", [f"/me/../users/{VICTIM}", f"/users/{VICTIM}/", f"/users/{VICTIM}%00", "/users/*"])
+@pytest.mark.parametrize(
+    "path", [f"/me/../users/{VICTIM}", f"/users/{VICTIM}/", f"/users/{VICTIM}%00", "/users/*"]
+)
 def test_path_tricks_are_refused(path: str) -> None:
     # Given a non-admin attacker and a path built to reach the victim
     event = http_event(path, claims=attacker_claims())

@@ -122,7 +122,9 @@ def attacks(key: rsa.RSAPrivateKey) -> dict[str, str]:
     hs_sig = hmac.new(public_pem(key), hs_body.encode(), hashlib.sha256).digest()
     valid = sign(key, claims())
     head, _, sig = valid.split(".")
-    forged = b64url(json.dumps({**claims(), "sub": str(uuid.UUID(int=2002)), "cognito:groups": ["admin"]}).encode())
+    forged = b64url(
+        json.dumps({**claims(), "sub": str(uuid.UUID(int=2002)), "cognito:groups": ["admin"]}).encode()
+    )
     now = int(time.time())
     id_token = claims(token_use="id", client_id=None, aud=CLIENT_ID, email="jane.doe@example.com")
     return {
@@ -165,7 +167,9 @@ def test_a_valid_access_token_reads_the_callers_profile(jwks: Server, key: rsa.R
 
 
 @pytest.mark.parametrize("attack", ATTACK_NAMES)
-def test_every_attack_token_is_refused_with_a_json_401(jwks: Server, key: rsa.RSAPrivateKey, attack: str) -> None:
+def test_every_attack_token_is_refused_with_a_json_401(
+    jwks: Server, key: rsa.RSAPrivateKey, attack: str
+) -> None:
     # Given an attacker's token
     token = attacks(key)[attack]
     # When it calls GET /me
@@ -188,7 +192,9 @@ def test_a_missing_or_malformed_authorization_header_is_a_json_401(jwks: Server,
     assert body(response) == {"message": "Unauthorized"}
 
 
-def test_unreachable_keys_are_a_503_not_a_401_nor_a_hang(key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_keys_are_a_503_not_a_401_nor_a_hang(
+    key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given verification pointing at a JWKS URL nobody listens on
     monkeypatch.setenv("JWT_ISSUER", ISSUER)
     monkeypatch.setenv("JWT_JWKS_URL", f"{closed_port()}/.well-known/jwks.json")

@@ -22,7 +22,14 @@ from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tomb
 from models.user import UserSnapshot
 from tests.pii_watch import PII_VALUES
 
-WRITERS = ("post_confirmation", "post_authentication", "attribute_sync", "reconcile", "backfill", "read_through")
+WRITERS = (
+    "post_confirmation",
+    "post_authentication",
+    "attribute_sync",
+    "reconcile",
+    "backfill",
+    "read_through",
+)
 USERS = 2
 BASE_US = 1_764_290_000_000_000
 

@@ -30,7 +30,9 @@ def test_an_unhashable_trigger_source_is_returned_not_raised(source: Any, capsys
     assert emitted(capsys.readouterr().out)["TriggerMalformedEvent"] == 1
 
 
-@pytest.mark.parametrize("source", ["+15555550100", "jane.doe@example.com", {"email": "jane.doe@example.com"}])
+@pytest.mark.parametrize(
+    "source", ["+15555550100", "jane.doe@example.com", {"email": "jane.doe@example.com"}]
+)
 def test_an_unexpected_trigger_source_is_logged_without_its_value(source: Any) -> None:
     # Given a triggerSource holding a value that could be personal data (was: logged verbatim)
     event = trigger_event("post_authentication", sub=str(uuid.uuid4()), username="jane.doe")
