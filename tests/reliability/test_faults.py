@@ -19,13 +19,12 @@ from typing import Any
 import pytest
 
 from models import mirror_table
-from models.mirror_table import put_snapshot
 from models.settings import get_settings
-from models.user import UserSnapshot, now_us
 from tests.fixtures import reset_process_state
 from tests.helpers import FakeLambdaContext, body, http_event, trigger_event
 from tests.reliability.loopback import Server, closed_port, json_server, silent_server
 from tests.reliability.metrics import emitted
+from tests.reliability.users import mirror_user
 
 pytestmark = pytest.mark.loopback
 
@@ -64,17 +63,7 @@ def dynamodb_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def mirrored(sub: str) -> None:
-    put_snapshot(
-        UserSnapshot(
-            sub=sub,
-            username="jane.doe",
-            attributes={"email": "jane.doe@example.com", "phone_number": "+15555550100"},
-            status="CONFIRMED",
-            enabled=True,
-            observed_at=now_us(),
-            source="post_confirmation",
-        )
-    )
+    mirror_user(sub, "jane.doe", {"email": "jane.doe@example.com", "phone_number": "+15555550100"})
 
 
 def get_me(sub: str) -> dict[str, Any]:

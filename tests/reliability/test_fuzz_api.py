@@ -14,10 +14,9 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from models.mirror_table import put_snapshot
-from models.user import UserSnapshot, now_us
 from tests.helpers import FakeLambdaContext, http_event
 from tests.reliability.strategies import hostile_text, json_values
+from tests.reliability.users import mirror_user
 
 KNOWN_SUB = str(uuid.UUID(int=7))
 
@@ -81,17 +80,7 @@ def requests(draw: Any) -> dict[str, Any]:
 
 
 def seed_known_user() -> None:
-    put_snapshot(
-        UserSnapshot(
-            sub=KNOWN_SUB,
-            username="known",
-            attributes={"email": "jane.doe@example.com", "custom:tenant": "acme"},
-            status="CONFIRMED",
-            enabled=True,
-            observed_at=now_us(),
-            source="backfill",
-        )
-    )
+    mirror_user(KNOWN_SUB, "known", {"email": "jane.doe@example.com", "custom:tenant": "acme"})
 
 
 @given(request=requests())

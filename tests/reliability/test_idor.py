@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from models.mirror_table import put_snapshot
-from models.user import UserSnapshot, now_us
 from tests.helpers import FakeLambdaContext, body, http_event
+from tests.reliability.users import mirror_user
 
 ATTACKER = str(uuid.UUID(int=0xA))
 VICTIM = str(uuid.UUID(int=0xB))
@@ -23,17 +22,7 @@ ATTACKER_EMAIL = "attacker.a@example.net"
 
 
 def mirror(sub: str, username: str, email: str) -> None:
-    put_snapshot(
-        UserSnapshot(
-            sub=sub,
-            username=username,
-            attributes={"email": email, "family_name": "Worthington-Smythe"},
-            status="CONFIRMED",
-            enabled=True,
-            observed_at=now_us(),
-            source="backfill",
-        )
-    )
+    mirror_user(sub, username, {"email": email, "family_name": "Worthington-Smythe"})
 
 
 @pytest.fixture(autouse=True)

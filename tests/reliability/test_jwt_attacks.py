@@ -22,11 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from models.mirror_table import put_snapshot
-from models.user import UserSnapshot, now_us
 from tests.fixtures import reset_process_state
 from tests.helpers import FakeLambdaContext, body, http_event
 from tests.reliability.loopback import Server, closed_port, json_server
+from tests.reliability.users import mirror_user
 
 pytestmark = pytest.mark.loopback
 
@@ -65,17 +64,7 @@ def jwks(key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
         monkeypatch.setenv("JWT_JWKS_URL", f"{server.url}/.well-known/jwks.json")
         monkeypatch.setenv("JWT_AUDIENCE", f"other-client,{CLIENT_ID}")
         reset_process_state()
-        put_snapshot(
-            UserSnapshot(
-                sub=CALLER,
-                username="jane.doe",
-                attributes={"email": "jane.doe@example.com", "given_name": "Jane"},
-                status="CONFIRMED",
-                enabled=True,
-                observed_at=now_us(),
-                source="post_confirmation",
-            )
-        )
+        mirror_user(CALLER, "jane.doe", {"email": "jane.doe@example.com", "given_name": "Jane"})
         yield server
 
 
