@@ -33,9 +33,11 @@ unit: setup ## Unit tests (moto, no network)
 test: setup setup-node ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
 
+# The deploy template's IAM check (tests/deploy, when present) runs here too.
 test-stress: setup setup-node ## Long reliability runs: more hypothesis examples, DynamoDB Local, outages
-	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress -q \
-		-p no:cacheprovider --hypothesis-show-statistics --junitxml=.local/stress-report.xml
+	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress \
+		$(wildcard tests/deploy/test_template_security.py) -q -p no:cacheprovider \
+		--hypothesis-show-statistics --junitxml=.local/stress-report.xml
 
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .

@@ -108,6 +108,18 @@ def cognito(monkeypatch: pytest.MonkeyPatch) -> Any:
     return Pool()
 
 
+@pytest.fixture
+def log_output(monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+    """Everything the Powertools logger writes during the test (its JSON lines)."""
+    import io
+
+    from functions.common.observability import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream.getvalue
+
+
 # Hypothesis budgets: `fast` for `make test`, `stress` for `make test-stress` (HYPOTHESIS_PROFILE).
 # Examples reuse the function's moto table, so every example writes to subs of its own.
 _HYPOTHESIS_COMMON: dict[str, Any] = {

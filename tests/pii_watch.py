@@ -56,20 +56,24 @@ def fixture_values(events_dir: Path = EVENTS) -> set[str]:
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            name = node.get("Name")
-            if isinstance(name, str) and name in PII_ATTRIBUTES and isinstance(node.get("Value"), str):
-                found.add(node["Value"])
-            for key, value in node.items():
-                if key in PII_ATTRIBUTES and isinstance(value, str):
-                    found.add(value)
-                walk(value)
+            # Cognito's {"Name", "Value"} pairs, and CloudTrail's {"name", "value"} ones: there
+            # "name" holds an attribute's name, not a person's.
+            name, value = node.get("Name", node.get("name")), node.get("Value", node.get("value"))
+            pair = name is not None and ("Value" in node or "value" in node)
+            if pair and name in PII_ATTRIBUTES and isinstance(value, str):
+                found.add(value)
+            for key, item in node.items():
+                if not pair and key in PII_ATTRIBUTES and isinstance(item, str):
+                    found.add(item)
+                walk(item)
         elif isinstance(node, list):
             for item in node:
                 walk(item)
 
     for path in sorted(events_dir.glob("*.json")):
         walk(json.loads(path.read_text(encoding="utf-8")))
-    return found
+    # CloudTrail redacts values ("HIDDEN_FOR_SECURITY_REASONS"): placeholders, not personal data.
+    return {value for value in found if not value.startswith("HIDDEN_")}
 
 
 def record_text(record: logging.LogRecord) -> str:
