@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean test-stress
+.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,12 +33,6 @@ unit: setup ## Unit tests (moto, no network)
 test: setup setup-node ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
 
-# The deploy template's IAM check (tests/deploy, when present) runs here too.
-test-stress: setup setup-node ## Long reliability runs: more hypothesis examples, DynamoDB Local, outages
-	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress \
-		$(wildcard tests/deploy/test_template_security.py) -q -p no:cacheprovider \
-		--hypothesis-show-statistics --junitxml=.local/stress-report.xml
-
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -50,3 +44,10 @@ format: setup ## Apply ruff's fixes and formatting
 
 clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: test-stress
+# The deploy template's IAM check (tests/deploy, when present) runs here too.
+test-stress: setup setup-node ## Long reliability runs: more hypothesis examples, DynamoDB Local, outages
+	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress \
+		$(wildcard tests/deploy/test_template_security.py) -q -p no:cacheprovider \
+		--hypothesis-show-statistics --junitxml=.local/stress-report.xml
