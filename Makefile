@@ -67,3 +67,10 @@ clean: ## Remove build and test state (keeps .venv and node_modules)
 .PHONY: bench-backfill
 bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k and 100k users
 	$(PY) -m bench.backfill_bench
+
+.PHONY: test-stress
+# The deploy template's IAM check (tests/deploy, when present) runs here too.
+test-stress: setup setup-node ## Long reliability runs: more hypothesis examples, DynamoDB Local, outages
+	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress \
+		$(wildcard tests/deploy/test_template_security.py) -q -p no:cacheprovider \
+		--hypothesis-show-statistics --junitxml=.local/stress-report.xml

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 # Standard attributes of a Cognito user pool (OIDC standard claims Cognito supports).
 STANDARD_ATTRIBUTES = frozenset(
@@ -36,6 +36,8 @@ CUSTOM_PREFIX = "custom:"
 # Cognito caps an attribute value at 2048 characters; anything longer is not a real value.
 MAX_VALUE_CHARS = 2048
 MAX_ATTRIBUTES = 128
+# The username is the `username-index` key: DynamoDB refuses index keys over 2048 bytes (UTF-8).
+MAX_KEY_BYTES = 2048
 
 
 class MalformedUserError(ValueError):
@@ -102,6 +104,13 @@ def _require_sub(attrs: Mapping[str, Any]) -> str:
     return sub
 
 
+def usable_username(value: object) -> TypeGuard[str]:
+    """A non-empty string that fits a DynamoDB index key (else every write of it would fail)."""
+    if not isinstance(value, str) or not value:
+        return False
+    return len(value.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+
+
 def attribute_list_to_dict(items: Iterable[Mapping[str, Any]] | None) -> dict[str, Any]:
     """Cognito's `[{"Name": n, "Value": v}, ...]` as a dict."""
     out: dict[str, Any] = {}
@@ -121,7 +130,7 @@ def snapshot_from_cognito_user(
     """From an AdminGetUser response (`UserAttributes`) or a ListUsers `UserType` (`Attributes`)."""
     raw = attribute_list_to_dict(user.get("UserAttributes", user.get("Attributes")))
     username = user.get("Username")
-    if not isinstance(username, str) or not username:
+    if not usable_username(username):
         raise MalformedUserError("no username")
     attributes, dropped = filter_attributes(raw, allowlist)
     return UserSnapshot(
@@ -151,7 +160,7 @@ def snapshot_from_trigger(
     if not isinstance(user_attributes, Mapping):
         raise MalformedUserError("userAttributes is not an object")
     sub = _require_sub(user_attributes)
-    if not isinstance(user_name, str) or not user_name or len(user_name) > MAX_VALUE_CHARS:
+    if not usable_username(user_name):
         raise MalformedUserError("no usable userName")
     attributes, dropped = filter_attributes(user_attributes, allowlist)
     status = user_attributes.get("cognito:user_status")

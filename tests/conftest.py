@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+# Shared moto/no-network fixtures, and the session-wide guard that fails the run on PII in logs.
+pytest_plugins = ["tests.fixtures", "tests.pii_watch"]
+
 # Set before any client exists. Endpoint variables are removed so moto intercepts everything.
 for _name in list(os.environ):
     if _name.startswith("AWS_ENDPOINT_URL") or _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ TriggerEvent = PostConfirmationTriggerEvent | PostAuthenticationTriggerEvent
 # A few workers, so one write stuck past its botocore timeouts does not delay the next one.
 _writer = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="mirror-write")
 _SAFETY_MARGIN_S = 0.3
+_TRIGGER_SOURCE_SHAPE = re.compile(r"[A-Za-z]{1,40}_[A-Za-z]{1,40}")
 
 
 def _budget(context: Any) -> float:
@@ -38,6 +40,13 @@ def _budget(context: Any) -> float:
         with contextlib.suppress(Exception):  # a broken context must not break sign-in
             budget = min(budget, max(0.0, remaining_ms() / 1000 - _SAFETY_MARGIN_S))
     return budget
+
+
+def _loggable_source(value: Any) -> str:
+    """A triggerSource for the logs: Cognito's `Name_Name` shape, else only its type (may be PII)."""
+    if isinstance(value, str) and _TRIGGER_SOURCE_SHAPE.fullmatch(value):
+        return value
+    return f"<{type(value).__name__}>"
 
 
 def snapshot_of(event: dict[str, Any], source: str, event_class: type[TriggerEvent]) -> UserSnapshot:
@@ -67,8 +76,8 @@ def mirror_from_trigger(
         count("TriggerMalformedEvent")
         return event
     trigger_source = event.get("triggerSource")
-    if trigger_source not in accepted_sources:
-        logger.warning("unexpected triggerSource", extra={"trigger_source": str(trigger_source)[:64]})
+    if not isinstance(trigger_source, str) or trigger_source not in accepted_sources:
+        logger.warning("unexpected triggerSource", extra={"trigger_source": _loggable_source(trigger_source)})
         count("TriggerMalformedEvent")
         return event
     try:
