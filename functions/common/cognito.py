@@ -1,7 +1,11 @@
-"""Reading users from Cognito: one lazily created, bounded client per process.
+"""Reading users from Cognito: lazily created, bounded clients, at most two per process.
 
-Only the paths that need Cognito (read-through, sync, reconcile, backfill) create the client,
-so the hot `GET /me` path never pays for it.
+Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
+hot `GET /me` path never pays for it. Two profiles:
+- interactive (read-through inside an API request): 0.5 s connect, 1 s read, no retry, so a hung
+  Cognito costs a caller at most ~1.5 s per call before a clear 503 (the client retries);
+- batch (sync, reconcile, backfill): 1 s connect, 3 s read, 3 attempts; their callers retry too
+  (SQS redelivery, the engine's backoff), but a slow answer is better than a failed record.
 """
 
 from __future__ import annotations
@@ -26,16 +30,19 @@ def valid_sub(value: str) -> bool:
     return bool(_SUB_PATTERN.match(value))
 
 
-@lru_cache(maxsize=1)
-def cognito_client() -> CognitoIdentityProviderClient:
+@lru_cache(maxsize=2)
+def cognito_client(interactive: bool = False) -> CognitoIdentityProviderClient:
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        connect_timeout=1,
-        read_timeout=3,
-        retries={"mode": "standard", "total_max_attempts": 3},
-    )
+    if interactive:
+        config = Config(
+            connect_timeout=0.5, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}
+        )
+    else:
+        config = Config(
+            connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3}
+        )
     return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
 
 
@@ -52,7 +59,12 @@ def _classify(exc: Exception) -> Exception:
 
 
 def read_user(
-    *, user_pool_id: str, source: str, username: str | None = None, sub: str | None = None
+    *,
+    user_pool_id: str,
+    source: str,
+    username: str | None = None,
+    sub: str | None = None,
+    interactive: bool = False,
 ) -> UserSnapshot | None:
     """Current snapshot of a user by username (AdminGetUser) or sub (ListUsers filter).
 
@@ -61,7 +73,7 @@ def read_user(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = cognito_client()
+    client = cognito_client(interactive)
     allowlist = get_settings().mirror_attributes
     try:
         if username:

@@ -145,10 +145,12 @@ def _read_through(sub: str, username_hint: str | None) -> Profile:
         logger.warning("mirror miss and USER_POOL_ID unset: no read-through", extra={"sub": sub})
         raise UserNotFoundError("user not found")
     count("ProfileReadThrough")
-    snapshot = read_user(user_pool_id=pool, source=READ_THROUGH_SOURCE, username=username_hint, sub=sub)
+    snapshot = read_user(
+        user_pool_id=pool, source=READ_THROUGH_SOURCE, username=username_hint, sub=sub, interactive=True
+    )
     if snapshot is None and username_hint:
         # The username may have been reused or renamed; the sub is the identity.
-        snapshot = read_user(user_pool_id=pool, source=READ_THROUGH_SOURCE, sub=sub)
+        snapshot = read_user(user_pool_id=pool, source=READ_THROUGH_SOURCE, sub=sub, interactive=True)
     if snapshot is None:
         raise UserNotFoundError("user not found")
     try:
