@@ -34,7 +34,7 @@ def reset_process_state() -> None:
     mirror_table._bound_to = None
     mirror_table.MirrorRecord._connection = None
     profiles._cache = None
-    cognito.cognito_client.cache_clear()
+    cognito.reset_clients()
     jwt_verify._jwks_client.cache_clear()
 
 

@@ -11,7 +11,7 @@ hot `GET /me` path never pays for it. Two profiles:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 from typing import TYPE_CHECKING, Any
 
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
@@ -30,8 +30,28 @@ def valid_sub(value: str) -> bool:
     return bool(_SUB_PATTERN.match(value))
 
 
-@lru_cache(maxsize=2)
+_clients: dict[bool, CognitoIdentityProviderClient] = {}
+_clients_lock = threading.Lock()
+
+
 def cognito_client(interactive: bool = False) -> CognitoIdentityProviderClient:
+    """The process's client of one profile (interactive or batch), created on first use."""
+    client = _clients.get(interactive)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(interactive)
+            if client is None:
+                client = _clients[interactive] = _new_client(interactive)
+    return client
+
+
+def reset_clients() -> None:
+    """Forget the clients (tests, or after the environment changed)."""
+    with _clients_lock:
+        _clients.clear()
+
+
+def _new_client(interactive: bool) -> CognitoIdentityProviderClient:
     import boto3
     from botocore.config import Config
 
@@ -73,7 +93,7 @@ def read_user(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = cognito_client(interactive)
+    client = cognito_client(interactive=interactive)
     allowlist = get_settings().mirror_attributes
     try:
         if username:

@@ -259,3 +259,16 @@ def test_unknown_route_is_a_json_404() -> None:
 )
 def test_group_claims_in_every_encoding(raw: Any, expected: set[str]) -> None:
     assert parse_groups(raw) == expected
+
+
+def test_read_through_uses_the_fail_fast_cognito_client(cognito: Any) -> None:
+    from functions.common import cognito as cognito_module
+
+    # Given a user missing from the mirror
+    sub = cognito.create_user("fresh.face", email="fresh@example.com")
+    # When their first /me triggers a read-through
+    assert call(http_event("/me", claims=claims_for(sub, "fresh.face")))["statusCode"] == 200
+    # Then it went through the interactive client only: one attempt, 1 s read timeout
+    assert list(cognito_module._clients) == [True]
+    config = cognito_module._clients[True].meta.config
+    assert (config.read_timeout, config.retries["total_max_attempts"]) == (1, 1)
