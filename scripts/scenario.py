@@ -49,6 +49,7 @@ class Scenario:
         self.ddb = self.info.client("dynamodb", self.connections)
         self.lambdas = self.info.client("lambda")
         self.http = requests.Session()
+        self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=self.connections))
 
     # --- Cognito (cognito-local) ---------------------------------------------------------------
 

@@ -13,7 +13,6 @@ once), MIRROR_LOAD_READERS reader threads (default 8), everything within MIRROR_
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from scripts.scenario import Scenario
 USERS = int(os.environ.get("MIRROR_LOAD_USERS", "200"))
 WORKERS = int(os.environ.get("MIRROR_LOAD_WORKERS", "200"))
 READERS = int(os.environ.get("MIRROR_LOAD_READERS", "8"))
+READ_INTERVAL_S = float(os.environ.get("MIRROR_LOAD_READ_INTERVAL_S", "0.2"))  # a reader's pause
 DEADLINE_S = float(os.environ.get("MIRROR_LOAD_DEADLINE_S", "600"))
 MAX_READS = 50_000  # a bound on the readers, whatever the deadline
 
@@ -70,7 +70,8 @@ class Reads:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
-    wrong_user: int = 0
+    wrong_user: list[tuple[str, str]] = field(default_factory=list)  # (expected sub, the body served)
+    samples: list[str] = field(default_factory=list)  # bodies of the first server errors
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def total(self) -> int:
@@ -96,6 +97,54 @@ def descendants(root: int) -> set[int]:
             if child not in found:
                 found.add(child)
                 pending.append(child)
+    return found
+
+
+def handler_processes(pids: set[int]) -> tuple[int, int]:
+    """How many of `pids` are serverless-offline's Python handler processes, and their total RSS (MB)."""
+    count, pages = 0, 0
+    for pid in pids:
+        try:
+            if b"invoke.py" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except OSError:
+            continue
+        count += 1
+    return count, pages * os.sysconf("SC_PAGE_SIZE") // 2**20
+
+
+def lambda_error(response: Any) -> bool:
+    """serverless-offline answers a failed or timed-out HTTP API (payload 2.0) Lambda with a 200 whose
+    body is the error object; API Gateway would answer 500/503. Count those as server errors."""
+    if response.status_code != 200:
+        return False
+    try:
+        return "errorType" in response.json() or "errorMessage" in response.json()
+    except ValueError:
+        return False
+
+
+def stack_processes(info: StackInfo) -> set[int]:
+    """Every live process of this stack, wherever it was reparented: serverless-offline and its Python
+    workers carry MIRROR_HTTP_PORT in their environment, cognito-local runs in the state folder,
+    DynamoDB Local has its port on the command line."""
+    marks = [
+        f"MIRROR_HTTP_PORT={info.ports.http}".encode(),
+        str(info.state_dir).encode(),
+        f"-port\0{info.ports.dynamodb}\0".encode(),
+    ]
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or not alive(int(entry.name)):
+            continue
+        try:
+            seen = (entry / "environ").read_bytes() + b"\0" + (entry / "cmdline").read_bytes()
+            seen += b"\0" + os.readlink(entry / "cwd").encode()
+        except OSError:
+            continue
+        if any(mark in seen for mark in marks):
+            found.add(int(entry.name))
     return found
 
 
@@ -125,36 +174,43 @@ def new_user(scenario: Scenario, username: str, deadline: float) -> Outcome:
     if time.monotonic() > deadline:
         outcome.error = "not started: deadline passed"
         return outcome
+    step = "sign-up"
     try:
         started = time.perf_counter()
         outcome.sub = scenario.sign_up(
             username, email=f"{username}@example.com", given_name="Load", custom__tenant="load"
         )
         signed_up = time.perf_counter()
+        step = "sign-in"
         outcome.token = scenario.sign_in(username)
         signed_in = time.perf_counter()
         outcome.sign_up_s, outcome.sign_in_s = signed_up - started, signed_in - signed_up
-        outcome.own_me_status = scenario.get("/me", outcome.token).status_code
-    except Exception as exc:  # noqa: BLE001 - deliberate: each failure is counted and reported
-        outcome.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        step = "own GET /me"
+        response = scenario.get("/me", outcome.token)
+        outcome.own_me_status = 599 if lambda_error(response) else response.status_code
+    except Exception as exc:  # deliberate: each failure is counted and reported
+        outcome.error = f"{step}: {type(exc).__name__}: {str(exc)[:200]}"
     return outcome
 
 
 def read_me(scenario: Scenario, token: str, sub: str, stop: threading.Event, reads: Reads) -> None:
-    while not stop.is_set() and reads.total() < MAX_READS:
+    while not stop.wait(READ_INTERVAL_S) and reads.total() < MAX_READS:
         started = time.perf_counter()
         try:
             response = scenario.get("/me", token)
-        except Exception as exc:  # noqa: BLE001 - deliberate: a transport error is a failed read
+        except Exception as exc:  # deliberate: a transport error is a failed read
             with reads.lock:
                 reads.errors[type(exc).__name__] += 1
             continue
         elapsed = time.perf_counter() - started
+        status = 599 if lambda_error(response) else response.status_code  # 599: a masked Lambda error
         with reads.lock:
-            reads.statuses[response.status_code] += 1
+            reads.statuses[status] += 1
             reads.latencies.append(elapsed)
-            if response.status_code == 200 and response.json().get("sub") != sub:
-                reads.wrong_user += 1
+            if status == 200 and response.json().get("sub") != sub:
+                reads.wrong_user.append((sub, response.text[:300]))
+            if status >= 500 and len(reads.samples) < 5:
+                reads.samples.append(response.text[:300])
 
 
 def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
@@ -168,7 +224,9 @@ def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
     reader_logins = []
     for number, reader in enumerate(readers):
         username = f"reader-{run}-{number}"
-        reader_logins.append((reader.sign_up(username, email=f"{username}@example.com"), reader.sign_in(username)))
+        reader_logins.append(
+            (reader.sign_up(username, email=f"{username}@example.com"), reader.sign_in(username))
+        )
     reads, stop = Reads(), threading.Event()
     reader_threads = [
         threading.Thread(target=read_me, args=(reader, token, sub, stop, reads), daemon=True)
@@ -190,6 +248,7 @@ def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
 
     # Then every sign-in succeeded and every new user is mirrored with their attributes
     failed = [outcome for outcome in outcomes if outcome.error]
+    causes = Counter(outcome.error.partition(" (")[0][:80] for outcome in failed)  # step: error type
     rows = {outcome.username: shared.stored_row(outcome.sub) for outcome in outcomes if outcome.sub}
     mirrored = [
         name
@@ -200,12 +259,13 @@ def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
     sign_ups = [outcome.sign_up_s for outcome in outcomes if not outcome.error]
     sign_ins = [outcome.sign_in_s for outcome in outcomes if not outcome.error]
     server_errors = sum(count for status, count in reads.statuses.items() if status >= 500)
-    processes = descendants(os.getpid())
+    processes = descendants(os.getpid()) | stack_processes(info)
+    handlers, handlers_mb = handler_processes(processes)
 
     # And the stack stops with no process and no port left behind
     stack.stop()
     ports = [info.ports.dynamodb, info.ports.cognito, info.ports.http, info.ports.lambda_]
-    orphans = sorted(pid for pid in processes if alive(pid))
+    orphans = sorted(pid for pid in processes | stack_processes(info) if alive(pid))
     busy_ports = [port for port in ports if port_in_use(port)]
 
     report = {
@@ -219,14 +279,18 @@ def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
         "sign_in_p50_ms": round(percentile(sign_ins, 0.5) * 1000) if sign_ins else None,
         "sign_in_p99_ms": round(percentile(sign_ins, 0.99) * 1000) if sign_ins else None,
         "failed": len(failed),
+        "failed_by_cause": dict(causes),
         "mirrored": len(mirrored),
         "own_get_me": dict(own_me),
         "reads": reads.total(),
+        "wrong_user": len(reads.wrong_user),
         "read_statuses": dict(reads.statuses),
         "read_errors": dict(reads.errors),
         "get_me_p50_ms": round(percentile(reads.latencies, 0.5) * 1000) if reads.latencies else None,
         "get_me_p99_ms": round(percentile(reads.latencies, 0.99) * 1000) if reads.latencies else None,
         "processes_before_stop": len(processes),
+        "python_handler_processes": handlers,
+        "python_handler_rss_mb": handlers_mb,
         "orphans": len(orphans),
         "busy_ports": busy_ports,
     }
@@ -238,15 +302,22 @@ def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
         f"\n  sign-up + confirm: {figures(sign_ups)}\n  sign-in: {figures(sign_ins)}"
         f"\n  GET /me under load: {figures(reads.latencies)}, statuses {dict(reads.statuses)}, "
         f"errors {dict(reads.errors)}; new users' own GET /me {dict(own_me)}"
+        f"\n  {handlers} Python handler processes ({handlers_mb} MB RSS)"
         f"\n  stop: {len(processes)} processes before, {len(orphans)} left, busy ports {busy_ports}"
     )
-    for outcome in failed[:10]:
+    for expected, served in reads.wrong_user[:10]:
+        print(f"  GET /me for {expected} served {served}")
+    for sample in reads.samples:
+        print(f"  server error: {sample}")
+    for cause, count in causes.most_common():
+        print(f"  {count} failed at {cause}")
+    for outcome in failed[:3]:
         print(f"  failed {outcome.username}: {outcome.error}")
 
     assert not failed
     assert len(mirrored) == USERS
     assert own_me == Counter({200: USERS})
-    assert server_errors == 0 and not reads.errors and reads.wrong_user == 0
+    assert server_errors == 0 and not reads.errors and not reads.wrong_user
     assert reads.statuses[200] > 0
     assert not orphans
     assert not busy_ports
