@@ -164,8 +164,11 @@ class StackInfo:
             "USER_POOL_ID": self.user_pool_id,
         }
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for `dynamodb`, `cognito-idp` or `lambda` on this stack."""
+    def client(self, service: str, connections: int = 10) -> Any:
+        """A boto3 client for `dynamodb`, `cognito-idp` or `lambda` on this stack.
+
+        `connections`: its HTTP pool size (botocore's default 10), for callers sharing it across threads.
+        """
         import boto3
         from botocore.config import Config
 
@@ -184,6 +187,7 @@ class StackInfo:
             config=Config(
                 retries={"mode": "standard", "total_max_attempts": 1 if service == "lambda" else 2},
                 read_timeout=30,
+                max_pool_connections=connections,
             ),
         )
 

@@ -42,12 +42,14 @@ def attributes_of(**attributes: str) -> list[dict[str, str]]:
 @dataclass
 class Scenario:
     info: StackInfo
+    connections: int = 10  # per client: raise it to share one Scenario across that many threads
 
     def __post_init__(self) -> None:
-        self.cognito = self.info.client("cognito-idp")
-        self.ddb = self.info.client("dynamodb")
+        self.cognito = self.info.client("cognito-idp", self.connections)
+        self.ddb = self.info.client("dynamodb", self.connections)
         self.lambdas = self.info.client("lambda")
         self.http = requests.Session()
+        self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=self.connections))
 
     # --- Cognito (cognito-local) ---------------------------------------------------------------
 
