@@ -190,3 +190,20 @@ def test_a_batch_of_only_bad_records_lists_every_one(cognito):
 
     # Then every record is reported (retried, then DLQ), none is lost, nothing raised
     assert sorted(failed_ids(response)) == [f"msg-{i}" for i in range(len(bodies))]
+
+
+def test_identifiers_of_a_record_reach_the_logs_only_when_they_look_like_aws_ids(cognito, log_output):
+    # Given synced and ignored records whose eventID and eventName carry a person's email
+    email = "jane.doe@example.com"
+    sub = cognito.create_user("pii-probe", email="probe@example.com")
+    synced = cloudtrail("admin_update_user_attributes", pool=cognito.id, sub=sub, username="pii-probe")
+    synced["eventID"] = email
+    ignored = dict(synced, eventName=email)
+
+    # When they are delivered
+    response = deliver(eventbridge(synced), eventbridge(ignored))
+
+    # Then the user is synced, nothing fails, and the email is in no log line
+    assert failed_ids(response) == []
+    assert mirror(sub) is not None
+    assert email not in log_output()
