@@ -78,7 +78,9 @@ def set_plan(cognito: Any, username: str, plan: str) -> None:
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_faults_fail_exactly_the_records_that_hit_them_and_redelivery_converges(cognito, fault):
+def test_faults_fail_exactly_the_records_that_hit_them_and_redelivery_converges(
+    cognito, fault, record_property
+):
     from functions.common.cognito import cognito_client
     from models import mirror_table
 
@@ -116,6 +118,7 @@ def test_faults_fail_exactly_the_records_that_hit_them_and_redelivery_converges(
 
     # Then exactly the doomed records fail; the others are in the mirror as Cognito has them
     armed = False
+    record_property("requests_failed_by_injection", len(injected))
     assert failed == [f"msg-{i}" for i in DOOMED]
     assert injected
     for i, (sub, username) in enumerate(users):
