@@ -30,14 +30,8 @@ def valid_sub(value: str) -> bool:
     return bool(_SUB_PATTERN.match(value))
 
 
-def cognito_client(interactive: bool = False) -> CognitoIdentityProviderClient:
-    """The process's batch client, or the interactive one (one of each, however it is called:
-    `lru_cache` alone keys `cognito_client()` and `cognito_client(False)` apart)."""
-    return _cached_client(bool(interactive))
-
-
 @lru_cache(maxsize=2)
-def _cached_client(interactive: bool) -> CognitoIdentityProviderClient:
+def cognito_client(interactive: bool = False) -> CognitoIdentityProviderClient:
     import boto3
     from botocore.config import Config
 
@@ -50,9 +44,6 @@ def _cached_client(interactive: bool) -> CognitoIdentityProviderClient:
             connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3}
         )
     return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
-
-
-cognito_client.cache_clear = _cached_client.cache_clear  # type: ignore[attr-defined]
 
 
 def _error_code(exc: Exception) -> str:
