@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,21 +142,24 @@ def write_modes(client: Any, ddb_endpoint: str, items: int, threads: int = 16) -
 
 
 @contextmanager
-def standin(users: int) -> Iterator[Callable[[], dict[str, int]]]:
+def standin(
+    users: int, *, port: int = STANDIN_PORT, options: Sequence[str] = ()
+) -> Iterator[Callable[[], dict[str, int]]]:
+    """The stand-in in its own process on `port`; `options` are extra CLI flags (--list-rps ...)."""
     from scripts.dynamodb_local import wait_for_port
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.cognito_standin", "--port", str(STANDIN_PORT), "--users", str(users)],
+        [sys.executable, "-m", "bench.cognito_standin", "--port", str(port), "--users", str(users), *options],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        wait_for_port(STANDIN_PORT, 120, process)
+        wait_for_port(port, 120, process)
 
         def stats() -> dict[str, int]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{STANDIN_PORT}/stats", timeout=5) as answer:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as answer:
                 result: dict[str, int] = json.load(answer)
             return result
 

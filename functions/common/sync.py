@@ -20,6 +20,7 @@ A sub is tombstoned only when the event names our pool or the mirror already hol
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,11 @@ DELETION_EVENTS = frozenset({"AdminDeleteUser", "DeleteUser"})
 # AWS documents HIDDEN_FOR_SECURITY_REASONS; CloudTrail's event history shows HIDDEN_DUE_TO_....
 _HIDDEN_SUFFIX = "_SECURITY_REASONS"
 _MAX_USERNAME = 128
+# What a record's own identifiers must look like to be logged: CloudTrail event ids are GUIDs, API
+# names are CamelCase of two words or more. Anything else (a forged or mangled record) may carry
+# personal data, so it is logged as its type only.
+_EVENT_ID = re.compile(r"^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+_API_NAME = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
 
 
 class MalformedSyncRecordError(ValueError):
@@ -119,6 +125,13 @@ def _text(value: Any, limit: int) -> str | None:
     if not isinstance(value, str) or not value or len(value) > limit or value.endswith(_HIDDEN_SUFFIX):
         return None
     return value
+
+
+def loggable(value: Any, shape: re.Pattern[str]) -> str:
+    """`value` when it has the expected shape, else its type name (never a value that could be PII)."""
+    if isinstance(value, str) and shape.match(value):
+        return value
+    return f"<{type(value).__name__}>"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -184,7 +197,7 @@ def ignore_reason(detail: dict[str, Any], user_pool_id: str) -> str | None:
 def signal_from_detail(detail: dict[str, Any]) -> UserSignal:
     return UserSignal(
         event_name=str(detail.get("eventName")),
-        event_id=str(detail.get("eventID", ""))[:64],
+        event_id=loggable(detail.get("eventID"), _EVENT_ID),
         sub=_sub_of(detail),
         username=_username_of(detail),
         pool_named=_pool_of(detail) is not None,
@@ -318,7 +331,8 @@ def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
     if reason is not None:
         count(reason)
         logger.debug(
-            "sync: event ignored", extra={"reason": reason, "event_name": str(detail.get("eventName"))[:64]}
+            "sync: event ignored",
+            extra={"reason": reason, "event_name": loggable(detail.get("eventName"), _API_NAME)},
         )
         return SyncResult(ignored=reason)
     signal = signal_from_detail(detail)

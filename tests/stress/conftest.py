@@ -3,8 +3,8 @@
 `make test-stress` also re-runs tests/reliability with the `stress` hypothesis profile (more
 examples). Hooks for the parts that land after the merge (see RELIABILITY.md, "Left to add"):
 - the load test on the local stack (>= 200 parallel sign-ups/sign-ins through cognito-local);
-- backfill killed with SIGKILL at random points and resumed;
-- sync partial-batch failures and Cognito throttling during sync/backfill.
+- backfill killed with SIGKILL at random points and resumed, Cognito throttling during backfill:
+  done in test_backfill_kill.py; sync partial-batch failures: tests/reliability/test_sync_faults.py.
 Add them here as `test_*.py`; they inherit the skip and the fixtures below.
 """
 
