@@ -155,6 +155,8 @@ class Options:
     write_mode: WriteMode = WriteMode.PARTIQL
     source: str = "backfill"
     max_attempts: int = 8
+    # Throttling is the shared quota asking for patience, not a failure: far more retries.
+    max_throttle_retries: int = 40
     backoff_base: float = 0.25
     backoff_cap: float = 8.0
     scan_segments: int = 4
@@ -426,8 +428,8 @@ class Engine:
             kwargs["Filter"] = f'sub ^= "{prefix}"'
         if token:
             kwargs["PaginationToken"] = token
-        last = "no attempt"
-        for attempt in range(self.options.max_attempts):
+        throttled = failed = 0
+        while True:
             self._limiter.acquire()
             try:
                 response: dict[str, Any] = self._cognito.list_users(**kwargs)
@@ -437,15 +439,21 @@ class Engine:
                 if code not in THROTTLE_CODES:
                     raise self._fatal_error(exc) from exc
                 counts["throttles"] += 1
-                last = code
+                throttled += 1
+                if throttled > self.options.max_throttle_retries:
+                    raise ServiceUnavailableError(
+                        f"ListUsers still throttled ({code}) after {throttled} attempts"
+                    ) from exc
             except BotoCoreError as exc:
                 if error_code(exc) in _CREDENTIAL_CODES:
                     raise self._fatal_error(exc) from exc
-                last = type(exc).__name__
+                failed += 1
+                if failed >= self.options.max_attempts:
+                    raise ServiceUnavailableError(
+                        f"ListUsers kept failing ({type(exc).__name__}) after {failed} attempts"
+                    ) from exc
+            attempt = min(throttled + failed - 1, 10)
             self._sleep(backoff_delay(attempt, base=self.options.backoff_base, cap=self.options.backoff_cap))
-        raise ServiceUnavailableError(
-            f"ListUsers kept failing ({last}) after {self.options.max_attempts} attempts"
-        )
 
     def _fatal_error(self, exc: BaseException) -> EngineError:
         self._fatal.set()

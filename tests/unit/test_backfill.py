@@ -386,6 +386,35 @@ def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) ->
     checkpoint.close()
 
 
+def test_a_long_run_of_throttles_is_waited_out_not_counted_as_failure(cognito: Any, ddb: Any) -> None:
+    # Given Cognito refusing ListUsers 20 times in a row (the quota shared with a busy application)
+    users = make_users(cognito, 10)
+    options = engine_options(cognito, segments=1)
+    checkpoint = Checkpoint()
+    checkpoint.bind(options.identity())
+    delays: list[float] = []
+    engine = Engine(options, checkpoint, sleep=delays.append)
+    real = engine._cognito.list_users
+    throttles = iter([True] * 20)
+
+    def busy(**kwargs: Any) -> Any:
+        if next(throttles, False):
+            raise ClientError(
+                {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "ListUsers"
+            )
+        return real(**kwargs)
+
+    engine._cognito.list_users = busy
+
+    # When it runs
+    summary = engine.run()
+
+    # Then it kept backing off (far past the 8 attempts allowed for real failures) and completed
+    assert (summary.complete, summary.throttles, len(delays)) == (True, 20, 20)
+    assert live_subs(ddb) == sorted(users.values())
+    checkpoint.close()
+
+
 def test_rate_limiter_spaces_calls_evenly_across_threads() -> None:
     # Given a limiter of 20 calls per second on a frozen clock
     limiter = RateLimiter(20, clock=lambda: 100.0)

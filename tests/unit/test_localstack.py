@@ -84,3 +84,18 @@ def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path, monkeypatch:
         with pytest.raises(LocalServiceError, match=f"port {busy} is already in use.*MIRROR_COGNITO_PORT"):
             stack.start()
     assert started == []
+
+
+def test_stopping_a_service_whose_leader_already_exited_still_stops_its_workers(tmp_path: Path) -> None:
+    import subprocess
+
+    from scripts.localstack import Child, group_members
+
+    # Given a service whose leader exited but left a worker running in its process group
+    process = subprocess.Popen(["/bin/sh", "-c", "sleep 60 & exit 0"], start_new_session=True)
+    process.wait(timeout=5)
+    assert group_members(process.pid), "the worker should still be running"
+    # When the stack stops it
+    Child(name="svc", process=process, log=tmp_path / "svc.log").stop()
+    # Then no live process of that group remains
+    assert group_members(process.pid) == []
