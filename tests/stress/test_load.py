@@ -14,6 +14,7 @@ loopback only, on ports the kernel picks (or from MIRROR_PORT_RANGE).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -161,7 +162,14 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def load_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, StackInfo]]:
+def preexisting() -> set[int]:
+    """Processes alive before the stack starts (e.g. another stress test's session DynamoDB Local):
+    not the stack's, so never counted as its orphans."""
+    return descendants(os.getpid())
+
+
+@pytest.fixture
+def load_stack(tmp_path: Path, preexisting: set[int]) -> Iterator[tuple[LocalStack, StackInfo]]:
     stack = LocalStack(ports=Ports.free(), stage="load", state_dir=tmp_path / "stack", say=print)
     try:
         info = stack.start()
@@ -224,7 +232,7 @@ def read_me(scenario: Scenario, token: str, sub: str, stop: threading.Event, rea
 
 
 def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
-    load_stack: tuple[LocalStack, StackInfo], record_property: Any
+    load_stack: tuple[LocalStack, StackInfo], preexisting: set[int], record_property: Any
 ) -> None:
     stack, info = load_stack
     deadline = time.monotonic() + DEADLINE_S
@@ -269,13 +277,17 @@ def test_parallel_sign_ups_and_sign_ins_are_all_mirrored_while_get_me_stays_up(
     sign_ups = [outcome.sign_up_s for outcome in outcomes if not outcome.error]
     sign_ins = [outcome.sign_in_s for outcome in outcomes if not outcome.error]
     server_errors = sum(count for status, count in reads.statuses.items() if status >= 500)
-    processes = descendants(os.getpid()) | stack_processes(info)
+    processes = (descendants(os.getpid()) - preexisting) | stack_processes(info)
     handlers, handlers_mb = handler_processes(processes)
 
     # And the stack stops with no process and no port left behind
     stack.stop()
     ports = [info.ports.dynamodb, info.ports.cognito, info.ports.http, info.ports.lambda_]
     orphans = sorted(pid for pid in processes | stack_processes(info) if alive(pid))
+    for pid in orphans:
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            print(f"  left after stop: {pid} {cmdline[:200]}")
     busy_ports = [port for port in ports if port_in_use(port)]
 
     report = {
