@@ -355,8 +355,8 @@ def test_a_crash_mid_run_resumes_with_nothing_lost_or_counted_twice(
     assert summary.written + summary.unchanged == 150
 
 
-def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) -> None:
-    # Given Cognito answering TooManyRequestsException twice before serving pages
+def throttled_engine(cognito: Any, throttles: int) -> tuple[Engine, Checkpoint, dict[str, str], list[float]]:
+    """An engine over 10 users whose first `throttles` ListUsers calls answer TooManyRequests."""
     users = make_users(cognito, 10)
     options = engine_options(cognito, segments=1)
     checkpoint = Checkpoint()
@@ -364,16 +364,22 @@ def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) ->
     delays: list[float] = []
     engine = Engine(options, checkpoint, sleep=delays.append)
     real = engine._cognito.list_users
-    throttles = iter([True, True])
+    refusals = iter([True] * throttles)
 
-    def flaky(**kwargs: Any) -> Any:
-        if next(throttles, False):
+    def busy(**kwargs: Any) -> Any:
+        if next(refusals, False):
             raise ClientError(
                 {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "ListUsers"
             )
         return real(**kwargs)
 
-    engine._cognito.list_users = flaky
+    engine._cognito.list_users = busy
+    return engine, checkpoint, users, delays
+
+
+def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) -> None:
+    # Given Cognito answering TooManyRequestsException twice before serving pages
+    engine, checkpoint, users, delays = throttled_engine(cognito, 2)
 
     # When it runs
     summary = engine.run()
@@ -388,23 +394,7 @@ def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) ->
 
 def test_a_long_run_of_throttles_is_waited_out_not_counted_as_failure(cognito: Any, ddb: Any) -> None:
     # Given Cognito refusing ListUsers 20 times in a row (the quota shared with a busy application)
-    users = make_users(cognito, 10)
-    options = engine_options(cognito, segments=1)
-    checkpoint = Checkpoint()
-    checkpoint.bind(options.identity())
-    delays: list[float] = []
-    engine = Engine(options, checkpoint, sleep=delays.append)
-    real = engine._cognito.list_users
-    throttles = iter([True] * 20)
-
-    def busy(**kwargs: Any) -> Any:
-        if next(throttles, False):
-            raise ClientError(
-                {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "ListUsers"
-            )
-        return real(**kwargs)
-
-    engine._cognito.list_users = busy
+    engine, checkpoint, users, delays = throttled_engine(cognito, 20)
 
     # When it runs
     summary = engine.run()
