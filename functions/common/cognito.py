@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from models.mirror_table import error_code
 from models.settings import get_settings
 from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
 
@@ -66,16 +67,11 @@ def _new_client(interactive: bool) -> CognitoIdentityProviderClient:
     return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def _classify(exc: Exception) -> Exception:
-    code = _error_code(exc)
+    code = error_code(exc)
     if code in THROTTLE_CODES:
         return CognitoThrottledError(f"Cognito throttled: {code}")
-    return ServiceUnavailableError(f"Cognito call failed: {code or type(exc).__name__}")
+    return ServiceUnavailableError(f"Cognito call failed: {code}")
 
 
 def read_user(
@@ -117,7 +113,7 @@ def read_user(
                 return snapshot
         return None
     except ClientError as exc:
-        if _error_code(exc) == "UserNotFoundException":
+        if error_code(exc) == "UserNotFoundException":
             return None
         raise _classify(exc) from exc
     except BotoCoreError as exc:
