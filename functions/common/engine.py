@@ -75,6 +75,7 @@ _CREDENTIAL_CODES = frozenset(
         "AccessDeniedException",
         "NoCredentialsError",
         "PartialCredentialsError",
+        "ProfileNotFound",
     }
 )
 _FAILED_SUBS_SHOWN = 100
