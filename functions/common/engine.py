@@ -254,6 +254,7 @@ class Checkpoint:
         if path is None:
             handle, path = tempfile.mkstemp(prefix="mirror-engine-", suffix=".sqlite")
             os.close(handle)
+            self._initialise(path)
             created = True
         else:
             created = self._create(path)
@@ -261,9 +262,7 @@ class Checkpoint:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
-            if created:
-                self._initialise()
-            else:
+            if not created:
                 self._check_marks()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -275,35 +274,56 @@ class Checkpoint:
                 raise
             raise CheckpointError(f"checkpoint {path} is not usable ({exc})") from exc
 
-    @staticmethod
-    def _create(path: str) -> bool:
-        """Create `path` if it does not exist (True); False when something is already there."""
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
+    @classmethod
+    def _create(cls, path: str) -> bool:
+        """Create `path` as a fresh checkpoint (True); False when something is already there.
+
+        The file is built under a temporary name beside it and linked into place, so a kill at any
+        moment leaves either no file or a complete empty checkpoint, never a half-made one.
+        """
+        if os.path.lexists(path):
             if not os.path.isfile(path):
-                raise CheckpointError(f"checkpoint {path} is not a file") from None
+                raise CheckpointError(f"checkpoint {path} is not a file")
             return False
+        try:
+            handle, staging = tempfile.mkstemp(
+                prefix=".checkpoint-", suffix=".tmp", dir=os.path.dirname(path) or "."
+            )
         except OSError as exc:
             raise CheckpointError(f"checkpoint {path} cannot be created ({exc.strerror})") from exc
+        os.close(handle)
+        try:
+            cls._initialise(staging)
+            os.link(staging, path)  # atomic, and never replaces a file that appeared meanwhile
+        except FileExistsError:
+            return False
+        except (OSError, sqlite3.Error) as exc:
+            raise CheckpointError(f"checkpoint {path} cannot be created ({exc})") from exc
+        finally:
+            os.remove(staging)
         return True
 
-    def _initialise(self) -> None:
-        self._db.execute(f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}")
-        self._db.execute(f"PRAGMA user_version = {CHECKPOINT_SCHEMA}")
-        for ddl in (
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            "CREATE TABLE segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER NOT NULL, "
-            "pages INTEGER NOT NULL, subs INTEGER NOT NULL)",
-            "CREATE TABLE counters (scope TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, "
-            "PRIMARY KEY (scope, name))",
-            "CREATE TABLE listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE scanned (segment INTEGER PRIMARY KEY)",
-        ):
-            self._db.execute(ddl)
+    @staticmethod
+    def _initialise(path: str) -> None:
+        """Write the marks and the schema into the empty file `path`, in one transaction."""
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+            db.execute("BEGIN")
+            db.execute(f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {CHECKPOINT_SCHEMA}")
+            for ddl in (
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "CREATE TABLE segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER NOT NULL, "
+                "pages INTEGER NOT NULL, subs INTEGER NOT NULL)",
+                "CREATE TABLE counters (scope TEXT NOT NULL, name TEXT NOT NULL, "
+                "value INTEGER NOT NULL, PRIMARY KEY (scope, name))",
+                "CREATE TABLE listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+                "CREATE TABLE orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+                "CREATE TABLE pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+                "CREATE TABLE failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+                "CREATE TABLE scanned (segment INTEGER PRIMARY KEY)",
+            ):
+                db.execute(ddl)
+            db.execute("COMMIT")
 
     def _check_marks(self) -> None:
         application_id = self._db.execute("PRAGMA application_id").fetchone()[0]
