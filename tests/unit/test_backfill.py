@@ -436,6 +436,10 @@ def test_rate_limiter_spaces_calls_evenly_across_threads() -> None:
         (["--max-rps", "fast"], "not a number"),
         (["--verify", "--prune"], "cannot be combined with --prune"),
         (["--verify", "--dry-run"], "not allowed with argument"),
+        (["--region", "eu west 1"], "not a region name"),
+        (["--workers", "0"], "must be at least 1"),
+        (["--write-mode", "bulk"], "invalid choice: 'bulk'"),
+        (["--no-such-option"], "unrecognized arguments"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(
@@ -518,25 +522,6 @@ def test_a_checkpoint_of_another_run_is_refused(cognito: Any, tmp_path: Any, cap
     # Then it refuses, in one line
     assert code == 4
     assert "belongs to another run" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--region", "eu west 1"], "not a region name"),
-        (["--workers", "0"], "must be at least 1"),
-        (["--write-mode", "bulk"], "invalid choice: 'bulk'"),
-        (["--no-such-option"], "unrecognized arguments"),
-    ],
-)
-def test_more_bad_arguments_exit_2_with_a_clear_message(
-    cognito: Any, capsys: Any, args: list[str], message: str
-) -> None:
-    # Given a bad option, When the command parses it, Then it exits 2 with one usage message
-    with pytest.raises(SystemExit) as exited:
-        run_cli(cognito, *args)
-    assert exited.value.code == 2
-    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
