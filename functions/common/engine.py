@@ -229,6 +229,18 @@ class Summary:
 
 CHECKPOINT_APPLICATION_ID = 0x434D4952  # "CMIR": sqlite header mark of this tool's checkpoints
 CHECKPOINT_SCHEMA = 2  # sqlite user_version; a checkpoint of another schema is refused
+_CHECKPOINT_TABLES = (
+    "CREATE TABLE counters (scope TEXT NOT NULL, name TEXT NOT NULL, "
+    "value INTEGER NOT NULL, PRIMARY KEY (scope, name))",
+    "CREATE TABLE failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE scanned (segment INTEGER PRIMARY KEY)",
+    "CREATE TABLE segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER NOT NULL, "
+    "pages INTEGER NOT NULL, subs INTEGER NOT NULL)",
+)  # in name order, as sqlite_master lists them
 _IMPORTED = "#imported"  # counter scope of progress imported from the reconcile state
 
 
@@ -310,18 +322,7 @@ class Checkpoint:
             db.execute("BEGIN")
             db.execute(f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {CHECKPOINT_SCHEMA}")
-            for ddl in (
-                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-                "CREATE TABLE segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER NOT NULL, "
-                "pages INTEGER NOT NULL, subs INTEGER NOT NULL)",
-                "CREATE TABLE counters (scope TEXT NOT NULL, name TEXT NOT NULL, "
-                "value INTEGER NOT NULL, PRIMARY KEY (scope, name))",
-                "CREATE TABLE listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-                "CREATE TABLE orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-                "CREATE TABLE pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-                "CREATE TABLE failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-                "CREATE TABLE scanned (segment INTEGER PRIMARY KEY)",
-            ):
+            for ddl in _CHECKPOINT_TABLES:
                 db.execute(ddl)
             db.execute("COMMIT")
 
@@ -338,6 +339,9 @@ class Checkpoint:
                 f"checkpoint {self.path} has schema {version}, this tool reads {CHECKPOINT_SCHEMA}; "
                 "give a new --checkpoint path"
             )
+        tables = self._db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        if tuple(row[0] for row in tables) != _CHECKPOINT_TABLES:
+            raise CheckpointError(f"checkpoint {self.path} does not have the tables of its schema")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -21,6 +21,8 @@ from botocore.exceptions import ClientError, NoCredentialsError
 
 from functions.backfill.cli import main
 from functions.common.engine import (
+    CHECKPOINT_APPLICATION_ID,
+    CHECKPOINT_SCHEMA,
     HEX,
     Checkpoint,
     Engine,
@@ -594,23 +596,41 @@ def test_a_file_that_is_no_checkpoint_is_refused_and_kept(
     assert path.read_bytes() == content
 
 
+@pytest.mark.parametrize(
+    ("marks", "message"),
+    [
+        ([], "was not written by this tool"),
+        ([f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}"], "has schema 0"),
+        (
+            [
+                f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}",
+                f"PRAGMA user_version = {CHECKPOINT_SCHEMA}",
+            ],
+            "does not have the tables of its schema",
+        ),
+    ],
+    ids=["unmarked", "another-schema", "marked-but-other-tables"],
+)
 def test_a_sqlite_database_of_another_program_is_refused_and_kept(
-    cognito: Any, tmp_path: Any, capsys: Any
+    cognito: Any, tmp_path: Any, capsys: Any, marks: list[str], message: str
 ) -> None:
-    # Given somebody else's sqlite database
+    # Given somebody else's sqlite database (bearing none, some or all of the checkpoint marks)
     path = tmp_path / "app.sqlite"
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("CREATE TABLE notes (text TEXT)")
         db.execute("INSERT INTO notes VALUES ('keep me')")
+        for pragma in marks:
+            db.execute(pragma)
         db.commit()
     before = path.read_bytes()
 
     # When it is passed as the checkpoint
     code = run_cli(cognito, "--checkpoint", str(path))
 
-    # Then it is refused (exit 4), not changed, not deleted
+    # Then it is refused (exit 4) in one line, not changed, not deleted
+    err = capsys.readouterr().err.strip().splitlines()
     assert code == 4
-    assert "was not written by this tool" in capsys.readouterr().err
+    assert len(err) == 1 and message in err[0]
     assert path.read_bytes() == before
 
 
