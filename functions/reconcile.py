@@ -52,6 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     count("ReconcilePruned", summary.pruned)
     count("ReconcileFailed", summary.failed)
     count("ReconcileIncomplete", 0 if summary.complete else 1)
+    count("ReconcileStateDiscarded", 1 if summary.state_discarded else 0)
     result = summary.as_dict()
     logger.info("reconcile finished", extra={k: v for k, v in result.items() if k != "failed_subs"})
     return result

@@ -40,6 +40,10 @@ class MirrorUnavailableError(RuntimeError):
     """DynamoDB could not be reached or refused the call (not a condition failure)."""
 
 
+class MalformedStateError(ValueError):
+    """A reserved state row whose `state` is not a string."""
+
+
 class WriteOutcome(enum.Enum):
     WRITTEN = "written"
     # The stored row is as new or newer, or is a tombstone: nothing changed.
@@ -301,7 +305,7 @@ def put_snapshots(snapshots: list[UserSnapshot], *, missing: set[str]) -> list[W
 
 
 def load_state(key: str) -> str | None:
-    """The engine state stored under a reserved key, or None."""
+    """The engine state stored under a reserved key, or None; MalformedStateError if not a string."""
     assert key.startswith(RESERVED_PREFIX)
     try:
         item = (
@@ -311,7 +315,11 @@ def load_state(key: str) -> str | None:
         )
     except (BotoCoreError, ClientError) as exc:
         raise MirrorUnavailableError(f"mirror state read failed: {error_code(exc)}") from exc
-    return str(item["state"]["S"]) if item and "state" in item else None
+    if not item or "state" not in item:
+        return None
+    if "S" not in item["state"]:
+        raise MalformedStateError("the stored state is not a string")
+    return str(item["state"]["S"])
 
 
 def save_state(key: str, state: str | None) -> None:

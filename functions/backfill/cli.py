@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ EXIT_CANNOT_RUN = 4
 EXIT_INTERRUPTED = 130
 DEFAULT_MAX_RPS = 20.0  # of ListUsers' 30 RPS account quota, which the application shares
 ACCOUNT_RPS = 30.0
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")  # what botocore accepts
 # Bulk jobs can wait longer for DynamoDB than a trigger (these only set defaults).
 _BULK_DDB_ENV = {
     "MIRROR_DDB_CONNECT_TIMEOUT": "3",
@@ -109,6 +111,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         parser.error("no region: pass --region or set AWS_REGION")
+    if not _REGION.fullmatch(region):
+        parser.error(f"not a region name: {region!r}")
     args.region = region
     return args
 

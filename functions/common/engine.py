@@ -21,6 +21,7 @@ import enum
 import json
 import os
 import random
+import re
 import sqlite3
 import tempfile
 import threading
@@ -36,6 +37,7 @@ from functions.common.errors import CognitoThrottledError, ServiceUnavailableErr
 from functions.common.observability import logger
 from models.mirror_table import (
     BATCH_GET_MAX,
+    MalformedStateError,
     MirrorRecord,
     MirrorUnavailableError,
     WriteOutcome,
@@ -73,6 +75,7 @@ _CREDENTIAL_CODES = frozenset(
         "AccessDeniedException",
         "NoCredentialsError",
         "PartialCredentialsError",
+        "ProfileNotFound",
     }
 )
 _FAILED_SUBS_SHOWN = 100
@@ -82,7 +85,11 @@ class EngineError(RuntimeError):
     """The run cannot start or go on (bad pool, table or credentials): one line for the operator."""
 
 
-class CheckpointMismatchError(EngineError):
+class CheckpointError(EngineError):
+    """The --checkpoint path is not a new file nor a checkpoint of this tool (or is unusable)."""
+
+
+class CheckpointMismatchError(CheckpointError):
     """The checkpoint file belongs to another pool, table or mode."""
 
 
@@ -191,6 +198,8 @@ class Summary:
     prune_skipped: str | None = None
     elapsed: float = 0.0
     listed_this_run: int = 0
+    resumed_segments: int = 0  # segments whose progress was taken from the checkpoint
+    state_discarded: bool = False  # the reconcile found its stored state unreadable
 
     @property
     def users_per_second(self) -> float:
@@ -211,16 +220,45 @@ class Summary:
             complete=self.complete,
             interrupted=self.interrupted,
             prune_skipped=self.prune_skipped,
+            resumed_segments=self.resumed_segments,
             elapsed_s=round(self.elapsed, 3),
             users_per_s=round(self.users_per_second, 1),
         )
         return result
 
 
+CHECKPOINT_APPLICATION_ID = 0x434D4952  # "CMIR": sqlite header mark of this tool's checkpoints
+CHECKPOINT_SCHEMA = 2  # sqlite user_version; a checkpoint of another schema is refused
+_CHECKPOINT_TABLES = (
+    "CREATE TABLE counters (scope TEXT NOT NULL, name TEXT NOT NULL, "
+    "value INTEGER NOT NULL, PRIMARY KEY (scope, name))",
+    "CREATE TABLE failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE scanned (segment INTEGER PRIMARY KEY)",
+    "CREATE TABLE segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER NOT NULL, "
+    "pages INTEGER NOT NULL, subs INTEGER NOT NULL)",
+)  # in name order, as sqlite_master lists them
+_IMPORTED = "#imported"  # counter scope of progress imported from the reconcile state
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """Bounds [low, high) of the subs starting with `prefix` (hex digits)."""
+    if not prefix:
+        return "", "\U0010ffff"
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 class Checkpoint:
     """Progress on disk (sqlite): segments, listed subs, counters, orphans, pruned and failed subs.
 
-    With no path, a temporary file is used and removed on close (it still keeps memory flat).
+    A path is either new (created here, exclusively) or a checkpoint this tool wrote: the sqlite
+    header carries CHECKPOINT_APPLICATION_ID and CHECKPOINT_SCHEMA, and `bind` checks the run
+    identity. Anything else (another file, a directory, a corrupt or empty file, a missing folder)
+    raises CheckpointError and is left as it was. With no path, a temporary file is used and
+    removed on close (it still keeps memory flat).
     """
 
     def __init__(self, path: str | None = None) -> None:
@@ -228,22 +266,82 @@ class Checkpoint:
         if path is None:
             handle, path = tempfile.mkstemp(prefix="mirror-engine-", suffix=".sqlite")
             os.close(handle)
+            self._initialise(path)
+            created = True
+        else:
+            created = self._create(path)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        for ddl in (
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS segments (prefix TEXT PRIMARY KEY, token TEXT, done INTEGER)",
-            "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS listed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS orphans (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS pruned (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS failed (sub TEXT PRIMARY KEY) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS scanned (segment INTEGER PRIMARY KEY)",
-        ):
-            self._db.execute(ddl)
+        try:
+            if not created:
+                self._check_marks()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (sqlite3.Error, CheckpointError) as exc:
+            self._db.close()
+            if created:
+                self._remove()
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(f"checkpoint {path} is not usable ({exc})") from exc
+
+    @classmethod
+    def _create(cls, path: str) -> bool:
+        """Create `path` as a fresh checkpoint (True); False when something is already there.
+
+        The file is built under a temporary name beside it and linked into place, so a kill at any
+        moment leaves either no file or a complete empty checkpoint, never a half-made one.
+        """
+        if os.path.lexists(path):
+            if not os.path.isfile(path):
+                raise CheckpointError(f"checkpoint {path} is not a file")
+            return False
+        try:
+            handle, staging = tempfile.mkstemp(
+                prefix=".checkpoint-", suffix=".tmp", dir=os.path.dirname(path) or "."
+            )
+        except OSError as exc:
+            raise CheckpointError(f"checkpoint {path} cannot be created ({exc.strerror})") from exc
+        os.close(handle)
+        try:
+            cls._initialise(staging)
+            os.link(staging, path)  # atomic, and never replaces a file that appeared meanwhile
+        except FileExistsError:
+            return False
+        except (OSError, sqlite3.Error) as exc:
+            raise CheckpointError(f"checkpoint {path} cannot be created ({exc})") from exc
+        finally:
+            os.remove(staging)
+        return True
+
+    @staticmethod
+    def _initialise(path: str) -> None:
+        """Write the marks and the schema into the empty file `path`, in one transaction."""
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+            db.execute("BEGIN")
+            db.execute(f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {CHECKPOINT_SCHEMA}")
+            for ddl in _CHECKPOINT_TABLES:
+                db.execute(ddl)
+            db.execute("COMMIT")
+
+    def _check_marks(self) -> None:
+        application_id = self._db.execute("PRAGMA application_id").fetchone()[0]
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if application_id != CHECKPOINT_APPLICATION_ID:
+            raise CheckpointError(
+                f"checkpoint {self.path} was not written by this tool; "
+                "give a new --checkpoint path (it is created) or the file of the run to resume"
+            )
+        if version != CHECKPOINT_SCHEMA:
+            raise CheckpointError(
+                f"checkpoint {self.path} has schema {version}, this tool reads {CHECKPOINT_SCHEMA}; "
+                "give a new --checkpoint path"
+            )
+        tables = self._db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        if tuple(row[0] for row in tables) != _CHECKPOINT_TABLES:
+            raise CheckpointError(f"checkpoint {self.path} does not have the tables of its schema")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -260,16 +358,26 @@ class Checkpoint:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
-    def bind(self, identity: dict[str, Any]) -> bool:
-        """Attach to a run; True when resuming one. Raises on a checkpoint of another run."""
+    def bind(self, identity: dict[str, Any], *, imported_ok: bool = False) -> bool:
+        """Attach to a run; True when resuming one. Raises on a checkpoint of another run.
+
+        Only the reconcile imports progress (`imported_ok`); the command refuses a file holding
+        imported progress, whose segments it could not check.
+        """
         wanted = json.dumps(identity, sort_keys=True)
-        rows = self._query("SELECT value FROM meta WHERE key = 'identity'")
+        try:
+            rows = self._query("SELECT value FROM meta WHERE key = 'identity'")
+            imported = self.flag("partial_listing")
+        except sqlite3.Error as exc:
+            raise CheckpointError(f"checkpoint {self.path} is not usable ({exc})") from exc
         if rows:
             if rows[0][0] != wanted:
                 raise CheckpointMismatchError(
                     f"checkpoint {self.path} belongs to another run ({rows[0][0]}); "
                     "use another --checkpoint file or delete it"
                 )
+            if imported and not imported_ok:
+                raise CheckpointError(f"checkpoint {self.path} was not written by this command")
             return True
         with self._transaction() as db:
             db.execute("INSERT INTO meta VALUES ('identity', ?)", (wanted,))
@@ -283,8 +391,33 @@ class Checkpoint:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (key,))
 
     def segment(self, prefix: str) -> tuple[str | None, bool]:
-        rows = self._query("SELECT token, done FROM segments WHERE prefix = ?", (prefix,))
-        return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+        """Where a segment resumes: (token, done); (None, False) for a fresh start.
+
+        Saved progress is taken only when it is consistent: at least one committed page, as many
+        listed subs under the prefix as its pages committed, and a listed counter that covers them.
+        A done segment that listed nobody is listed again (one call): "done, empty" is what a planted
+        file would say. Progress imported by the reconcile has no subs to check and is taken as is.
+        An inconsistent segment is reset (its subs and counters dropped) and listed again.
+        """
+        rows = self._query("SELECT token, done, pages, subs FROM segments WHERE prefix = ?", (prefix,))
+        if not rows:
+            return None, False
+        token, done, pages, subs = rows[0]
+        if self.flag("partial_listing"):
+            return token, bool(done)
+        counted = self._query("SELECT value FROM counters WHERE scope = ? AND name = 'listed'", (prefix,))
+        listed = int(counted[0][0]) if counted else 0
+        low, high = _prefix_range(prefix)
+        found = int(self._query("SELECT COUNT(*) FROM listed WHERE sub >= ? AND sub < ?", (low, high))[0][0])
+        if pages >= 1 and found == subs and listed >= subs and not (done and listed == 0):
+            return token, bool(done)
+        logger.warning("checkpoint segment not trusted: listing it again", extra={"prefix": prefix})
+        with self._transaction() as db:
+            db.execute("DELETE FROM segments WHERE prefix = ?", (prefix,))
+            db.execute("DELETE FROM counters WHERE scope = ?", (prefix,))
+            db.execute("DELETE FROM listed WHERE sub >= ? AND sub < ?", (low, high))
+            db.execute("DELETE FROM failed WHERE sub >= ? AND sub < ?", (low, high))
+        return None, False
 
     def commit_page(
         self,
@@ -296,28 +429,33 @@ class Checkpoint:
     ) -> None:
         """One page, atomically: where the segment resumes, what was listed, what it counted."""
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?)",
-                (prefix, next_token, 0 if next_token else 1),
-            )
+            before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO listed VALUES (?)", ((sub,) for sub in subs))
+            added = db.total_changes - before
+            db.execute(
+                "INSERT INTO segments VALUES (?, ?, ?, 1, ?) ON CONFLICT(prefix) DO UPDATE SET "
+                "token = excluded.token, done = excluded.done, "
+                "pages = pages + 1, subs = subs + excluded.subs",
+                (prefix, next_token, 0 if next_token else 1, added),
+            )
             db.executemany("INSERT OR IGNORE INTO failed VALUES (?)", ((sub,) for sub in failed))
-            self._add(db, counts)
+            self._add(db, prefix, counts)
 
     @staticmethod
-    def _add(db: sqlite3.Connection, counts: dict[str, int]) -> None:
+    def _add(db: sqlite3.Connection, scope: str, counts: dict[str, int]) -> None:
         db.executemany(
-            "INSERT INTO counters VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            [(name, value) for name, value in counts.items() if value],
+            "INSERT INTO counters VALUES (?, ?, ?) "
+            "ON CONFLICT(scope, name) DO UPDATE SET value = value + excluded.value",
+            [(scope, name, value) for name, value in counts.items() if value],
         )
 
-    def add_counts(self, counts: dict[str, int]) -> None:
-        with self._transaction() as db:
-            self._add(db, counts)
-
     def counters(self) -> dict[str, int]:
-        return {name: int(value) for name, value in self._query("SELECT name, value FROM counters")}
+        rows = self._query("SELECT name, SUM(value) FROM counters GROUP BY name")
+        return {name: int(value) for name, value in rows}
+
+    def segments_saved(self) -> int:
+        """Segments with saved progress (done or part-way)."""
+        return int(self._query("SELECT COUNT(*) FROM segments")[0][0])
 
     def unlisted(self, subs: list[str]) -> list[str]:
         """The subs of `subs` that no segment listed."""
@@ -355,17 +493,23 @@ class Checkpoint:
         """Resume listing from exported progress; the listed set is then partial (no prune)."""
         with self._transaction() as db:
             for prefix, (token, done) in progress.get("segments", {}).items():
-                db.execute("INSERT OR REPLACE INTO segments VALUES (?, ?, ?)", (prefix, token, int(done)))
-            self._add(db, {k: int(v) for k, v in progress.get("counters", {}).items()})
+                db.execute(
+                    "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, 0, 0)", (prefix, token, int(done))
+                )
+            self._add(db, _IMPORTED, {k: int(v) for k, v in progress.get("counters", {}).items()})
             db.execute("INSERT OR REPLACE INTO meta VALUES ('partial_listing', '1')")
 
     def close(self, *, remove: bool = False) -> None:
+        """Close; with `remove` (or for a temporary file) delete the checkpoint, a file of this tool."""
         with self._lock:
             self._db.close()
         if remove or self._temporary:
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(self.path + suffix)
+            self._remove()
+
+    def _remove(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path + suffix)
 
 
 def _classify(snapshot: UserSnapshot, row: MirrorRecord | None) -> str:
@@ -399,6 +543,7 @@ class Engine:
         self._limiter = RateLimiter(options.max_rps)
         self._allowlist = get_settings().mirror_attributes
         self._listed_here = 0
+        self._resumed = 0
         self._listed_lock = threading.Lock()
 
     @cached_property
@@ -527,6 +672,9 @@ class Engine:
     def _run_segment(self, prefix: str) -> bool:
         """List one segment to its end (True), or stop early (False) with its progress saved."""
         token, done = self.checkpoint.segment(prefix)
+        if token or done:
+            with self._listed_lock:
+                self._resumed += 1
         while not done:
             if self.stopping():
                 return False
@@ -617,6 +765,8 @@ class Engine:
         """Fail early, in one line, on a missing table or unusable credentials."""
         try:
             load_state("#preflight")
+        except MalformedStateError:
+            pass  # the table answered: that is all the preflight asks
         except MirrorUnavailableError as exc:
             if exc.__cause__ is not None and error_code(exc.__cause__) in _CREDENTIAL_CODES:
                 code = error_code(exc.__cause__)
@@ -656,6 +806,7 @@ class Engine:
         summary.failed_subs = self.checkpoint.failed_subs(_FAILED_SUBS_SHOWN)
         summary.elapsed = time.monotonic() - started
         summary.listed_this_run = self._listed_here
+        summary.resumed_segments = self._resumed
         return summary
 
 
@@ -667,6 +818,71 @@ def reconcile_state_key(user_pool_id: str) -> str:
     return f"#reconcile#{user_pool_id}"
 
 
+_RUN_ID = re.compile(r"[0-9a-f]{1,32}")
+
+
+def _progress_from_state(saved: str, segments: int) -> dict[str, Any]:
+    """The reconcile progress in `saved`, checked field by field; ValueError when it is not one."""
+    progress = json.loads(saved)
+    if not isinstance(progress, dict) or set(progress) != {"run_id", "segments", "counters"}:
+        raise ValueError("not a reconcile state object")
+    run_id, saved_segments, counters = progress["run_id"], progress["segments"], progress["counters"]
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise ValueError("run_id is not a short hex string")
+    prefixes = set(segment_prefixes(segments))
+    if not isinstance(saved_segments, dict) or not set(saved_segments) <= prefixes:
+        raise ValueError("segments are not prefixes of the configured segmentation")
+    for value in saved_segments.values():
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and (value[0] is None or isinstance(value[0], str))
+            and isinstance(value[1], bool)
+        ):
+            raise ValueError("a segment is not [token or null, done]")
+    if not isinstance(counters, dict) or not all(
+        name in COUNTERS and type(value) is int and value >= 0 for name, value in counters.items()
+    ):
+        raise ValueError("counters are not known names with non-negative integers")
+    return progress
+
+
+def _load_progress(key: str, segments: int) -> dict[str, Any] | None:
+    """The saved progress ({} when there is none), or None when it was unreadable and is discarded."""
+    try:
+        saved = load_state(key)
+        return _progress_from_state(saved, segments) if saved else {}
+    except (MalformedStateError, ValueError, RecursionError) as exc:
+        # Only the reason, never the stored text: it could hold anything.
+        logger.warning("reconcile state unreadable: discarded, starting afresh", extra={"reason": str(exc)})
+        return None
+
+
+def _open_reconcile_checkpoint(path: str, identity: dict[str, Any]) -> tuple[Checkpoint, bool]:
+    """The run's sqlite file and whether it was there (warm); an unusable leftover is replaced."""
+    warm = os.path.exists(path)
+    try:
+        checkpoint = Checkpoint(path)
+    except CheckpointError as exc:
+        logger.warning("reconcile checkpoint unusable: replaced", extra={"reason": str(exc)})
+        _remove_files(path)
+        checkpoint, warm = Checkpoint(path), False
+    try:
+        checkpoint.bind(identity, imported_ok=True)
+    except CheckpointError as exc:
+        logger.warning("reconcile checkpoint unusable: replaced", extra={"reason": str(exc)})
+        checkpoint.close(remove=True)
+        checkpoint, warm = Checkpoint(path), False
+        checkpoint.bind(identity, imported_ok=True)
+    return checkpoint, warm
+
+
+def _remove_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            os.remove(path + suffix)
+
+
 def run_reconcile(
     options: Options, *, should_stop: Callable[[], bool], workdir: str = tempfile.gettempdir()
 ) -> Summary:
@@ -676,17 +892,17 @@ def run_reconcile(
     out, the segment progress and counters are saved in the mirror under a reserved key, and the
     next invocation continues from them. A warm container still has the sqlite file of that run and
     can prune at the end; a cold one has only part of the listed set, so that run skips the prune
-    (never prune on a partial listing) and the next full run does it.
+    (never prune on a partial listing) and the next full run does it. A stored state that cannot be
+    read (not JSON, wrong types, another shape) is discarded: the run starts afresh and says so
+    (`state_discarded`), instead of failing every invocation until the row expires.
     """
     key = reconcile_state_key(options.user_pool_id)
-    saved = load_state(key)
-    progress: dict[str, Any] = json.loads(saved) if saved else {}
+    loaded = _load_progress(key, options.segments)
+    progress = loaded or {}
     run_id = str(progress.get("run_id") or f"{now_us():x}")
     path = os.path.join(workdir, f"mirror-reconcile-{run_id}.sqlite")
-    warm = os.path.exists(path)
-    checkpoint = Checkpoint(path)
+    checkpoint, warm = _open_reconcile_checkpoint(path, options.identity())
     try:
-        checkpoint.bind(options.identity())
         if progress and not warm:
             checkpoint.import_progress(progress)
         summary = Engine(options, checkpoint, should_stop=should_stop).run()
@@ -696,8 +912,7 @@ def run_reconcile(
             save_state(key, json.dumps({"run_id": run_id, **checkpoint.export_progress()}))
     finally:
         checkpoint.close()
+    summary.state_discarded = loaded is None
     if summary.complete:
-        with contextlib.suppress(FileNotFoundError):
-            for suffix in ("", "-wal", "-shm"):
-                os.remove(path + suffix)
+        _remove_files(path)
     return summary

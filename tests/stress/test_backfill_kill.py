@@ -92,10 +92,10 @@ def committed_listed(checkpoint: Path) -> int:
         return 0
     with sqlite3.connect(checkpoint) as db:
         try:
-            row = db.execute("SELECT value FROM counters WHERE name = 'listed'").fetchone()
+            row = db.execute("SELECT SUM(value) FROM counters WHERE name = 'listed'").fetchone()
         except sqlite3.OperationalError:  # killed before the schema was written
             return 0
-    return int(row[0]) if row else 0
+    return int(row[0] or 0)
 
 
 def live_rows(table: str) -> dict[str, int]:

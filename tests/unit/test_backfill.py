@@ -7,8 +7,10 @@ test_backfill_ddb_local.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +20,18 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from functions.backfill.cli import main
-from functions.common.engine import Checkpoint, Engine, Mode, Options, RateLimiter, WriteMode
+from functions.common.engine import (
+    CHECKPOINT_APPLICATION_ID,
+    CHECKPOINT_SCHEMA,
+    HEX,
+    Checkpoint,
+    Engine,
+    Mode,
+    Options,
+    RateLimiter,
+    WriteMode,
+    segment_prefixes,
+)
 from models.mirror_table import MirrorUnavailableError, put_snapshot, put_tombstone, scan_records
 from models.user import UserSnapshot, now_us
 
@@ -316,6 +329,7 @@ def test_ctrl_c_then_resume_completes_with_every_user_once(
     assert code == 0
     assert live_subs(ddb) == sorted(users.values())
     assert (summary["listed"], summary["written"], summary["missing"]) == (200, 200, 200)
+    assert summary["resumed_segments"] == 1
     assert not os.path.exists(path)
 
 
@@ -424,6 +438,10 @@ def test_rate_limiter_spaces_calls_evenly_across_threads() -> None:
         (["--max-rps", "fast"], "not a number"),
         (["--verify", "--prune"], "cannot be combined with --prune"),
         (["--verify", "--dry-run"], "not allowed with argument"),
+        (["--region", "eu west 1"], "not a region name"),
+        (["--workers", "0"], "must be at least 1"),
+        (["--write-mode", "bulk"], "invalid choice: 'bulk'"),
+        (["--no-such-option"], "unrecognized arguments"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(
@@ -506,3 +524,181 @@ def test_a_checkpoint_of_another_run_is_refused(cognito: Any, tmp_path: Any, cap
     # Then it refuses, in one line
     assert code == 4
     assert "belongs to another run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("unset", "args", "message"),
+    [
+        ("MIRROR_TABLE", ["--user-pool-id", "eu-west-1_X"], "--table is required"),
+        ("AWS_REGION", ["--user-pool-id", "eu-west-1_X", "--table", "t"], "no region"),
+    ],
+)
+def test_a_missing_table_or_region_is_a_usage_error(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch, unset: str, args: list[str], message: str
+) -> None:
+    # Given neither the option nor its environment variable
+    monkeypatch.delenv(unset)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+    # When the command runs, Then it exits 2 and says what is missing
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_profile_is_one_clear_line(cognito: Any, capsys: Any) -> None:
+    # Given an AWS profile that does not exist
+    # When the backfill runs with it
+    code = run_cli(cognito, "--profile", "no-such-profile")
+
+    # Then it exits 4 with one line about credentials, and no traceback
+    assert code == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "backfill: error: AWS credentials were rejected or are missing (ProfileNotFound)"
+    ]
+
+
+def test_a_bad_setting_in_the_environment_is_one_clear_line(
+    cognito: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a DynamoDB timeout that is not a number
+    monkeypatch.setenv("MIRROR_DDB_CONNECT_TIMEOUT", "soon")
+
+    # When the backfill runs, Then it exits 4 naming the variable
+    assert run_cli(cognito) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "MIRROR_DDB_CONNECT_TIMEOUT" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "was not written by this tool"),
+        (b"not a database, just some notes\n" * 40, "is not usable"),
+    ],
+    ids=["empty", "corrupt"],
+)
+def test_a_file_that_is_no_checkpoint_is_refused_and_kept(
+    cognito: Any, tmp_path: Any, capsys: Any, content: bytes, message: str
+) -> None:
+    # Given an existing file that this tool did not write
+    path = tmp_path / "notes.sqlite"
+    path.write_bytes(content)
+
+    # When it is passed as the checkpoint
+    code = run_cli(cognito, "--checkpoint", str(path))
+
+    # Then the run refuses in one line with exit 4, and the file is untouched
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4
+    assert len(err) == 1 and message in err[0]
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    ("marks", "message"),
+    [
+        ([], "was not written by this tool"),
+        ([f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}"], "has schema 0"),
+        (
+            [
+                f"PRAGMA application_id = {CHECKPOINT_APPLICATION_ID}",
+                f"PRAGMA user_version = {CHECKPOINT_SCHEMA}",
+            ],
+            "does not have the tables of its schema",
+        ),
+    ],
+    ids=["unmarked", "another-schema", "marked-but-other-tables"],
+)
+def test_a_sqlite_database_of_another_program_is_refused_and_kept(
+    cognito: Any, tmp_path: Any, capsys: Any, marks: list[str], message: str
+) -> None:
+    # Given somebody else's sqlite database (bearing none, some or all of the checkpoint marks)
+    path = tmp_path / "app.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.execute("INSERT INTO notes VALUES ('keep me')")
+        for pragma in marks:
+            db.execute(pragma)
+        db.commit()
+    before = path.read_bytes()
+
+    # When it is passed as the checkpoint
+    code = run_cli(cognito, "--checkpoint", str(path))
+
+    # Then it is refused (exit 4) in one line, not changed, not deleted
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4
+    assert len(err) == 1 and message in err[0]
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["directory", "missing folder"])
+def test_a_checkpoint_path_that_cannot_be_a_file_is_one_clear_line(
+    cognito: Any, tmp_path: Any, capsys: Any, where: str
+) -> None:
+    # Given a directory, or a path in a folder that does not exist
+    path = tmp_path if where == "directory" else tmp_path / "nowhere" / "cp.sqlite"
+
+    # When it is passed as the checkpoint
+    code = run_cli(cognito, "--checkpoint", str(path))
+
+    # Then exit 4 with one line, and nothing is created
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4
+    assert len(err) == 1 and err[0].startswith(f"backfill: error: checkpoint {path}")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def plant_segments(path: str, options: Options, *, pages: int, subs: int, listed: int) -> None:
+    """A checkpoint of this run, edited by hand so that every segment says "done"."""
+    checkpoint = Checkpoint(path)
+    checkpoint.bind(options.identity())
+    checkpoint.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for prefix in segment_prefixes(options.segments):
+            db.execute("INSERT INTO segments VALUES (?, NULL, 1, ?, ?)", (prefix, pages, subs))
+            db.execute("INSERT INTO counters VALUES (?, 'listed', ?)", (prefix, listed))
+            db.execute("INSERT INTO counters VALUES (?, 'unchanged', ?)", (prefix, listed))
+        db.commit()
+
+
+@pytest.mark.parametrize(
+    ("pages", "subs", "listed"),
+    [(0, 0, 0), (1, 0, 0), (1, 5, 5)],
+    ids=["no-pages", "done-and-empty", "subs-not-recorded"],
+)
+def test_a_planted_all_done_checkpoint_does_not_hide_missing_users_from_verify(
+    cognito: Any, tmp_path: Any, capsys: Any, pages: int, subs: int, listed: int
+) -> None:
+    # Given users missing from the mirror, and a checkpoint of this very --verify run whose
+    # segments all say "done" without the listed subs to show for it
+    users = make_users(cognito, 5)
+    path = str(tmp_path / "planted.sqlite")
+    plant_segments(path, engine_options(cognito, mode=Mode.VERIFY), pages=pages, subs=subs, listed=listed)
+
+    # When --verify resumes from it
+    code = run_cli(cognito, "--verify", "--checkpoint", path, "--json")
+
+    # Then every segment is listed again: the missing users are found and none came from the file
+    summary = summary_of(capsys)
+    assert code == 3
+    assert (summary["missing"], summary["listed"], summary["unchanged"]) == (len(users), 5, 0)
+    assert summary["resumed_segments"] == 0
+
+
+def test_a_checkpoint_with_imported_progress_is_refused_by_the_command(
+    cognito: Any, tmp_path: Any, capsys: Any
+) -> None:
+    # Given a checkpoint of this run holding progress imported from elsewhere (the reconcile's way)
+    path = str(tmp_path / "imported.sqlite")
+    checkpoint = Checkpoint(path)
+    checkpoint.bind(engine_options(cognito, mode=Mode.VERIFY).identity())
+    checkpoint.import_progress({"segments": {p: [None, True] for p in HEX}, "counters": {}})
+    checkpoint.close()
+
+    # When --verify is pointed at it, Then it is refused in one line
+    assert run_cli(cognito, "--verify", "--checkpoint", path) == 4
+    assert "was not written by this command" in capsys.readouterr().err
+    assert os.path.exists(path)

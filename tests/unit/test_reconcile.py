@@ -116,3 +116,81 @@ def test_the_reserved_state_row_is_never_taken_for_a_user(cognito: Any) -> None:
 
     # Then the reserved row is not among the rows it considers
     assert not [sub for sub in subs if sub.startswith("#")]
+
+
+def plant_state(ddb: Any, pool_id: str, state: dict[str, Any]) -> None:
+    """Write the reserved reconcile row by hand, as a bug or an operator might have left it."""
+    item = {"sub": {"S": "#reconcile#" + pool_id}, "observed_at": {"N": "0"}, "deleted": {"BOOL": True}}
+    ddb.put_item(TableName="mirror-test", Item=item | {"state": state})
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"S": "{not json"},
+        {"S": "[1, 2, 3]"},
+        {"S": '{"run_id": 7, "segments": {}, "counters": {}}'},
+        {"S": '{"run_id": "../../etc/x", "segments": {}, "counters": {}}'},
+        {"S": '{"run_id": "abc", "segments": {"zz": [null, true]}, "counters": {}}'},
+        {"S": '{"run_id": "abc", "segments": {"a": "done"}, "counters": {}}'},
+        {"S": '{"run_id": "abc", "segments": {}, "counters": {"listed": -3}}'},
+        {"S": '{"run_id": "abc", "segments": {}, "counters": {}, "extra": 1}'},
+        {"N": "42"},
+    ],
+    ids=[
+        "not-json",
+        "a-list",
+        "run-id-not-text",
+        "run-id-a-path",
+        "unknown-segment",
+        "segment-not-a-pair",
+        "negative-counter",
+        "another-shape",
+        "not-a-string",
+    ],
+)
+def test_an_unreadable_stored_state_is_discarded_and_the_run_starts_afresh(
+    cognito: Any, ddb: Any, capsys: Any, tmp_path: Any, state: dict[str, Any]
+) -> None:
+    # Given users missing from the mirror and a malformed reconcile state row
+    subs = [cognito.create_user(f"u{i}", email=f"u{i}@example.com") for i in range(3)]
+    plant_state(ddb, cognito.id, state)
+
+    # When the scheduled reconcile runs
+    result = invoke()
+
+    # Then it starts afresh and completes, clears the row, and counts the discarded state
+    assert (result["complete"], result["listed"], result["written"]) == (True, 3, 3)
+    assert all(get_record(sub) is not None for sub in subs)
+    assert load_state("#reconcile#" + cognito.id) is None
+    assert emitted_metrics(capsys.readouterr().out)["ReconcileStateDiscarded"] == 1.0
+    assert not (tmp_path.parent / "etc").exists()
+
+
+def test_a_readable_state_is_not_counted_as_discarded(cognito: Any, capsys: Any) -> None:
+    # Given a reconcile that ran out of time and saved its state
+    cognito.create_user("a", email="a@example.com")
+    invoke(remaining_ms=1_000)
+    capsys.readouterr()
+
+    # When the next invocation resumes it
+    result = invoke()
+
+    # Then nothing was discarded
+    assert result["complete"] is True
+    assert emitted_metrics(capsys.readouterr().out)["ReconcileStateDiscarded"] == 0.0
+
+
+def test_an_unusable_leftover_sqlite_file_is_replaced(cognito: Any, ddb: Any, tmp_path: Any) -> None:
+    # Given a saved state whose run's /tmp file is corrupt (a warm container, a broken file)
+    sub = cognito.create_user("a", email="a@example.com")
+    plant_state(ddb, cognito.id, {"S": '{"run_id": "abc", "segments": {}, "counters": {}}'})
+    (tmp_path / "mirror-reconcile-abc.sqlite").write_bytes(b"garbage" * 100)
+
+    # When the reconcile runs
+    result = invoke()
+
+    # Then it replaces the file and completes the run
+    assert result["complete"] is True
+    assert get_record(sub) is not None
+    assert not (tmp_path / "mirror-reconcile-abc.sqlite").exists()
