@@ -6,15 +6,14 @@ A CloudTrail record is a signal, never data: its values can be redacted
 through the one guarded write path (`models.mirror_table`). Redelivered or reordered events
 therefore converge on Cognito's current state: a re-read is never older than the last one.
 
-Tombstones are final, so they are written only on evidence:
-- AdminGetUser on the Username the mirror holds for the sub (Cognito's own, which never changes)
-  says not found or answers with another sub (the name was reused by a new user);
-- AdminGetUser on the request's username does not find that sub (the name may be an alias that
-  has moved) and a ListUsers filter on the sub confirms it;
-- only a sub is known, ListUsers finds no such user, and the event itself is a deletion;
-- only a username is known and AdminGetUser does not find it (or the event is a deletion): the
-  mirrored rows with that Username are tombstoned, except the sub that holds the name now.
-A sub is tombstoned only when the event names our pool or the mirror already holds that sub.
+A tombstone is written only on evidence about that very sub: AdminGetUser on a Username that the
+mirror's own row ties to the sub (Cognito's own, which never changes) either raises
+UserNotFoundException, or answers a user whose own Username is that name and whose sub differs
+(usernames are unique: the name was reused, so the row's user is gone). Silence is no evidence:
+a ListUsers filter that finds nothing (it lags new users), a request username (forgeable, or an
+alias that moved) or an alias that resolves to another user never tombstones anybody. Without
+evidence the record is acknowledged and counted (`SyncDeletionUnconfirmed`); the scheduled
+reconcile prunes a user that is really gone. So a tombstone always needs a mirrored row.
 """
 
 from __future__ import annotations
@@ -95,6 +94,8 @@ class SyncResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     tombstoned: list[str] = field(default_factory=list)
+    # Subs possibly deleted (not found) for which Cognito gave no evidence: left to reconcile.
+    unconfirmed: list[str] = field(default_factory=list)
     not_found: bool = False
 
 
@@ -234,6 +235,14 @@ class _Writer:
             },
         )
 
+    def unconfirmed(self, sub: str) -> None:
+        self.result.unconfirmed.append(sub)
+        count("SyncDeletionUnconfirmed")
+        logger.info(
+            "sync: user not found, no evidence of a deletion: nothing written",
+            extra={"event_name": self.signal.event_name, "event_id": self.signal.event_id, "sub": sub},
+        )
+
     def not_found(self) -> None:
         self.result.not_found = True
         count("SyncUserNotFound")
@@ -260,39 +269,40 @@ def sync_signal(signal: UserSignal, *, user_pool_id: str) -> SyncResult:
     return writer.result
 
 
+def _gone(username: str, holder: UserSnapshot | None) -> bool:
+    """Evidence that the user a mirrored row ties to `username` is gone, from AdminGetUser on that
+    name: nobody holds it (UserNotFoundException), or its own holder is another user."""
+    return holder is None or holder.username == username
+
+
 def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: _Writer) -> None:
     record = get_record(sub)
     if record is not None and record.is_tombstone:
         writer.result.unchanged.append(sub)
         count("SyncTombstoneSkipped")  # deletion is final: no Cognito call needed
         return
-    current: UserSnapshot | None = None
-    if record is not None and record.username:
-        # The mirror holds Cognito's own Username, which never changes: AdminGetUser on it is
-        # authoritative. Not found, or another sub (the name was reused): `sub` is gone.
-        current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=record.username)
-        gone = True
-    elif signal.username:
-        current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=signal.username)
-        if current is None or current.sub != sub:
-            # The request's name may be an alias (email, phone) that has moved: confirm by sub.
-            other, current = current, _read_by_sub(sub, user_pool_id)
-            if other is not None:
-                writer.snapshot(other)
-        gone = True
-    else:
-        current = _read_by_sub(sub, user_pool_id)
-        # ListUsers may lag a brand-new user: its silence alone is no evidence of a deletion.
-        gone = signal.is_deletion
+    # The mirror's Username for the sub (Cognito's own, never changed) is the authority; else the
+    # request's name, which is only a hint (it may be forged, or an alias that has moved).
+    tied = record.username if record is not None and record.username else None
+    name = tied or signal.username
+    current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=name) if name else None
     if current is not None and current.sub == sub:
         writer.snapshot(current)
         return
-    if gone and (signal.pool_named or record is not None):
+    if tied is not None and _gone(tied, current):
         writer.tombstone(sub)
+        if current is not None:
+            writer.snapshot(current)  # the name's new holder
+        return
+    if current is not None:
+        writer.snapshot(current)  # another user answered the name: live, so mirror it
+    found = _read_by_sub(sub, user_pool_id)
+    if found is not None:
+        writer.snapshot(found)
+    elif record is not None or signal.is_deletion:
+        writer.unconfirmed(sub)
     else:
         writer.not_found()
-    if current is not None:
-        writer.snapshot(current)
 
 
 def _read_by_sub(sub: str, user_pool_id: str) -> UserSnapshot | None:
@@ -315,8 +325,12 @@ def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writ
     if mirrored or signal.is_deletion:
         current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=username)
     for sub in mirrored:
-        if current is None or sub != current.sub:
+        if current is not None and sub == current.sub:
+            continue
+        if _gone(username, current):  # each of these rows ties `username` to its sub
             writer.tombstone(sub)
+        else:
+            writer.unconfirmed(sub)  # an alias of another user answered: no evidence
     if current is not None:
         writer.snapshot(current)
     elif not mirrored:
