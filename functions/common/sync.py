@@ -67,7 +67,7 @@ _API_NAME = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
 
 
 class MalformedSyncRecordError(ValueError):
-    """The SQS body is not an EventBridge CloudTrail event: it fails alone and ends in the DLQ."""
+    """The SQS body is not an EventBridge event: it fails alone and ends in the DLQ."""
 
 
 @dataclass(frozen=True)
@@ -106,19 +106,17 @@ def require_user_pool_id() -> str:
     return pool
 
 
-def parse_detail(body: str) -> dict[str, Any]:
-    """The CloudTrail record (`detail`) of an EventBridge event carried in an SQS body."""
+def parse_event(body: str) -> EventBridgeEvent:
+    """The EventBridge event carried in an SQS body: a `detail-type` string and a `detail` object."""
     try:
         payload = json.loads(body)
     except (TypeError, ValueError) as exc:
         raise MalformedSyncRecordError("body is not JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedSyncRecordError("body is not a JSON object")
-    event = EventBridgeEvent(payload)
-    if payload.get("detail-type") != DETAIL_TYPE or not isinstance(payload.get("detail"), dict):
-        raise MalformedSyncRecordError("body is not an 'AWS API Call via CloudTrail' event")
-    detail: dict[str, Any] = event.detail
-    return detail
+    if not isinstance(payload.get("detail-type"), str) or not isinstance(payload.get("detail"), dict):
+        raise MalformedSyncRecordError("body is not an EventBridge event with a detail object")
+    return EventBridgeEvent(payload)
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -299,8 +297,8 @@ def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: _Write
     found = _read_by_sub(sub, user_pool_id)
     if found is not None:
         writer.snapshot(found)
-    elif record is not None or signal.is_deletion:
-        writer.unconfirmed(sub)
+    elif record is not None or name is not None or signal.is_deletion:
+        writer.unconfirmed(sub)  # something says "gone", but no evidence for this sub
     else:
         writer.not_found()
 
@@ -340,8 +338,13 @@ def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writ
 def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
     """Sync one SQS message body. Raises MalformedSyncRecordError, CognitoThrottledError,
     ServiceUnavailableError or MirrorUnavailableError: the record then fails alone and is retried."""
-    detail = parse_detail(body)
-    reason = ignore_reason(detail, user_pool_id)
+    event = parse_event(body)
+    detail: dict[str, Any] = event.detail
+    # Other CloudTrail kinds (e.g. "AWS Service Event via CloudTrail" from the hosted UI and token
+    # endpoints) are well-formed events that are not ours to sync, like any other ignored event.
+    reason = (
+        "SyncIgnoredDetailType" if event.detail_type != DETAIL_TYPE else ignore_reason(detail, user_pool_id)
+    )
     if reason is not None:
         count(reason)
         logger.debug(
