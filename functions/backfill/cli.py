@@ -152,7 +152,7 @@ def _render(summary: dict[str, Any]) -> str:
         + (" (interrupted; resume with the same --checkpoint)" if summary["interrupted"] else ""),
         "listed {listed}  written {written}  unchanged {unchanged}  skipped (mirror newer) {skipped}  "
         "revived {revived}  pruned {pruned}  failed {failed}".format(**summary),
-        "drift: missing {missing}  stale {stale}  tombstoned {tombstoned}  orphaned {orphaned}   "
+        "drift: missing {missing}  stale {stale}  orphaned {orphaned}  tombstoned {tombstoned}   "
         "throttles {throttles}".format(**summary),
         "elapsed {elapsed_s:.1f} s  {users_per_s:.1f} users/s".format(**summary),
     ]
