@@ -1,9 +1,10 @@
 """Scheduled reconcile: list the pool and repair the mirror with the backfill engine.
 
 Missing and stale rows are written, rows of users no longer in the pool are tombstoned (after
-Cognito confirms), and the drift found is emitted as metrics (DriftMissing, DriftStale,
-DriftOrphaned) so an operator sees when events are being lost. The run stops before the Lambda's
-time runs out and continues on the next invocation (see docs/BACKFILL.md).
+Cognito confirms), tombstones of users Cognito still lists are revived (after AdminGetUser
+confirms), and the drift found is emitted as metrics (DriftMissing, DriftStale, DriftTombstoned,
+DriftOrphaned) so an operator sees when events are being lost or misread. The run stops before
+the Lambda's time runs out and continues on the next invocation (see docs/BACKFILL.md).
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     count("DriftMissing", summary.missing)
     count("DriftStale", summary.stale)
+    count("DriftTombstoned", summary.tombstoned)
     count("DriftOrphaned", summary.orphaned)
     count("ReconcileWritten", summary.written)
+    count("ReconcileRevived", summary.revived)
     count("ReconcilePruned", summary.pruned)
     count("ReconcileFailed", summary.failed)
     count("ReconcileIncomplete", 0 if summary.complete else 1)

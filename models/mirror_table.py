@@ -8,6 +8,9 @@ Every writer (triggers, sync, reconcile, backfill, read-through) goes through `p
 - a tombstone lands unless the row is already a tombstone, whatever its time: subs are never
   reused, so a deleted user is never resurrected. Its TTL outlives SQS's 14-day retention,
   so no late event can arrive after the tombstone expires.
+
+The only way out of a tombstone is `revive_tombstone`, for a tombstone proved wrong: the engine
+calls it with a snapshot AdminGetUser has just returned for that very sub.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from models.settings import Settings, get_settings
 from models.user import UserSnapshot
 
 USERNAME_INDEX = "username-index"
+# Keys starting with "#" are reserved for engine state; they can never be a sub (see valid_sub).
+RESERVED_PREFIX = "#"
 
 
 class MirrorUnavailableError(RuntimeError):
@@ -165,6 +170,22 @@ def put_tombstone(sub: str, *, observed_at: int, source: str) -> WriteOutcome:
     return _conditional_put(record, MirrorRecord.sub.does_not_exist() | _not_tombstone())
 
 
+def revive_tombstone(snapshot: UserSnapshot) -> WriteOutcome:
+    """Replace a wrong tombstone by `snapshot` (idempotent); the only write that lands on one.
+
+    Call it only with a snapshot AdminGetUser returned for `snapshot.sub` just now: the user
+    exists, so the tombstone was wrong (subs are never reused). It lands only on a tombstone older
+    than the snapshot: a live or missing row is left to `put_snapshot`, a tombstone written after
+    the read (a deletion since) stands, and a second call finds no tombstone. The whole item is
+    replaced, so the tombstone's TTL goes with it.
+    """
+    if snapshot.sub.startswith(RESERVED_PREFIX):
+        raise ValueError("a reserved engine-state key is not a user")
+    tombstone: Condition = MirrorRecord.deleted == True  # noqa: E712
+    condition: Condition = tombstone & (MirrorRecord.observed_at < snapshot.observed_at)
+    return _conditional_put(record_from_snapshot(snapshot), condition)
+
+
 def get_record(sub: str, *, consistent: bool = False) -> MirrorRecord | None:
     """The stored row (live or tombstone), or None."""
     model = _bound_model()
@@ -187,8 +208,6 @@ def find_subs_by_username(username: str) -> list[str]:
 
 # --- Bulk access for the backfill/reconcile engine (same guard semantics as above) ---------------
 
-# Keys starting with "#" are reserved for engine state; they can never be a sub (see valid_sub).
-RESERVED_PREFIX = "#"
 BATCH_GET_MAX = 100
 BATCH_STATEMENTS_MAX = 25
 _FIELDS = ("sub", "username", "attributes", "status", "enabled", "observed_at", "source", "deleted")

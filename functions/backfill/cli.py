@@ -155,10 +155,9 @@ def _render(summary: dict[str, Any]) -> str:
         f"mode {summary['mode']}: {'complete' if summary['complete'] else 'NOT complete'}"
         + (" (interrupted; resume with the same --checkpoint)" if summary["interrupted"] else ""),
         "listed {listed}  written {written}  unchanged {unchanged}  skipped (mirror newer) {skipped}  "
-        "pruned {pruned}  failed {failed}".format(**summary),
-        "drift: missing {missing}  stale {stale}  orphaned {orphaned}   throttles {throttles}".format(
-            **summary
-        ),
+        "revived {revived}  pruned {pruned}  failed {failed}".format(**summary),
+        "drift: missing {missing}  stale {stale}  orphaned {orphaned}  tombstoned {tombstoned}   "
+        "throttles {throttles}".format(**summary),
         "elapsed {elapsed_s:.1f} s  {users_per_s:.1f} users/s".format(**summary),
     ]
     if summary["prune_skipped"]:

@@ -4,9 +4,12 @@
   page (60 users) by worker threads under ONE token-bucket limiter for every ListUsers call, with
   exponential backoff and full jitter on throttling.
 - Compare: each page's subs are read from the mirror with one BatchGetItem and classified as
-  missing / stale / unchanged / skipped (the mirror is newer, or holds a tombstone).
+  missing / stale / unchanged / skipped (the mirror is newer) / tombstoned (Cognito lists a sub the
+  mirror holds as deleted: a wrong tombstone).
 - Write: only missing and stale users, through the guarded write path (`put_snapshots`, PartiQL with
-  per-statement conditions; or `put_snapshot` per user). A newer row is never overwritten.
+  per-statement conditions; or `put_snapshot` per user). A newer row is never overwritten. A wrong
+  tombstone is revived (`revive_tombstone`) only after AdminGetUser confirms that the user with that
+  sub exists now.
 - Prune: only after every segment completed. A parallel Scan of the mirror checks each live row
   against the set of listed subs (kept on disk in the checkpoint, so memory stays flat); each
   candidate is confirmed with Cognito (AdminGetUser by its username, same sub) before a tombstone.
@@ -47,6 +50,7 @@ from models.mirror_table import (
     put_snapshot,
     put_snapshots,
     put_tombstone,
+    revive_tombstone,
     save_state,
     scan_records,
     set_pool_size,
@@ -64,6 +68,8 @@ COUNTERS = (
     "unchanged",
     "skipped",
     "written",
+    "tombstoned",
+    "revived",
     "failed",
     "throttles",
 )
@@ -188,6 +194,8 @@ class Summary:
     unchanged: int = 0
     skipped: int = 0
     written: int = 0
+    tombstoned: int = 0
+    revived: int = 0
     failed: int = 0
     throttles: int = 0
     orphaned: int = 0
@@ -207,7 +215,7 @@ class Summary:
 
     @property
     def drift(self) -> int:
-        return self.missing + self.stale + self.orphaned
+        return self.missing + self.stale + self.tombstoned + self.orphaned
 
     def set_counters(self, counters: dict[str, int]) -> None:
         for name in COUNTERS:
@@ -515,7 +523,9 @@ class Checkpoint:
 def _classify(snapshot: UserSnapshot, row: MirrorRecord | None) -> str:
     if row is None:
         return "missing"
-    if row.is_tombstone or int(row.observed_at) >= snapshot.observed_at:
+    if row.is_tombstone:
+        return "tombstoned"  # Cognito lists this sub: the tombstone is wrong (or the user left since)
+    if int(row.observed_at) >= snapshot.observed_at:
         return "skipped"
     if row.to_snapshot().same_state(snapshot):
         return "unchanged"
@@ -649,6 +659,7 @@ class Engine:
             return [s.sub for s in snapshots]
         to_write: list[UserSnapshot] = []
         missing: set[str] = set()
+        tombstoned: list[UserSnapshot] = []
         for snapshot in snapshots:
             kind = _classify(snapshot, rows.get(snapshot.sub))
             counts[kind] += 1
@@ -656,9 +667,13 @@ class Engine:
                 to_write.append(snapshot)
                 if kind == "missing":
                     missing.add(snapshot.sub)
-        if self.options.mode is not Mode.FILL or not to_write:
+            elif kind == "tombstoned":
+                tombstoned.append(snapshot)
+        if self.options.mode is not Mode.FILL:
             return []
-        failed: list[str] = []
+        failed = [s.sub for s in tombstoned if not self._revive(s, counts)]
+        if not to_write:
+            return failed
         for snapshot, outcome in zip(to_write, self._write(to_write, missing), strict=True):
             if outcome is None:
                 failed.append(snapshot.sub)
@@ -668,6 +683,20 @@ class Engine:
             else:
                 counts["skipped"] += 1
         return failed
+
+    def _revive(self, listed: UserSnapshot, counts: dict[str, int]) -> bool:
+        """Repair a wrong tombstone once AdminGetUser confirms the sub exists; False if that failed."""
+        try:
+            current = self._read_confirmed(listed.username or None, listed.sub)
+            outcome = revive_tombstone(current) if current is not None else WriteOutcome.SKIPPED
+        except (ServiceUnavailableError, MirrorUnavailableError) as exc:
+            logger.warning("revive failed", extra={"sub": listed.sub, "error": str(exc)})
+            counts["failed"] += 1
+            return False
+        # SKIPPED: the user left since it was listed, or a newer write got there first.
+        counts["revived" if outcome is WriteOutcome.WRITTEN else "skipped"] += 1
+        logger.info("tombstone of a listed user", extra={"sub": listed.sub, "outcome": outcome.value})
+        return True
 
     def _run_segment(self, prefix: str) -> bool:
         """List one segment to its end (True), or stop early (False) with its progress saved."""
@@ -696,23 +725,27 @@ class Engine:
 
     # --- orphans -------------------------------------------------------------------------------
 
-    def _confirm_gone(self, row: MirrorRecord) -> bool:
-        """True when Cognito confirms the row's user no longer exists (by username, same sub)."""
+    def _read_confirmed(self, username: str | None, sub: str) -> UserSnapshot | None:
+        """Cognito's user `sub` now (AdminGetUser by its username, same sub), or None; throttling
+        is waited out under the engine's limiter and backoff."""
         for attempt in range(self.options.max_attempts):
             self._limiter.acquire()
             try:
-                found = read_user(
+                return read_user(
                     user_pool_id=self.options.user_pool_id,
                     source=self.options.source,
-                    username=row.username or None,
-                    sub=row.sub,
+                    username=username,
+                    sub=sub,
                 )
-                return found is None
             except CognitoThrottledError:
                 self._sleep(
                     backoff_delay(attempt, base=self.options.backoff_base, cap=self.options.backoff_cap)
                 )
-        raise ServiceUnavailableError("Cognito kept throttling while confirming orphans")
+        raise ServiceUnavailableError("Cognito kept throttling while confirming users")
+
+    def _confirm_gone(self, row: MirrorRecord) -> bool:
+        """True when Cognito confirms the row's user no longer exists (by username, same sub)."""
+        return self._read_confirmed(row.username or None, row.sub) is None
 
     def _scan_segment(self, segment: int) -> bool:
         if self.checkpoint.scan_done(segment):

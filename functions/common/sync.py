@@ -6,15 +6,14 @@ A CloudTrail record is a signal, never data: its values can be redacted
 through the one guarded write path (`models.mirror_table`). Redelivered or reordered events
 therefore converge on Cognito's current state: a re-read is never older than the last one.
 
-Tombstones are final, so they are written only on evidence:
-- AdminGetUser on the Username the mirror holds for the sub (Cognito's own, which never changes)
-  says not found or answers with another sub (the name was reused by a new user);
-- AdminGetUser on the request's username does not find that sub (the name may be an alias that
-  has moved) and a ListUsers filter on the sub confirms it;
-- only a sub is known, ListUsers finds no such user, and the event itself is a deletion;
-- only a username is known and AdminGetUser does not find it (or the event is a deletion): the
-  mirrored rows with that Username are tombstoned, except the sub that holds the name now.
-A sub is tombstoned only when the event names our pool or the mirror already holds that sub.
+A tombstone is written only on evidence about that very sub: AdminGetUser on a Username that the
+mirror's own row ties to the sub (Cognito's own, which never changes) either raises
+UserNotFoundException, or answers a user whose own Username is that name and whose sub differs
+(usernames are unique: the name was reused, so the row's user is gone). Silence is no evidence:
+a ListUsers filter that finds nothing (it lags new users), a request username (forgeable, or an
+alias that moved) or an alias that resolves to another user never tombstones anybody. Without
+evidence the record is acknowledged and counted (`SyncDeletionUnconfirmed`); the scheduled
+reconcile prunes a user that is really gone. So a tombstone always needs a mirrored row.
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ _API_NAME = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
 
 
 class MalformedSyncRecordError(ValueError):
-    """The SQS body is not an EventBridge CloudTrail event: it fails alone and ends in the DLQ."""
+    """The SQS body is not an EventBridge event: it fails alone and ends in the DLQ."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,8 @@ class SyncResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     tombstoned: list[str] = field(default_factory=list)
+    # Subs possibly deleted (not found) for which Cognito gave no evidence: left to reconcile.
+    unconfirmed: list[str] = field(default_factory=list)
     not_found: bool = False
 
 
@@ -105,19 +106,17 @@ def require_user_pool_id() -> str:
     return pool
 
 
-def parse_detail(body: str) -> dict[str, Any]:
-    """The CloudTrail record (`detail`) of an EventBridge event carried in an SQS body."""
+def parse_event(body: str) -> EventBridgeEvent:
+    """The EventBridge event carried in an SQS body: a `detail-type` string and a `detail` object."""
     try:
         payload = json.loads(body)
     except (TypeError, ValueError) as exc:
         raise MalformedSyncRecordError("body is not JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedSyncRecordError("body is not a JSON object")
-    event = EventBridgeEvent(payload)
-    if payload.get("detail-type") != DETAIL_TYPE or not isinstance(payload.get("detail"), dict):
-        raise MalformedSyncRecordError("body is not an 'AWS API Call via CloudTrail' event")
-    detail: dict[str, Any] = event.detail
-    return detail
+    if not isinstance(payload.get("detail-type"), str) or not isinstance(payload.get("detail"), dict):
+        raise MalformedSyncRecordError("body is not an EventBridge event with a detail object")
+    return EventBridgeEvent(payload)
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -234,6 +233,14 @@ class _Writer:
             },
         )
 
+    def unconfirmed(self, sub: str) -> None:
+        self.result.unconfirmed.append(sub)
+        count("SyncDeletionUnconfirmed")
+        logger.info(
+            "sync: user not found, no evidence of a deletion: nothing written",
+            extra={"event_name": self.signal.event_name, "event_id": self.signal.event_id, "sub": sub},
+        )
+
     def not_found(self) -> None:
         self.result.not_found = True
         count("SyncUserNotFound")
@@ -260,39 +267,40 @@ def sync_signal(signal: UserSignal, *, user_pool_id: str) -> SyncResult:
     return writer.result
 
 
+def _gone(username: str, holder: UserSnapshot | None) -> bool:
+    """Evidence that the user a mirrored row ties to `username` is gone, from AdminGetUser on that
+    name: nobody holds it (UserNotFoundException), or its own holder is another user."""
+    return holder is None or holder.username == username
+
+
 def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: _Writer) -> None:
     record = get_record(sub)
     if record is not None and record.is_tombstone:
         writer.result.unchanged.append(sub)
         count("SyncTombstoneSkipped")  # deletion is final: no Cognito call needed
         return
-    current: UserSnapshot | None = None
-    if record is not None and record.username:
-        # The mirror holds Cognito's own Username, which never changes: AdminGetUser on it is
-        # authoritative. Not found, or another sub (the name was reused): `sub` is gone.
-        current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=record.username)
-        gone = True
-    elif signal.username:
-        current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=signal.username)
-        if current is None or current.sub != sub:
-            # The request's name may be an alias (email, phone) that has moved: confirm by sub.
-            other, current = current, _read_by_sub(sub, user_pool_id)
-            if other is not None:
-                writer.snapshot(other)
-        gone = True
-    else:
-        current = _read_by_sub(sub, user_pool_id)
-        # ListUsers may lag a brand-new user: its silence alone is no evidence of a deletion.
-        gone = signal.is_deletion
+    # The mirror's Username for the sub (Cognito's own, never changed) is the authority; else the
+    # request's name, which is only a hint (it may be forged, or an alias that has moved).
+    tied = record.username if record is not None and record.username else None
+    name = tied or signal.username
+    current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=name) if name else None
     if current is not None and current.sub == sub:
         writer.snapshot(current)
         return
-    if gone and (signal.pool_named or record is not None):
+    if tied is not None and _gone(tied, current):
         writer.tombstone(sub)
+        if current is not None:
+            writer.snapshot(current)  # the name's new holder
+        return
+    if current is not None:
+        writer.snapshot(current)  # another user answered the name: live, so mirror it
+    found = _read_by_sub(sub, user_pool_id)
+    if found is not None:
+        writer.snapshot(found)
+    elif record is not None or name is not None or signal.is_deletion:
+        writer.unconfirmed(sub)  # something says "gone", but no evidence for this sub
     else:
         writer.not_found()
-    if current is not None:
-        writer.snapshot(current)
 
 
 def _read_by_sub(sub: str, user_pool_id: str) -> UserSnapshot | None:
@@ -315,8 +323,12 @@ def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writ
     if mirrored or signal.is_deletion:
         current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=username)
     for sub in mirrored:
-        if current is None or sub != current.sub:
+        if current is not None and sub == current.sub:
+            continue
+        if _gone(username, current):  # each of these rows ties `username` to its sub
             writer.tombstone(sub)
+        else:
+            writer.unconfirmed(sub)  # an alias of another user answered: no evidence
     if current is not None:
         writer.snapshot(current)
     elif not mirrored:
@@ -326,8 +338,13 @@ def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writ
 def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
     """Sync one SQS message body. Raises MalformedSyncRecordError, CognitoThrottledError,
     ServiceUnavailableError or MirrorUnavailableError: the record then fails alone and is retried."""
-    detail = parse_detail(body)
-    reason = ignore_reason(detail, user_pool_id)
+    event = parse_event(body)
+    detail: dict[str, Any] = event.detail
+    # Other CloudTrail kinds (e.g. "AWS Service Event via CloudTrail" from the hosted UI and token
+    # endpoints) are well-formed events that are not ours to sync, like any other ignored event.
+    reason = (
+        "SyncIgnoredDetailType" if event.detail_type != DETAIL_TYPE else ignore_reason(detail, user_pool_id)
+    )
     if reason is not None:
         count(reason)
         logger.debug(

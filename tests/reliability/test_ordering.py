@@ -4,7 +4,8 @@ Several writers (triggers, sync, reconcile, backfill, read-through) deliver snap
 tombstones of a few users, with random observation times, duplicated and in any order
 (at-least-once delivery). Whatever the interleaving:
 - the stored row equals the newest delivered snapshot (on equal times, the first one to land);
-- after a tombstone nothing brings the user back;
+- after a tombstone nothing brings the user back, except `revive_tombstone` with a snapshot
+  newer than the tombstone (AdminGetUser saw the user after it was written), once;
 - a repeated delivery never changes anything (SKIPPED).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone
+from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone, revive_tombstone
 from models.user import UserSnapshot
 from tests.pii_watch import PII_VALUES
 
@@ -211,3 +212,37 @@ def test_every_pair_of_writers_agrees_on_equal_times() -> None:
         # Then the first lands and the second is a no-op
         assert (one, two) == (WriteOutcome.WRITTEN, WriteOutcome.SKIPPED)
         assert_stored(sub, Delivery(0, BASE_US, a, False, 1))
+
+
+@given(
+    tombstone_at=st.integers(0, 12),
+    late=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(WRITERS)), min_size=1, max_size=6),
+    revive_at=st.integers(0, 12),
+)
+def test_only_a_newer_confirmed_revive_leaves_a_tombstone(
+    tombstone_at: int, late: list[tuple[int, str]], revive_at: int
+) -> None:
+    # Given a user mirrored, then tombstoned at some time
+    sub = str(uuid.uuid4())
+    put_snapshot(Delivery(0, BASE_US, "post_confirmation", False, 1).snapshot(sub))
+    put_tombstone(sub, observed_at=BASE_US + tombstone_at, source="attribute_sync")
+    # When ordinary late snapshots of any writer and time arrive
+    outcomes = {put_snapshot(Delivery(0, BASE_US + t, w, False, 2).snapshot(sub)) for t, w in late}
+    # Then none lands: the row stays the tombstone
+    assert outcomes == {WriteOutcome.SKIPPED}
+    assert get_record(sub, consistent=True).is_tombstone  # type: ignore[union-attr]
+    # When the revive path runs with a confirmed snapshot, twice
+    confirmed = Delivery(0, BASE_US + revive_at, "reconcile", False, 3).snapshot(sub)
+    first, second = revive_tombstone(confirmed), revive_tombstone(confirmed)
+    # Then it lands once, and only when it is newer than the tombstone; a revived row has no TTL
+    newer = revive_at > tombstone_at
+    event(f"revive newer than tombstone={newer}")
+    assert (first, second) == (
+        (WriteOutcome.WRITTEN if newer else WriteOutcome.SKIPPED),
+        WriteOutcome.SKIPPED,
+    )
+    record = get_record(sub, consistent=True)
+    assert record is not None and record.is_tombstone is not newer
+    if newer:
+        assert record.expires_at is None
+        assert record.to_snapshot().same_state(confirmed)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FakeLambdaContext
+from tests.helpers import FakeLambdaContext, load_event
 from tests.sync_events import (
     HIDDEN,
     cloudtrail,
@@ -319,6 +319,46 @@ def test_other_events_pools_and_sources_are_ignored_and_counted(cognito, sync, c
     assert metrics["SyncIgnoredEventSource"] == 1
     assert metrics["SyncIgnoredFailedCall"] == 1
     assert metrics["SyncSnapshotWritten"] == 0
+
+
+def test_a_cloudtrail_service_event_is_acknowledged_and_counted(cognito, sync, capsys):
+    # Given a mirrored user and a hosted-UI token call, which EventBridge delivers as an
+    # "AWS Service Event via CloudTrail" naming our pool and the user's sub
+    sub = cognito.create_user("ola", email="ola@example.com")
+    before = mirror_now(cognito, "ola")
+    service_event = load_event("eventbridge_aws_service_event")
+    service_event["detail"]["additionalEventData"].update(userPoolId=cognito.id, sub=sub)
+    capsys.readouterr()
+
+    # When it arrives
+    response = sync(service_event)
+
+    # Then it is acknowledged (not retried, never in the DLQ), counted, and the mirror is untouched
+    assert failed_ids(response) == []
+    assert mirror(sub).to_snapshot() == before
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics["SyncIgnoredDetailType"] == 1
+    assert metrics["SyncMalformedRecord"] == 0
+
+
+def test_an_unconfirmed_deletion_is_acknowledged_counted_and_logged_by_sub(cognito, sync, capsys, caplog):
+    # Given a DeleteUser record for a sub no mirrored row ties to a username (and no metric left
+    # over from tests that call the sync logic without the handler)
+    from functions.common.observability import metrics
+
+    metrics.clear_metrics()
+    sub = "11111111-0000-0000-0000-0000000000aa"
+    capsys.readouterr()
+
+    # When it arrives
+    response = sync(event(cognito, "delete_user", sub=sub))
+
+    # Then it is acknowledged, nothing is written, and it is counted and logged (the sub only)
+    assert failed_ids(response) == []
+    assert mirror(sub) is None
+    captured = capsys.readouterr()
+    assert emitted_metrics(captured.out)["SyncDeletionUnconfirmed"] == 1
+    assert [getattr(r, "sub", None) for r in caplog.records if "no evidence" in r.getMessage()] == [sub]
 
 
 def test_a_record_naming_no_user_is_counted_and_not_retried(cognito, sync, capsys):

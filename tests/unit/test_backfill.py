@@ -129,17 +129,63 @@ def test_leaves_newer_trigger_written_rows_alone(cognito: Any, raw_item: Any, ca
     assert (summary["skipped"], summary["written"]) == (1, 0)
 
 
-def test_a_tombstone_is_never_overwritten(cognito: Any, raw_item: Any, capsys: Any) -> None:
-    # Given a user whose row is a tombstone (deleted meanwhile, per the sync)
+def test_verify_reports_a_tombstone_of_a_listed_user_as_drift(
+    cognito: Any, raw_item: Any, capsys: Any
+) -> None:
+    # Given a live user whose row is a tombstone (a deletion wrongly recorded)
     sub = cognito.create_user("bob", email="bob@example.com")
     put_tombstone(sub, observed_at=1, source="sync")
 
-    # When the backfill runs
-    run_cli(cognito, "--json")
+    # When the mirror is verified
+    code = run_cli(cognito, "--verify", "--json")
 
-    # Then the tombstone stays
+    # Then it is drift of its own kind (exit 3), and nothing is written
+    summary = summary_of(capsys)
+    assert code == 3
+    assert (summary["tombstoned"], summary["revived"], summary["skipped"]) == (1, 0, 0)
     assert raw_item(sub)["deleted"]["BOOL"] is True
-    assert summary_of(capsys)["skipped"] == 1
+
+
+def test_fill_revives_a_wrong_tombstone_once_cognito_confirms_the_user(
+    cognito: Any, raw_item: Any, capsys: Any
+) -> None:
+    # Given a live user whose row is a tombstone
+    sub = cognito.create_user("bob", email="bob@example.com")
+    put_tombstone(sub, observed_at=1, source="sync")
+
+    # When the backfill runs, then runs again
+    first_code = run_cli(cognito, "--json")
+    first = summary_of(capsys)
+    run_cli(cognito, "--json")
+    second = summary_of(capsys)
+
+    # Then the first run revives the user as Cognito has it (no TTL left), the second finds no drift
+    assert first_code == 0
+    assert (first["tombstoned"], first["revived"], first["written"]) == (1, 1, 0)
+    item = raw_item(sub)
+    assert item["deleted"]["BOOL"] is False and "expires_at" not in item
+    assert stored_email(raw_item, sub) == "bob@example.com"
+    assert (second["tombstoned"], second["revived"], second["unchanged"]) == (0, 0, 1)
+
+
+def test_a_tombstone_of_a_user_gone_since_the_listing_stays(
+    cognito: Any, raw_item: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    # Given a listed user whose row is a tombstone, and AdminGetUser no longer finding it
+    from functions.common import engine
+
+    sub = cognito.create_user("bob", email="bob@example.com")
+    put_tombstone(sub, observed_at=1, source="sync")
+    monkeypatch.setattr(engine, "read_user", lambda **kwargs: None)
+
+    # When the backfill runs
+    code = run_cli(cognito, "--json")
+
+    # Then the tombstone stands (no evidence that the user exists now)
+    summary = summary_of(capsys)
+    assert code == 0
+    assert (summary["tombstoned"], summary["revived"], summary["skipped"]) == (1, 0, 1)
+    assert raw_item(sub)["deleted"]["BOOL"] is True
 
 
 def test_stale_rows_are_rewritten_and_unchanged_rows_are_not(

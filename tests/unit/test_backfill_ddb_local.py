@@ -108,3 +108,28 @@ def test_batches_above_25_statements_are_split_and_read_back() -> None:
     # Then all landed
     assert outcomes == [W] * 60
     assert sorted(rows) == sorted(s.sub for s in page)
+
+
+@pytest.mark.usefixtures("local_table")
+def test_put_snapshots_in_both_forms_never_resurrect_a_tombstone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given tombstones at t=50 (one per case), and only the revive path able to leave one
+    from models.mirror_table import revive_tombstone
+
+    monkeypatch.setenv("MIRROR_DDB_READ_TIMEOUT", "10")  # a bulk job's bound: a cold engine is slow
+    reset_process_state()
+
+    cases = [(f"t-{form}-{t}", form, t) for form in ("insert", "update") for t in (1, 50, 99)]
+    for sub, _, _ in cases:
+        put_tombstone(sub, observed_at=50, source="attribute_sync")
+
+    # When late snapshots, older, equal and newer, arrive in both PartiQL forms (INSERT when the
+    # sub was read as missing, guarded UPDATE otherwise), twice
+    snapshots = [snap(sub, t) for sub, _, t in cases]
+    missing = {sub for sub, form, _ in cases if form == "insert"}
+    outcomes = put_snapshots(snapshots, missing=missing) + put_snapshots(snapshots, missing=missing)
+
+    # Then none lands: every row is still its tombstone
+    assert set(outcomes) == {S}
+    assert all(row.is_tombstone for row in get_records([sub for sub, _, _ in cases]).values())
+    # And the revive path lands only with a snapshot newer than the tombstone
+    assert [revive_tombstone(s) for s in snapshots[:3]] == [S, S, W]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone
+from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone, revive_tombstone
 from models.user import UserSnapshot, filter_attributes
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
@@ -138,3 +138,24 @@ def test_oversized_and_non_string_values_are_dropped_by_name() -> None:
     # Then both are dropped and only their names are reported
     assert kept == {"family_name": "Doe"}
     assert sorted(dropped) == ["email", "given_name"]
+
+
+def test_revive_replaces_only_a_tombstone_and_never_creates_or_overwrites_a_live_row() -> None:
+    # Given no row
+    # When the revive path runs, Then it writes nothing (a missing row is put_snapshot's job)
+    assert revive_tombstone(snapshot(100)) is WriteOutcome.SKIPPED
+    assert get_record(SUB) is None
+    # Given a live row
+    put_snapshot(snapshot(100, email="live@example.com"))
+    # When the revive path runs with a newer snapshot, Then the live row is left alone
+    assert revive_tombstone(snapshot(200, email="other@example.com")) is WriteOutcome.SKIPPED
+    record = get_record(SUB)
+    assert record is not None and record.to_snapshot().attributes == {"email": "live@example.com"}
+
+
+def test_revive_refuses_an_engine_state_key() -> None:
+    # Given a snapshot whose key is a reserved engine-state key
+    reserved = UserSnapshot("#reconcile#pool", "x", {}, "CONFIRMED", True, 100, "test")
+    # When it is revived, Then it is refused before any write
+    with pytest.raises(ValueError, match="reserved"):
+        revive_tombstone(reserved)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from models.mirror_table import get_record, load_state, put_snapshot, scan_records
+from models.mirror_table import get_record, load_state, put_snapshot, put_tombstone, scan_records
 from models.user import UserSnapshot
 from tests.helpers import FakeLambdaContext
 
@@ -63,6 +63,23 @@ def test_reconcile_fixes_planted_drift_and_reports_it(cognito: Any, ddb: Any, ca
     assert metrics["DriftMissing"] == 1.0
     assert metrics["DriftStale"] == 1.0
     assert metrics["DriftOrphaned"] == 1.0
+
+
+def test_reconcile_revives_a_wrongly_tombstoned_user_and_reports_it(cognito: Any, capsys: Any) -> None:
+    # Given a live user whose mirror row is a tombstone
+    sub = cognito.create_user("tom", email="tom@example.com")
+    put_tombstone(sub, observed_at=1, source="attribute_sync")
+
+    # When the scheduled reconcile runs
+    result = invoke()
+
+    # Then the user is live again, and the drift is counted and emitted
+    assert (result["tombstoned"], result["revived"]) == (1, 1)
+    row = get_record(sub)
+    assert row is not None and not row.is_tombstone and row.username == "tom"
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics["DriftTombstoned"] == 1.0
+    assert metrics["ReconcileRevived"] == 1.0
 
 
 def test_a_second_run_finds_no_drift(cognito: Any) -> None:

@@ -76,18 +76,19 @@ def test_the_pool_is_read_from_additional_data_or_a_resource_arn():
         "",
         "null",
         "[1, 2]",
-        json.dumps({"detail-type": "Scheduled Event", "detail": {}}),
+        json.dumps({"detail": {}}),
+        json.dumps({"detail-type": 7, "detail": {}}),
         json.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": "text"}),
     ],
 )
-def test_bodies_that_are_not_cloudtrail_events_are_malformed(body):
-    # Given an SQS body that is not an EventBridge CloudTrail event
-    from functions.common.sync import MalformedSyncRecordError, parse_detail
+def test_bodies_that_are_not_eventbridge_events_are_malformed(body):
+    # Given an SQS body that is not an EventBridge event (no detail-type string or detail object)
+    from functions.common.sync import MalformedSyncRecordError, parse_event
 
     # When it is parsed
     # Then it is rejected (the record fails alone and ends in the DLQ)
     with pytest.raises(MalformedSyncRecordError):
-        parse_detail(body)
+        parse_event(body)
 
 
 # --- finding the user -------------------------------------------------------------------------
@@ -121,6 +122,56 @@ def test_a_request_username_that_no_longer_resolves_is_confirmed_by_sub(cognito)
     assert not mirror(sub).is_tombstone
 
 
+def list_users_lags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ListUsers does not list anybody yet (it lags new users); AdminGetUser answers as usual."""
+    from functions.common import sync as sync_logic
+
+    real = sync_logic.read_user
+
+    def lagging(**kwargs: Any) -> Any:
+        return None if kwargs.get("username") is None else real(**kwargs)
+
+    monkeypatch.setattr(sync_logic, "read_user", lagging)
+
+
+def test_a_forged_record_with_an_unresolvable_username_never_tombstones_a_live_user(cognito, monkeypatch):
+    # Given a live user the mirror does not hold yet, ListUsers lagging, and a record naming our pool,
+    # that user's sub and a username that resolves to nobody (forged, or a name that moved)
+    sub = cognito.create_user("ada", email="ada@example.com")
+    list_users_lags(monkeypatch)
+    detail = cloudtrail("admin_update_user_attributes", pool=cognito.id, sub=sub, username="ghost")
+
+    # When the record is synced
+    result = run(detail, cognito.id)
+
+    # Then nothing is tombstoned: the silence is counted as an unconfirmed deletion, not believed
+    assert result.tombstoned == [] and result.unconfirmed == [sub]
+    assert mirror(sub) is None
+
+
+def test_a_username_answered_by_another_user_never_tombstones_the_mirrored_sub(cognito, monkeypatch):
+    # Given a mirrored live user whose row's username AdminGetUser resolves, as an alias, to another
+    # user (Cognito answers with that user's own Username), and ListUsers lagging
+    from functions.common import sync as sync_logic
+    from models.user import UserSnapshot
+
+    sub = cognito.create_user("ada", email="ada@example.com")
+    mirror_now(cognito, "ada")
+    list_users_lags(monkeypatch)
+    other = UserSnapshot("99999999-0000-0000-0000-000000000009", "zed", {}, "CONFIRMED", True, 1, "x")
+    real = sync_logic.read_user
+    monkeypatch.setattr(
+        sync_logic, "read_user", lambda **kw: other if kw.get("username") == "ada" else real(**kw)
+    )
+
+    # When a record with the sub alone is synced
+    result = run(cloudtrail("update_user_attributes", pool=cognito.id, sub=sub), cognito.id)
+
+    # Then the mirrored sub stays live: another user behind the name is no evidence for this sub
+    assert result.tombstoned == [] and result.unconfirmed == [sub]
+    assert not mirror(sub).is_tombstone
+
+
 def test_silence_from_list_users_alone_never_tombstones(cognito):
     # Given a sub Cognito cannot find (ListUsers may lag a brand-new user) and a non-deleting event
     sub = "11111111-2222-3333-4444-555555555555"
@@ -135,19 +186,21 @@ def test_silence_from_list_users_alone_never_tombstones(cognito):
     assert mirror(sub) is None
 
 
-def test_a_deletion_of_an_unmirrored_sub_tombstones_only_when_the_pool_is_ours(cognito):
+def test_a_deletion_of_an_unmirrored_sub_writes_nothing_and_is_counted_unconfirmed(cognito):
     # Given DeleteUser records for users the mirror never held: one naming our pool, one no pool
     ours, unnamed = "11111111-0000-0000-0000-000000000001", "11111111-0000-0000-0000-000000000002"
     named = cloudtrail("delete_user", pool=cognito.id, sub=ours)
     named["additionalEventData"]["userPoolId"] = cognito.id
 
     # When both are synced
-    run(named, cognito.id)
-    run(cloudtrail("delete_user", pool=cognito.id, sub=unnamed), cognito.id)
+    first = run(named, cognito.id)
+    second = run(cloudtrail("delete_user", pool=cognito.id, sub=unnamed), cognito.id)
 
-    # Then our pool's user is tombstoned (a late write cannot resurrect it); the other leaves no row
-    assert mirror(ours).is_tombstone
-    assert mirror(unnamed) is None
+    # Then no mirrored row ties a username to either sub, so nothing is evidence: no row is written
+    # (a late event re-reads Cognito and finds nobody; reconcile is the backstop) and both are counted
+    assert (first.unconfirmed, second.unconfirmed) == ([ours], [unnamed])
+    assert first.tombstoned == second.tombstoned == []
+    assert mirror(ours) is None and mirror(unnamed) is None
 
 
 def test_a_tombstoned_sub_is_not_read_from_cognito_again(cognito, monkeypatch):
