@@ -6,10 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov (IaC scanner) pins packages that clash with ours: its own venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean package
+.PHONY: help setup setup-node setup-checkov test unit integration lint format mypy demo dev bench clean package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,17 +27,24 @@ $(NODE_STAMP): package.json package-lock.json
 	@if [ -L node_modules ]; then echo "node_modules is a symlink (shared install): skipping npm ci"; \
 	else npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); fi
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $(CHECKOV_STAMP)
+
 setup: $(STAMP) ## Python venv with runtime + dev requirements (idempotent)
+
+setup-checkov: $(CHECKOV_STAMP) ## checkov in its own venv (.venv-checkov), pinned in requirements-checkov.txt
 
 setup-node: $(NODE_STAMP) ## npm ci: osls, serverless-offline, cognito-local, DynamoDB Local
 
 unit: setup ## Unit tests (moto, no network)
 	$(PY) -m pytest tests/unit -q
 
-test: setup setup-node ## All tests: unit, then integration on the local stack
+test: setup setup-node setup-checkov ## All tests: unit, then integration on the local stack
 	$(PY) -m pytest tests -q
 
-package: setup setup-node ## Package serverless.yml offline (new + existing pool), cfn-lint, artifact sizes
+package: setup setup-node setup-checkov ## Package serverless.yml offline (new + existing pool), cfn-lint, checkov, artifact sizes
 	$(PY) -m scripts.package_check
 
 integration: setup setup-node ## Integration tests only (starts and stops its own local stack)

@@ -31,6 +31,9 @@ STAGE = "ci"
 REGION = "eu-west-1"
 ARTIFACT_BUDGET_BYTES = 5 * 1024 * 1024
 PACKAGE_TIMEOUT_SECONDS = 600
+# checkov, the independent IaC scanner, in its own venv (`make setup-checkov`): its pins clash with ours.
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+SCAN_TIMEOUT_SECONDS = 300
 
 # Serverless params per user pool mode (scripts/serverless_user_pool.js): an empty userPoolId
 # creates a pool; a pool id attaches the stack to it. The existing pool here is an example.
@@ -74,7 +77,7 @@ FIRST_PARTY = frozenset({"functions", "models"})
 
 
 class PackageError(RuntimeError):
-    """`osls package` failed; the message carries the tail of its output."""
+    """`osls package` (or the scanner) failed; the message carries the tail of its output."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,15 @@ class LintFinding:
     @property
     def is_error(self) -> bool:
         return self.rule.startswith("E")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """checkov's verdict on one template: counts, and each failed check as `ID resource`."""
+
+    passed: int
+    skipped: int
+    failed: list[str]
 
 
 @dataclass
@@ -143,6 +155,17 @@ def _arn_text(resource: Any) -> str:
     return json.dumps(resource, sort_keys=True)
 
 
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A policy's statements; a conditional one (`Fn::If`) counts as granted (its true branch)."""
+    found = []
+    for statement in _as_list(document["Statement"]):
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        if statement != {"Ref": "AWS::NoValue"}:
+            found.append(statement)
+    return found
+
+
 def iam_grants(template: dict[str, Any]) -> list[Grant]:
     """Every (role, action, resource) granted by the inline policies of the template's roles."""
     grants = []
@@ -150,7 +173,7 @@ def iam_grants(template: dict[str, Any]) -> list[Grant]:
         if resource["Type"] != "AWS::IAM::Role":
             continue
         for policy in resource["Properties"].get("Policies", []):
-            for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+            for statement in _statements(policy["PolicyDocument"]):
                 for action in _as_list(statement.get("Action", [])):
                     for target in _as_list(statement.get("Resource", [])):
                         grants.append(
@@ -246,6 +269,50 @@ def lint(template_path: Path, region: str = REGION) -> list[LintFinding]:
     ]
 
 
+def _scan_env() -> dict[str, str]:
+    """Offline: no platform key (nothing is uploaded or downloaded), no telemetry."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BC_", "PRISMA_"))}
+    env["CHECKOV_RUN_SCA_PACKAGE_SCAN_V2"] = "false"
+    env["BC_SKIP_MAPPING"] = "TRUE"
+    return env
+
+
+def scan(template_path: Path) -> ScanResult:
+    """Run checkov on a template, offline (`--skip-download`, no API key); its passed/failed checks.
+    Suppressions live in the template (`Metadata.checkov.skip`, each with a reason)."""
+    if not CHECKOV.exists():
+        raise PackageError(f"checkov not found at {CHECKOV}: run `make setup-checkov`")
+    cmd = [
+        str(CHECKOV),
+        "--file",
+        str(template_path),
+        "--framework",
+        "cloudformation",
+        "--skip-download",
+        "--output",
+        "json",
+    ]
+    try:
+        done = subprocess.run(
+            cmd, env=_scan_env(), capture_output=True, text=True, timeout=SCAN_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise PackageError(f"checkov did not finish within {SCAN_TIMEOUT_SECONDS} s") from exc
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
+        raise PackageError(f"checkov failed (exit {done.returncode}):\n{tail}") from exc
+    results = report.get("results", {}) if isinstance(report, dict) else {}
+    return ScanResult(
+        passed=len(results.get("passed_checks", [])),
+        skipped=len(results.get("skipped_checks", [])),
+        failed=sorted(
+            f"{check['check_id']} {check['resource']}" for check in results.get("failed_checks", [])
+        ),
+    )
+
+
 def _module_path(names: Set[str], module: str) -> str | None:
     base = module.replace(".", "/")
     for candidate in (f"{base}.py", f"{base}/__init__.py"):
@@ -337,7 +404,7 @@ def handler_in_repository(handler_module: str) -> bool:
 
 
 def check(stack: PackagedStack, region: str = REGION) -> dict[str, Any]:
-    """Lint both templates of a packaged stack and measure its artifacts: a JSON-ready summary."""
+    """Lint and scan the templates of a packaged stack and measure its artifacts: a JSON-ready summary."""
     findings = lint(stack.template_path, region) + lint(
         stack.directory / "cloudformation-template-create-stack.json", region
     )
@@ -351,6 +418,7 @@ def check(stack: PackagedStack, region: str = REGION) -> dict[str, Any]:
         if name not in absent
     }
     unresolved = {name: modules for name, modules in unresolved.items() if modules}
+    scanned = scan(stack.template_path)
     return {
         "mode": stack.mode,
         "directory": str(stack.directory),
@@ -361,7 +429,8 @@ def check(stack: PackagedStack, region: str = REGION) -> dict[str, Any]:
         "lint_findings": [f"{f.rule} {f.message} ({f.location})" for f in blocking],
         "handlers_not_in_repository": absent,
         "unresolved_imports": unresolved,
-        "ok": not blocking and not oversize and not absent and not unresolved,
+        "checkov": {"passed": scanned.passed, "skipped": scanned.skipped, "failed": scanned.failed},
+        "ok": not blocking and not oversize and not absent and not unresolved and not scanned.failed,
     }
 
 
@@ -372,6 +441,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     ignored = ", ".join(f"{rule} x{count}" for rule, count in summary["lint_ignored"].items())
     print(f"  cfn-lint: {len(summary['lint_findings'])} finding(s); framework noise ignored: {ignored}")
     for line in summary["lint_findings"]:
+        print(f"    {line}")
+    scanned = summary["checkov"]
+    print(
+        f"  checkov: {len(scanned['failed'])} failed, {scanned['passed']} passed, "
+        f"{scanned['skipped']} skipped (each skip has its reason in the template)"
+    )
+    for line in scanned["failed"]:
         print(f"    {line}")
     for name in summary["handlers_not_in_repository"]:
         print(f"  {name}: its handler module is not in this checkout")

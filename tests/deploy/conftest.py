@@ -6,9 +6,11 @@ The templates and artifacts land in a temporary folder; scripts.package_check do
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from scripts.package_check import MODES, PackagedStack, PackageError, package
+from scripts.package_check import MODES, PackagedStack, PackageError, check, package
 
 FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile")
 
@@ -26,6 +28,15 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PackagedStac
 def stack(request: pytest.FixtureRequest, packaged: dict[str, PackagedStack]) -> PackagedStack:
     """The packaged stack of each user pool mode in turn."""
     return packaged[request.param]
+
+
+@pytest.fixture(scope="session")
+def checked(packaged: dict[str, PackagedStack]) -> dict[str, dict[str, Any]]:
+    """`make package`'s verdict (cfn-lint, checkov, artifacts) on each mode, computed once."""
+    try:
+        return {mode: check(stack) for mode, stack in packaged.items()}
+    except PackageError as exc:
+        pytest.fail(f"{exc}", pytrace=False)
 
 
 def function_logical_id(key: str) -> str:

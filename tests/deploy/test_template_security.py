@@ -25,11 +25,14 @@ TABLE_ACTIONS_RECONCILE = {
     "dynamodb:PartiQLSelect",
 }
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
+# Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
+KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
 # The contract of each function's role: (action, target) pairs, nothing more.
 EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
-    "postConfirmation": LOGS | {("dynamodb:PutItem", "table")},
-    "postAuthentication": LOGS | {("dynamodb:PutItem", "table")},
+    "postConfirmation": LOGS | KMS | {("dynamodb:PutItem", "table")},
+    "postAuthentication": LOGS | KMS | {("dynamodb:PutItem", "table")},
     "api": LOGS
+    | KMS
     | {
         ("dynamodb:GetItem", "table"),
         ("dynamodb:PutItem", "table"),
@@ -37,6 +40,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("cognito-idp:ListUsers", "pool"),
     },
     "attributeSync": LOGS
+    | KMS
     | {
         ("sqs:ReceiveMessage", "queue"),
         ("sqs:DeleteMessage", "queue"),
@@ -48,10 +52,23 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "username-index"),
     },
     "reconcile": LOGS
+    | KMS
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
     | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
-    | {("dynamodb:DeleteItem", "table")},
+    | {("dynamodb:DeleteItem", "table"), ("sqs:SendMessage", "reconcile-dlq")},
 }
+# Every way to write a row: denied on reserved keys ('#...') to all roles but reconcile's.
+TABLE_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+}
+# The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
+KMS_KEY_IF_SET = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
 CLOUDTRAIL_EVENT_NAMES = {
     "AdminCreateUser",
     "AdminConfirmSignUp",
@@ -103,7 +120,12 @@ def get_att(resource: str, attribute: str = "Arn") -> str:
 
 def target_of(resource: str, function: str, mode: str) -> str:
     """Name what an ARN (as text) points at, or return it unchanged when it is none of ours."""
-    named = {get_att("MirrorTable"): "table", get_att("SyncQueue"): "queue"}
+    named = {
+        get_att("MirrorTable"): "table",
+        get_att("SyncQueue"): "queue",
+        get_att("ReconcileDeadLetterQueue"): "reconcile-dlq",
+        json.dumps({"Ref": "KmsKeyArn"}): "key",
+    }
     if resource in named:
         return named[resource]
     if resource.endswith("${MirrorTable.Arn}/index/username-index"):
@@ -132,7 +154,7 @@ def test_each_role_grants_exactly_the_functions_contract(stack: PackagedStack, f
     granted = {
         (grant.action, target_of(grant.resource, function, stack.mode))
         for grant in iam_grants(stack.template)
-        if grant.role == role
+        if grant.role == role and grant.effect == "Allow"
     }
     # Then they are exactly the contract: nothing missing, nothing more (exact ARNs, no wildcard)
     assert granted == EXPECTED_GRANTS[function]
@@ -143,9 +165,28 @@ def test_reconcile_may_delete_only_its_checkpoint_row(stack: PackagedStack) -> N
     role = resources(stack)[role_of(stack, "reconcile")]
     statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     # When the statement allowing DeleteItem is found
-    (delete,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
+    (delete,) = [s for s in statements if "dynamodb:DeleteItem" in s.get("Action", [])]
     # Then it is limited to the reserved keys ('#...'), which no sub can match
     assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
+
+
+@pytest.mark.parametrize("function", ["postConfirmation", "postAuthentication", "api", "attributeSync"])
+def test_only_reconcile_may_write_reserved_keys(stack: PackagedStack, function: str) -> None:
+    # Given the policy of a role other than reconcile's
+    statements = resources(stack)[role_of(stack, function)]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    # When its Deny statements are read
+    denies = [s for s in statements if s.get("Effect") == "Deny"]
+    # Then one denies every kind of table write on any reserved key ('#...', engine state)
+    assert len(denies) == 1
+    (deny,) = denies
+    assert set(deny["Action"]) == TABLE_WRITES
+    assert deny["Resource"] == {"Fn::GetAtt": ["MirrorTable", "Arn"]}
+    assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
+    # and the reconcile role, which keeps its checkpoint there, has no such Deny
+    reconcile = resources(stack)[role_of(stack, "reconcile")]["Properties"]["Policies"][0]
+    assert not [s for s in reconcile["PolicyDocument"]["Statement"] if s.get("Effect") == "Deny"]
 
 
 def test_no_wildcard_grant_beyond_the_documented_exceptions(stack: PackagedStack) -> None:
@@ -213,7 +254,11 @@ def test_table_is_on_demand_encrypted_recoverable_retained_and_protected(stack: 
     assert table["UpdateReplacePolicy"] == "Retain"
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": {"Fn::If": ["HasKmsKey", "KMS", {"Ref": "AWS::NoValue"}]},
+        "KMSMasterKeyId": KMS_KEY_IF_SET,
+    }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     # and the ci stage is not a dev stage: deletion protection is on
     assert props["DeletionProtectionEnabled"] is True
@@ -312,9 +357,7 @@ def test_sync_path_cloudtrail_rule_queue_redrive_and_partial_batches(stack: Pack
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # and only EventBridge, from this rule, may send to the queues
     send = next(
-        s
-        for s in res["SyncQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-        if s["Effect"] == "Allow"
+        s for s in res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
     )
     assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SyncEventRule", "Arn"]}}}
 
@@ -369,3 +412,74 @@ def test_logs_expire_and_functions_carry_the_powertools_environment(stack: Packa
         assert env["MIRROR_TABLE"] == "cognito-mirror-ci-users"
         # and only functions that read Cognito name the pool (triggers get it in the event: no cycle)
         assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile"))
+
+
+def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:
+    # Given the functions and the sync queue's event source
+    props = {
+        function: resources(stack)[function_logical_id(function)]["Properties"] for function in FUNCTIONS
+    }
+    mapping = resources(stack)["AttributeSyncEventSourceMappingSQSSyncQueue"]["Properties"]
+    # Then each reserves a bounded concurrency (the defaults of the params)
+    assert {function: p.get("ReservedConcurrentExecutions") for function, p in props.items()} == {
+        "postConfirmation": 50,
+        "postAuthentication": 50,
+        "api": 10,
+        "attributeSync": 5,
+        "reconcile": 1,
+    }
+    # and the sync's reservation covers its event source's maximum concurrency (AWS's advice)
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == 5
+
+
+def test_http_api_stage_throttles_every_route_and_the_list_users_route_lower(stack: PackagedStack) -> None:
+    # Given the HTTP API's stage
+    stage = resources(stack)["HttpApiStage"]
+    props = stage["Properties"]
+    # Then every route is throttled, and the route whose misses call ListUsers lower still
+    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+    assert props["RouteSettings"] == {
+        "GET /users/{sub}": {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+    }
+    # and the stage waits for that route (a route setting must name an existing route)
+    assert "HttpApiRouteGetUsersSubVar" in stage["DependsOn"]
+
+
+def test_kms_key_parameter_encrypts_data_logs_and_environment_when_set(stack: PackagedStack) -> None:
+    # Given the optional key parameter (empty by default: AWS-managed keys)
+    parameter = stack.template["Parameters"]["KmsKeyArn"]
+    assert parameter["Default"] == ""
+    assert stack.template["Conditions"]["HasKmsKey"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]
+    }
+    res = resources(stack)
+    # Then the queues, the alarm topic, the log groups and the functions' environment use it when set
+    for queue in ("SyncQueue", "SyncDeadLetterQueue", "ReconcileDeadLetterQueue"):
+        assert res[queue]["Properties"]["KmsMasterKeyId"] == KMS_KEY_IF_SET
+        # (SQS-managed encryption otherwise: a queue takes one or the other)
+        assert res[queue]["Properties"]["SqsManagedSseEnabled"] == {
+            "Fn::If": ["HasKmsKey", {"Ref": "AWS::NoValue"}, True]
+        }
+    assert res["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == KMS_KEY_IF_SET
+    assert res["Trail"]["Properties"]["KMSKeyId"] == KMS_KEY_IF_SET
+    groups = stack.resources_of_type("AWS::Logs::LogGroup")
+    assert {f"{function_logical_id(f)[: -len('LambdaFunction')]}LogGroup" for f in FUNCTIONS} <= set(groups)
+    assert {name: group["Properties"].get("KmsKeyId") for name, group in groups.items()} == {
+        name: KMS_KEY_IF_SET for name in groups
+    }
+    for function in FUNCTIONS:
+        assert res[function_logical_id(function)]["Properties"]["KmsKeyArn"] == KMS_KEY_IF_SET
+
+
+def test_failed_scheduled_reconciles_land_in_a_tls_only_dead_letter_queue(stack: PackagedStack) -> None:
+    # Given the reconcile function, invoked asynchronously by its schedule
+    res = resources(stack)
+    function = res["ReconcileLambdaFunction"]["Properties"]
+    # Then an event that fails every attempt is kept in its own queue, for 14 days
+    assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]}}
+    assert res["ReconcileDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
+    # and that queue refuses plain-text access like the sync queues
+    (tls_only,) = [
+        s for s in res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "TlsOnly"
+    ]
+    assert {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]} in tls_only["Resource"]
