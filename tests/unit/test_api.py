@@ -137,14 +137,13 @@ def test_unknown_user_is_404(cognito: Any) -> None:
 
 def test_username_claim_of_another_user_never_leaks_their_profile(cognito: Any) -> None:
     # Given two users, and claims whose username names the other one
-    victim_sub = cognito.create_user("victim", email="victim@example.com")
+    cognito.create_user("victim", email="victim@example.com")
     attacker_sub = cognito.create_user("attacker", email="attacker@example.com")
-    # When the attacker's sub comes with the victim's username
+    # When the attacker's sub comes with the victim's username (a mirror miss: read-through)
     response = call(http_event("/me", claims=claims_for(attacker_sub, "victim")))
-    # Then the answer is the attacker's own profile (the sub is the identity)
-    assert response["statusCode"] == 200
-    assert body(response)["sub"] == attacker_sub
-    assert body(response)["sub"] != victim_sub
+    # Then the username resolves to another sub: 404, and nothing of the victim's in the answer
+    assert response["statusCode"] == 404
+    assert "victim" not in response["body"]
 
 
 def test_deleted_user_is_404() -> None:
@@ -249,16 +248,54 @@ def test_unknown_route_is_a_json_404() -> None:
     ("raw", "expected"),
     [
         ("[admin ops]", {"admin", "ops"}),
-        ('["admin","ops"]', {"admin", "ops"}),
+        ("[admin]", {"admin"}),
         (["admin", "ops"], {"admin", "ops"}),
-        ("admin", {"admin"}),
         ("[]", set()),
+        ("", set()),
         (None, set()),
-        (7, set()),
+        # Names are kept exactly as API Gateway flattened them: quotes, commas and brackets included.
+        ("[ops,admin]", {"ops,admin"}),
+        ('["admin"]', {'"admin"'}),
+        ("['admin']", {"'admin'"}),
+        ('[admin"]', {'admin"'}),
+        ('["admin","ops"]', {'"admin","ops"'}),
+        ("[[admin] ops]", {"[admin]", "ops"}),
+        (["ops,admin"], {"ops,admin"}),
     ],
 )
-def test_group_claims_in_every_encoding(raw: Any, expected: set[str]) -> None:
+def test_group_claims_are_parsed_exactly_as_api_gateway_flattens_them(raw: Any, expected: set[str]) -> None:
     assert parse_groups(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["admin", "[admin", "admin]", " [admin]", 7, {"admin": 1}, ["admin", 7], [""]]
+)
+def test_group_claims_that_cannot_be_parsed_grant_no_group_and_are_counted(
+    raw: Any, capsys: pytest.CaptureFixture[str], log_output: Any
+) -> None:
+    from functions.common.observability import metrics
+
+    # When a cognito:groups value is neither a list of names nor API Gateway's "[a b]"
+    groups = parse_groups(raw)
+    metrics.flush_metrics()
+    # Then it grants no group, is counted, and its value is not logged
+    assert groups == frozenset()
+    assert "GroupsClaimUnparsable" in capsys.readouterr().out
+    assert "admin" not in log_output()
+
+
+@pytest.mark.parametrize(
+    "groups", ["[ops,admin]", '["admin"]', "['admin']", '[admin"]', '["ops","admin"]', "[admin,ops]"]
+)
+def test_a_group_that_merely_contains_the_admin_name_is_403_on_users(groups: str) -> None:
+    # Given a mirrored user, and a caller whose one group only looks like "admin" once flattened
+    sign_up()
+    claims = claims_for("other-sub", "mallory", groups)
+    # When the caller reads another user's profile
+    response = call(http_event(f"/users/{SUB}", claims=claims))
+    # Then 403, as for the same group sent as a native list
+    native = call(http_event(f"/users/{SUB}", claims={**claims, "cognito:groups": [groups[1:-1]]}))
+    assert (response["statusCode"], native["statusCode"]) == (403, 403)
 
 
 def test_read_through_uses_the_fail_fast_cognito_client(cognito: Any) -> None:
