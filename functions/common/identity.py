@@ -89,6 +89,6 @@ def caller_from_event(event: Mapping[str, Any]) -> Caller:
     token = _bearer_token(event)
     if token is None:
         raise UnauthenticatedError("missing bearer token")
-    from functions.common.jwt_verify import verify_access_token
+    from functions.common.jwt_verify import verify_token
 
-    return caller_from_claims(verify_access_token(token, settings))
+    return caller_from_claims(verify_token(token, settings))
