@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -309,3 +312,208 @@ def test_read_through_uses_the_fail_fast_cognito_client(cognito: Any) -> None:
     assert list(cognito_module._clients) == [True]
     config = cognito_module._clients[True].meta.config
     assert (config.read_timeout, config.retries["total_max_attempts"]) == (1, 1)
+
+
+def mirror_directly(*, enabled: bool) -> None:
+    """The fixture's user written straight through the guarded path (no trigger, no budget)."""
+    from models.mirror_table import put_snapshot
+    from models.user import UserSnapshot, now_us
+
+    attributes = {"email": "jane.doe@example.com"}
+    put_snapshot(UserSnapshot(SUB, "jane.doe", attributes, "CONFIRMED", enabled, now_us(), "attribute_sync"))
+
+
+def cognito_calls(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[str]:
+    """Every Cognito API call the read-through makes from now on, by operation name."""
+    from functions.common import cognito as cognito_module
+
+    calls: list[str] = []
+    client = cognito_module.cognito_client(interactive=True)
+
+    def seen(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+        if delay:
+            import time
+
+            time.sleep(delay)
+
+    client.meta.events.register("before-call.cognito-idp.*", seen)
+    return calls
+
+
+def test_a_handler_cannot_change_the_cached_profile_other_requests_see() -> None:
+    from functions.profile import get_caller_profile
+
+    # Given a caller's profile, read once (now cached)
+    sign_up()
+    event = load_event("apigw_http_get_me")
+    profile = get_caller_profile(event)
+    # When a handler tries to edit it, directly and through to_dict()
+    with pytest.raises(TypeError):
+        profile.attributes["email"] = "changed@example.com"  # type: ignore[index]
+    plain = profile.to_dict()
+    plain["attributes"]["email"] = "changed@example.com"
+    # Then the next request in the same container sees the stored profile
+    assert get_caller_profile(event).attributes["email"] == "jane.doe@example.com"
+    assert body(call(load_event("apigw_http_get_me")))["attributes"]["email"] == "jane.doe@example.com"
+
+
+def test_an_admin_probing_an_unknown_sub_costs_one_cognito_call_per_ttl(
+    cognito: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an admin and a sub nobody has
+    admin = claims_for("admin-sub", "root", "[admin]")
+    calls = cognito_calls(monkeypatch)
+    # When they ask for it ten times
+    answers = [call(http_event(f"/users/{uuid.UUID(int=99)}", claims=admin))["statusCode"] for _ in range(10)]
+    # Then ten 404s, from one Cognito search (the "not found" is remembered)
+    assert answers == [404] * 10
+    assert calls == ["ListUsers"]
+
+
+def test_a_token_whose_user_is_gone_costs_one_admin_get_user_and_no_search(
+    cognito: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a valid token for a user deleted from Cognito before the mirror ever saw them
+    calls = cognito_calls(monkeypatch)
+    claims = claims_for(str(uuid.UUID(int=98)), "gone.user")
+    # When it calls /me five times
+    answers = [call(http_event("/me", claims=claims))["statusCode"] for _ in range(5)]
+    # Then five 404s from one AdminGetUser: no ListUsers fallback, and the miss is remembered
+    assert answers == [404] * 5
+    assert calls == ["AdminGetUser"]
+
+
+def test_the_not_found_cache_can_be_turned_off(cognito: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given MIRROR_NOT_FOUND_TTL_SECONDS=0
+    monkeypatch.setenv("MIRROR_NOT_FOUND_TTL_SECONDS", "0")
+    reset_process_state()
+    calls = cognito_calls(monkeypatch)
+    # When a token for an unknown user calls /me three times, Then each asks Cognito again
+    claims = claims_for(str(uuid.UUID(int=97)), "nobody")
+    assert [call(http_event("/me", claims=claims))["statusCode"] for _ in range(3)] == [404] * 3
+    assert calls == ["AdminGetUser"] * 3
+
+
+def test_concurrent_misses_for_one_sub_make_one_cognito_call(
+    cognito: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a user missing from the mirror, and a Cognito that takes 0.3 s to answer
+    sub = cognito.create_user("rush.hour", email="rush@example.com")
+    calls = cognito_calls(monkeypatch, delay=0.3)
+    event = http_event("/me", claims=claims_for(sub, "rush.hour"))
+    # When eight requests for that user arrive at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: call(copy.deepcopy(event)), range(8)))
+    # Then every one is served, from one Cognito call
+    assert [a["statusCode"] for a in answers] == [200] * 8
+    assert {body(a)["sub"] for a in answers} == {sub}
+    assert calls == ["AdminGetUser"]
+
+
+def test_a_stale_profile_is_not_served_past_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from functions.common import profiles
+    from models.mirror_table import MirrorUnavailableError
+
+    # Given a cached profile that expired longer ago than MIRROR_STALE_IF_ERROR_SECONDS
+    monkeypatch.setenv("MIRROR_CACHE_TTL_SECONDS", "0.001")
+    monkeypatch.setenv("MIRROR_STALE_IF_ERROR_SECONDS", "0.05")
+    reset_process_state()
+    mirror_directly(enabled=True)
+    assert call(load_event("apigw_http_get_me"))["statusCode"] == 200
+    time.sleep(0.1)
+
+    def down(sub: str, **_: Any) -> None:
+        raise MirrorUnavailableError("down")
+
+    monkeypatch.setattr(profiles, "get_record", down)
+    # When DynamoDB fails, Then the too-old copy is not served: 503
+    assert call(load_event("apigw_http_get_me"))["statusCode"] == 503
+
+
+@pytest.mark.parametrize(
+    ("path", "claims", "status"),
+    [
+        ("/me", STRING_CLAIMS, 200),
+        ("/me", None, 401),
+        (f"/users/{SUB}", STRING_CLAIMS, 200),
+        ("/nope", None, 404),
+    ],
+)
+def test_every_answer_forbids_caching(path: str, claims: Any, status: int) -> None:
+    # Given a mirrored user
+    sign_up()
+    # When any request is answered
+    response = call(http_event(path, claims=claims))
+    # Then no cache may keep it
+    assert response["statusCode"] == status
+    assert response["headers"]["Cache-Control"] == "no-store"
+
+
+def test_a_disabled_user_reading_me_is_403_while_an_admin_still_reads_them() -> None:
+    # Given a user disabled in Cognito (the mirror says enabled=false) whose access token still lives
+    mirror_directly(enabled=False)
+    # When they read /me, and an admin reads them by sub
+    own = call(load_event("apigw_http_get_me"))
+    admin = call(http_event(f"/users/{SUB}", claims=claims_for("admin-sub", "root", "[admin]")))
+    # Then the user is refused, and the admin sees enabled=false
+    assert own["statusCode"] == 403
+    assert body(own) == {"message": "User is disabled"}
+    assert admin["statusCode"] == 200
+    assert body(admin)["enabled"] is False
+
+
+def test_get_caller_profile_raises_user_disabled_for_a_disabled_caller() -> None:
+    from functions.common.errors import ForbiddenError, UserDisabledError
+    from functions.profile import get_caller_profile
+
+    # Given a disabled user, When their own handler asks for their profile, Then a 403-kind error
+    mirror_directly(enabled=False)
+    with pytest.raises(UserDisabledError) as raised:
+        get_caller_profile(load_event("apigw_http_get_me"))
+    assert isinstance(raised.value, ForbiddenError)
+
+
+@pytest.mark.parametrize("token_use", ["id", None, "refresh", ["access"]])
+def test_only_access_tokens_identify_a_caller_by_default(token_use: Any) -> None:
+    # Given a mirrored admin, and authorizer claims of another kind of token (or of none)
+    sign_up()
+    claims = {**STRING_CLAIMS, "token_use": token_use}
+    if token_use is None:
+        claims.pop("token_use")
+    # When /me and /users/{sub} are called, Then both are 401
+    assert call(http_event("/me", claims=claims))["statusCode"] == 401
+    assert call(http_event(f"/users/{SUB}", claims=claims))["statusCode"] == 401
+
+
+def test_id_tokens_identify_a_caller_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given MIRROR_ACCEPTED_TOKEN_USE=access,id and an ID token's claims
+    monkeypatch.setenv("MIRROR_ACCEPTED_TOKEN_USE", "access,id")
+    reset_process_state()
+    sign_up()
+    claims = {**STRING_CLAIMS, "token_use": "id", "cognito:username": "jane.doe"}
+    # When /me is called, Then it is served
+    assert call(http_event("/me", claims=claims))["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MIRROR_NOT_FOUND_TTL_SECONDS", "-1"),
+        ("MIRROR_STALE_IF_ERROR_SECONDS", "soon"),
+        ("JWT_LEEWAY_SECONDS", "3600"),
+        ("JWT_LEEWAY_SECONDS", "-5"),
+        ("MIRROR_ACCEPTED_TOKEN_USE", "access,refresh"),
+    ],
+)
+def test_a_bad_read_setting_is_a_clear_configuration_error(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import ConfigurationError, load_settings
+
+    # Given a malformed or out-of-bounds value, When settings load, Then the error names the variable
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()
