@@ -323,7 +323,7 @@ def mirror_directly(*, enabled: bool) -> None:
     put_snapshot(UserSnapshot(SUB, "jane.doe", attributes, "CONFIRMED", enabled, now_us(), "attribute_sync"))
 
 
-def cognito_calls(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[str]:
+def cognito_calls(delay: float = 0.0) -> list[str]:
     """Every Cognito API call the read-through makes from now on, by operation name."""
     from functions.common import cognito as cognito_module
 
@@ -358,12 +358,10 @@ def test_a_handler_cannot_change_the_cached_profile_other_requests_see() -> None
     assert body(call(load_event("apigw_http_get_me")))["attributes"]["email"] == "jane.doe@example.com"
 
 
-def test_an_admin_probing_an_unknown_sub_costs_one_cognito_call_per_ttl(
-    cognito: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_admin_probing_an_unknown_sub_costs_one_cognito_call_per_ttl(cognito: Any) -> None:
     # Given an admin and a sub nobody has
     admin = claims_for("admin-sub", "root", "[admin]")
-    calls = cognito_calls(monkeypatch)
+    calls = cognito_calls()
     # When they ask for it ten times
     answers = [call(http_event(f"/users/{uuid.UUID(int=99)}", claims=admin))["statusCode"] for _ in range(10)]
     # Then ten 404s, from one Cognito search (the "not found" is remembered)
@@ -371,11 +369,9 @@ def test_an_admin_probing_an_unknown_sub_costs_one_cognito_call_per_ttl(
     assert calls == ["ListUsers"]
 
 
-def test_a_token_whose_user_is_gone_costs_one_admin_get_user_and_no_search(
-    cognito: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_token_whose_user_is_gone_costs_one_admin_get_user_and_no_search(cognito: Any) -> None:
     # Given a valid token for a user deleted from Cognito before the mirror ever saw them
-    calls = cognito_calls(monkeypatch)
+    calls = cognito_calls()
     claims = claims_for(str(uuid.UUID(int=98)), "gone.user")
     # When it calls /me five times
     answers = [call(http_event("/me", claims=claims))["statusCode"] for _ in range(5)]
@@ -388,19 +384,17 @@ def test_the_not_found_cache_can_be_turned_off(cognito: Any, monkeypatch: pytest
     # Given MIRROR_NOT_FOUND_TTL_SECONDS=0
     monkeypatch.setenv("MIRROR_NOT_FOUND_TTL_SECONDS", "0")
     reset_process_state()
-    calls = cognito_calls(monkeypatch)
+    calls = cognito_calls()
     # When a token for an unknown user calls /me three times, Then each asks Cognito again
     claims = claims_for(str(uuid.UUID(int=97)), "nobody")
     assert [call(http_event("/me", claims=claims))["statusCode"] for _ in range(3)] == [404] * 3
     assert calls == ["AdminGetUser"] * 3
 
 
-def test_concurrent_misses_for_one_sub_make_one_cognito_call(
-    cognito: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_concurrent_misses_for_one_sub_make_one_cognito_call(cognito: Any) -> None:
     # Given a user missing from the mirror, and a Cognito that takes 0.3 s to answer
     sub = cognito.create_user("rush.hour", email="rush@example.com")
-    calls = cognito_calls(monkeypatch, delay=0.3)
+    calls = cognito_calls(delay=0.3)
     event = http_event("/me", claims=claims_for(sub, "rush.hour"))
     # When eight requests for that user arrive at once
     with ThreadPoolExecutor(max_workers=8) as pool:
