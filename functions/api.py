@@ -13,6 +13,7 @@ from functions.common.errors import (
     ForbiddenError,
     ServiceUnavailableError,
     UnauthenticatedError,
+    UserDisabledError,
     UserNotFoundError,
 )
 from functions.common.identity import caller_from_event
@@ -59,6 +60,11 @@ def _forbidden(exc: ForbiddenError) -> Response[dict[str, str]]:
     return _error(403, "Forbidden")
 
 
+@app.exception_handler(UserDisabledError)
+def _disabled(exc: UserDisabledError) -> Response[dict[str, str]]:
+    return _error(403, "User is disabled")
+
+
 @app.exception_handler(UserNotFoundError)
 def _not_found(exc: UserNotFoundError) -> Response[dict[str, str]]:
     return _error(404, "User not found")
@@ -84,4 +90,7 @@ def _misconfigured(exc: ConfigurationError) -> Response[dict[str, str]]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    # Profiles are personal data: no browser or shared cache may keep any answer of this API.
+    response.setdefault("headers", {})["Cache-Control"] = "no-store"
+    return response

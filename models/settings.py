@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+TOKEN_USES = frozenset({"access", "id"})
+MAX_JWT_LEEWAY_SECONDS = 60.0
+
 
 class ConfigurationError(RuntimeError):
     """A required setting is missing or malformed (a deployment fault, not a caller's)."""
@@ -31,6 +34,13 @@ def _float(name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _bounded(name: str, default: float, upper: float) -> float:
+    value = _float(name, default)
+    if value > upper:
+        raise ConfigurationError(f"{name} must be at most {upper:g}, got {value:g}")
     return value
 
 
@@ -60,6 +70,14 @@ class Settings:
     jwt_issuer: str | None
     jwt_jwks_url: str | None
     jwt_audience: tuple[str, ...]
+    # Clock skew tolerated on exp/nbf/iat when the API verifies tokens itself.
+    jwt_leeway_seconds: float
+    # Token kinds (`token_use`) the API accepts, from the authorizer or self-verified alike.
+    accepted_token_use: frozenset[str]
+    # How long "no such user" is remembered (0: never), and how far past expiry a cached profile
+    # may still be served while DynamoDB fails.
+    not_found_ttl_seconds: float
+    stale_if_error_seconds: float
 
     @property
     def self_verify_jwt(self) -> bool:
@@ -79,6 +97,12 @@ def load_settings() -> Settings:
     audience = _csv("JWT_AUDIENCE")
     if any((issuer, jwks, audience)) and not all((issuer, jwks, audience)):
         raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
+    token_use = frozenset(_csv("MIRROR_ACCEPTED_TOKEN_USE")) or frozenset({"access"})
+    if not token_use <= TOKEN_USES:
+        raise ConfigurationError(
+            f"MIRROR_ACCEPTED_TOKEN_USE must name only {', '.join(sorted(TOKEN_USES))}, "
+            f"got {', '.join(sorted(token_use))}"
+        )
     return Settings(
         table_name=table,
         region=region,
@@ -95,6 +119,10 @@ def load_settings() -> Settings:
         jwt_issuer=issuer,
         jwt_jwks_url=jwks,
         jwt_audience=audience,
+        jwt_leeway_seconds=_bounded("JWT_LEEWAY_SECONDS", 5.0, MAX_JWT_LEEWAY_SECONDS),
+        accepted_token_use=token_use,
+        not_found_ttl_seconds=_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
+        stale_if_error_seconds=_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
     )
 
 

@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "LimitExceededException"})
-_SUB_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_SUB_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def valid_sub(value: str) -> bool:
     """Subs are UUIDs; anything outside this alphabet cannot be one (and is never filtered on)."""
-    return bool(_SUB_PATTERN.match(value))
+    return _SUB_PATTERN.fullmatch(value) is not None
 
 
 _clients: dict[bool, CognitoIdentityProviderClient] = {}

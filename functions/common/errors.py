@@ -9,6 +9,10 @@ class ForbiddenError(Exception):
     """The caller may not read this profile (403)."""
 
 
+class UserDisabledError(ForbiddenError):
+    """The caller's own user is disabled in Cognito; their still-valid token reads nothing (403)."""
+
+
 class UserNotFoundError(Exception):
     """No such user in the mirror nor in Cognito, or the user was deleted (404)."""
 

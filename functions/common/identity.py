@@ -2,17 +2,18 @@
 
 Claims come from the HTTP API's JWT authorizer (`requestContext.authorizer.jwt.claims`: all
 strings on AWS, native JSON types under serverless-offline). Without an authorizer, and only when
-JWT_ISSUER / JWT_JWKS_URL / JWT_AUDIENCE are set, the Bearer access token is verified here.
+JWT_ISSUER / JWT_JWKS_URL / JWT_AUDIENCE are set, the Bearer token is verified here. Either way only
+the token kinds of MIRROR_ACCEPTED_TOKEN_USE (`token_use`, default `access`) identify a caller.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from functions.common.errors import UnauthenticatedError
+from functions.common.observability import count, logger
 from models.settings import get_settings
 
 
@@ -24,25 +25,22 @@ class Caller:
 
 
 def parse_groups(value: Any) -> frozenset[str]:
-    """`cognito:groups` as a list (native), '["a","b"]' (JSON) or '[a b]' (API Gateway's flattening)."""
-    if value is None:
+    """`cognito:groups` as a native list (serverless-offline) or API Gateway's flattening `[a b]`.
+
+    Group names may hold commas, quotes and brackets but never whitespace, so API Gateway's string
+    is split on whitespace inside its one pair of brackets and each name kept exactly as written:
+    never JSON-decoded, never split on commas, never unquoted. Anything else is refused (no groups)
+    and counted; the value is not logged.
+    """
+    if value is None or value == "" or value == "[]":
         return frozenset()
-    if isinstance(value, (list, tuple)):
-        return frozenset(str(item) for item in value if isinstance(item, str) and item)
-    if not isinstance(value, str):
-        return frozenset()
-    text = value.strip()
-    if text.startswith("[") and text.endswith("]"):
-        try:
-            decoded = json.loads(text)
-        except ValueError:
-            text = text[1:-1]
-        else:
-            if isinstance(decoded, list):
-                return parse_groups(decoded)
-            text = text[1:-1]
-    parts = text.replace(",", " ").split()
-    return frozenset(part.strip("\"'") for part in parts if part.strip("\"'"))
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) and item for item in value):
+        return frozenset(value)
+    if isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]":
+        return frozenset(value[1:-1].split())
+    count("GroupsClaimUnparsable")
+    logger.warning("cognito:groups claim not understood: no groups", extra={"type": type(value).__name__})
+    return frozenset()
 
 
 def _authorizer_claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -66,6 +64,10 @@ def _bearer_token(event: Mapping[str, Any]) -> str | None:
 
 
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
+    """The caller named by verified claims: the one place that decides which tokens are accepted."""
+    token_use = claims.get("token_use")
+    if not isinstance(token_use, str) or token_use not in get_settings().accepted_token_use:
+        raise UnauthenticatedError("this kind of token is not accepted")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise UnauthenticatedError("the token has no subject")
@@ -88,6 +90,6 @@ def caller_from_event(event: Mapping[str, Any]) -> Caller:
     token = _bearer_token(event)
     if token is None:
         raise UnauthenticatedError("missing bearer token")
-    from functions.common.jwt_verify import verify_access_token
+    from functions.common.jwt_verify import verify_token
 
-    return caller_from_claims(verify_access_token(token, settings))
+    return caller_from_claims(verify_token(token, settings))

@@ -38,6 +38,7 @@ def test_access_token_lacks_the_profile_that_get_me_returns_from_the_mirror(
     response = scenario.get("/me", token)
     # Then the token has no profile claims, but the answer has every attribute
     assert not {"email", "given_name", "family_name"} & set(token_claims(token))
+    assert token_claims(token)["token_use"] == "access"  # the only kind the API accepts by default
     assert response.status_code == 200
     body = response.json()
     assert body["sub"] == sub

@@ -1,6 +1,7 @@
 """Loopback servers the reliability tests start themselves (127.0.0.1, ephemeral ports).
 
-- `json_server(route)`: answers every request with `route(method, path, body)`'s (status, json);
+- `json_server(route)`: answers every request with `route(method, path, body)`'s (status, json),
+  or the raw body when the route returns bytes;
 - `silent_server()`: accepts connections and never answers (read timeouts);
 - `closed_port()`: a port nothing listens on (connection refused).
 Use them in tests marked `loopback`; each stops on exit of its `with` block.
@@ -36,7 +37,7 @@ def json_server(route: Route) -> Iterator[Server]:
             body = self.rfile.read(length) if length else b""
             server.requests.append((self.command, self.path))
             status, payload = route(self.command, self.path, body)
-            data = json.dumps(payload).encode()
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/x-amz-json-1.0")
             self.send_header("Content-Length", str(len(data)))

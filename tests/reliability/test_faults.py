@@ -69,7 +69,8 @@ def mirrored(sub: str) -> None:
 def get_me(sub: str) -> dict[str, Any]:
     from functions.api import handler
 
-    response: dict[str, Any] = handler(http_event("/me", claims={"sub": sub}), FakeLambdaContext())
+    claims = {"sub": sub, "token_use": "access"}
+    response: dict[str, Any] = handler(http_event("/me", claims=claims), FakeLambdaContext())
     return response
 
 

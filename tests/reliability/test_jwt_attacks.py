@@ -8,6 +8,7 @@ and no authorizer context. A valid access token gets 200; every attack gets 401 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -55,16 +56,26 @@ def key() -> rsa.RSAPrivateKey:
     return POOL_KEY
 
 
-@pytest.fixture
-def jwks(key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    """The key's JWKS on a loopback server; verification turned on; the caller mirrored."""
-    jwk = {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": KID, "alg": "RS256", "use": "sig"}
-    with json_server(lambda method, path, raw: (200, {"keys": [jwk]})) as server:
+def public_jwk(key: rsa.RSAPrivateKey, kid: str = KID) -> dict[str, Any]:
+    return {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": kid, "alg": "RS256", "use": "sig"}
+
+
+@contextlib.contextmanager
+def serving(answer: Callable[[], tuple[int, Any]], monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """`answer()` served as the pool's JWKS on loopback; verification turned on; the caller mirrored."""
+    with json_server(lambda method, path, raw: answer()) as server:
         monkeypatch.setenv("JWT_ISSUER", ISSUER)
         monkeypatch.setenv("JWT_JWKS_URL", f"{server.url}/.well-known/jwks.json")
         monkeypatch.setenv("JWT_AUDIENCE", f"other-client,{CLIENT_ID}")
         reset_process_state()
         mirror_user(CALLER, "jane.doe", {"email": "jane.doe@example.com", "given_name": "Jane"})
+        yield server
+
+
+@pytest.fixture
+def jwks(key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """The key's JWKS on a loopback server; verification turned on; the caller mirrored."""
+    with serving(lambda: (200, {"keys": [public_jwk(key)]}), monkeypatch) as server:
         yield server
 
 
@@ -194,3 +205,97 @@ def test_unreachable_keys_are_a_503_not_a_401_nor_a_hang(
     # Then the caller is told to retry (the token may be fine), with a JSON body
     assert response["statusCode"] == 503
     assert body(response) == {"message": "Service temporarily unavailable"}
+
+
+def expire_key_set_cache() -> None:
+    """Age the cached JWKS document past its lifespan, as time would in a warm container."""
+    from functions.common import jwt_verify
+    from models.settings import get_settings
+
+    url = get_settings().jwt_jwks_url
+    assert url is not None
+    cache = jwt_verify._jwks_client(url).jwk_set_cache
+    assert cache is not None
+    cache.lifespan = 0.001
+    time.sleep(0.01)
+
+
+def test_a_key_removed_from_the_jwks_is_refused_once_the_key_set_expires(
+    key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a warm container that verified a token signed by the pool's key
+    served = {"keys": [public_jwk(key)]}
+    with serving(lambda: (200, served), monkeypatch):
+        token = sign(key, claims())
+        assert get_me(token)["statusCode"] == 200
+        # When the pool revokes that key (rotated: another key is served) and the cached set expires
+        served = {"keys": [public_jwk(OTHER_KEY, kid="reliability-key-2")]}
+        expire_key_set_cache()
+        response = get_me(token)
+    # Then a token signed by the revoked key is refused
+    assert response["statusCode"] == 401
+    assert body(response) == {"message": "Unauthorized"}
+
+
+BROKEN_KEY_SETS: dict[str, tuple[int, Any]] = {
+    "not JSON (an HTML error page)": (200, b"<html><body>Bad Gateway</body></html>"),
+    "JSON but not an object": (200, ["keys"]),
+    "no keys": (200, {"keys": []}),
+    "no keys member": (200, {}),
+    "only an encryption key": (200, {"keys": [{**public_jwk(POOL_KEY), "use": "enc"}]}),
+    "only an unsupported key type": (200, {"keys": [{"kty": "XYZ", "kid": KID, "use": "sig"}]}),
+    "a 500 answer": (500, {"message": "internal error"}),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN_KEY_SETS))
+def test_a_broken_jwks_endpoint_is_a_json_503_with_retry_after(
+    key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    # Given the pool's JWKS endpoint answering something no key can come from
+    with serving(lambda: BROKEN_KEY_SETS[broken], monkeypatch):
+        # When a valid token arrives
+        response = get_me(sign(key, claims()))
+    # Then the dependency is at fault: a JSON 503 asking to retry, never a 401 nor a 500
+    assert response["statusCode"] == 503, broken
+    assert body(response) == {"message": "Service temporarily unavailable"}
+    assert response["headers"]["Retry-After"] == "1"
+
+
+def test_an_unknown_kid_in_a_good_key_set_stays_401_after_one_refetch(
+    jwks: Server, key: rsa.RSAPrivateKey
+) -> None:
+    # Given a good key set, already fetched
+    assert get_me(sign(key, claims()))["statusCode"] == 200
+    fetched = len(jwks.requests)
+    # When tokens with kids the set does not hold arrive
+    answers = [get_me(sign(key, claims(), kid=f"unknown-{n}"))["statusCode"] for n in range(5)]
+    # Then each is a 401, and the set was refetched at most once (pyjwt's cooldown)
+    assert answers == [401] * 5
+    assert len(jwks.requests) - fetched <= 1
+
+
+def test_a_token_minted_a_few_seconds_ahead_of_our_clock_is_accepted(
+    jwks: Server, key: rsa.RSAPrivateKey
+) -> None:
+    # Given a token whose iat is 2 s in our future (the issuer's clock runs ahead)
+    now = int(time.time())
+    token = sign(key, claims(iat=now + 2, nbf=now + 2, exp=now + 3602))
+    # When it calls GET /me, Then it is within the default leeway
+    assert get_me(token)["statusCode"] == 200
+
+
+def test_id_tokens_are_accepted_only_when_configured(
+    jwks: Server, key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import get_settings
+
+    id_token = sign(key, claims(token_use="id", client_id=None, aud=CLIENT_ID))
+    # Given the default setting (access tokens only), an ID token is refused
+    assert get_me(id_token)["statusCode"] == 401
+    # When MIRROR_ACCEPTED_TOKEN_USE=access,id
+    monkeypatch.setenv("MIRROR_ACCEPTED_TOKEN_USE", "access,id")
+    get_settings.cache_clear()
+    # Then the same ID token reads the profile, and one for another app client still does not
+    assert get_me(id_token)["statusCode"] == 200
+    assert get_me(sign(key, claims(token_use="id", client_id=None, aud="attacker")))["statusCode"] == 401

@@ -53,7 +53,8 @@ def test_read_through_while_cognito_hangs_is_a_json_503(
         reset_process_state()
         # When the caller reads /me
         started = time.perf_counter()
-        response = handler(http_event("/me", claims={"sub": str(uuid.uuid4())}), FakeLambdaContext())
+        claims = {"sub": str(uuid.uuid4()), "token_use": "access"}
+        response = handler(http_event("/me", claims=claims), FakeLambdaContext())
         elapsed = time.perf_counter() - started
     # Then, once the client's timeouts and retries are spent, a JSON 503
     assert response["statusCode"] == 503

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -137,14 +140,13 @@ def test_unknown_user_is_404(cognito: Any) -> None:
 
 def test_username_claim_of_another_user_never_leaks_their_profile(cognito: Any) -> None:
     # Given two users, and claims whose username names the other one
-    victim_sub = cognito.create_user("victim", email="victim@example.com")
+    cognito.create_user("victim", email="victim@example.com")
     attacker_sub = cognito.create_user("attacker", email="attacker@example.com")
-    # When the attacker's sub comes with the victim's username
+    # When the attacker's sub comes with the victim's username (a mirror miss: read-through)
     response = call(http_event("/me", claims=claims_for(attacker_sub, "victim")))
-    # Then the answer is the attacker's own profile (the sub is the identity)
-    assert response["statusCode"] == 200
-    assert body(response)["sub"] == attacker_sub
-    assert body(response)["sub"] != victim_sub
+    # Then the username resolves to another sub: 404, and nothing of the victim's in the answer
+    assert response["statusCode"] == 404
+    assert "victim" not in response["body"]
 
 
 def test_deleted_user_is_404() -> None:
@@ -249,16 +251,54 @@ def test_unknown_route_is_a_json_404() -> None:
     ("raw", "expected"),
     [
         ("[admin ops]", {"admin", "ops"}),
-        ('["admin","ops"]', {"admin", "ops"}),
+        ("[admin]", {"admin"}),
         (["admin", "ops"], {"admin", "ops"}),
-        ("admin", {"admin"}),
         ("[]", set()),
+        ("", set()),
         (None, set()),
-        (7, set()),
+        # Names are kept exactly as API Gateway flattened them: quotes, commas and brackets included.
+        ("[ops,admin]", {"ops,admin"}),
+        ('["admin"]', {'"admin"'}),
+        ("['admin']", {"'admin'"}),
+        ('[admin"]', {'admin"'}),
+        ('["admin","ops"]', {'"admin","ops"'}),
+        ("[[admin] ops]", {"[admin]", "ops"}),
+        (["ops,admin"], {"ops,admin"}),
     ],
 )
-def test_group_claims_in_every_encoding(raw: Any, expected: set[str]) -> None:
+def test_group_claims_are_parsed_exactly_as_api_gateway_flattens_them(raw: Any, expected: set[str]) -> None:
     assert parse_groups(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["admin", "[admin", "admin]", " [admin]", 7, {"admin": 1}, ["admin", 7], [""]]
+)
+def test_group_claims_that_cannot_be_parsed_grant_no_group_and_are_counted(
+    raw: Any, capsys: pytest.CaptureFixture[str], log_output: Any
+) -> None:
+    from functions.common.observability import metrics
+
+    # When a cognito:groups value is neither a list of names nor API Gateway's "[a b]"
+    groups = parse_groups(raw)
+    metrics.flush_metrics()
+    # Then it grants no group, is counted, and its value is not logged
+    assert groups == frozenset()
+    assert "GroupsClaimUnparsable" in capsys.readouterr().out
+    assert "admin" not in log_output()
+
+
+@pytest.mark.parametrize(
+    "groups", ["[ops,admin]", '["admin"]', "['admin']", '[admin"]', '["ops","admin"]', "[admin,ops]"]
+)
+def test_a_group_that_merely_contains_the_admin_name_is_403_on_users(groups: str) -> None:
+    # Given a mirrored user, and a caller whose one group only looks like "admin" once flattened
+    sign_up()
+    claims = claims_for("other-sub", "mallory", groups)
+    # When the caller reads another user's profile
+    response = call(http_event(f"/users/{SUB}", claims=claims))
+    # Then 403, as for the same group sent as a native list
+    native = call(http_event(f"/users/{SUB}", claims={**claims, "cognito:groups": [groups[1:-1]]}))
+    assert (response["statusCode"], native["statusCode"]) == (403, 403)
 
 
 def test_read_through_uses_the_fail_fast_cognito_client(cognito: Any) -> None:
@@ -272,3 +312,202 @@ def test_read_through_uses_the_fail_fast_cognito_client(cognito: Any) -> None:
     assert list(cognito_module._clients) == [True]
     config = cognito_module._clients[True].meta.config
     assert (config.read_timeout, config.retries["total_max_attempts"]) == (1, 1)
+
+
+def mirror_directly(*, enabled: bool) -> None:
+    """The fixture's user written straight through the guarded path (no trigger, no budget)."""
+    from models.mirror_table import put_snapshot
+    from models.user import UserSnapshot, now_us
+
+    attributes = {"email": "jane.doe@example.com"}
+    put_snapshot(UserSnapshot(SUB, "jane.doe", attributes, "CONFIRMED", enabled, now_us(), "attribute_sync"))
+
+
+def cognito_calls(delay: float = 0.0) -> list[str]:
+    """Every Cognito API call the read-through makes from now on, by operation name."""
+    from functions.common import cognito as cognito_module
+
+    calls: list[str] = []
+    client = cognito_module.cognito_client(interactive=True)
+
+    def seen(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+        if delay:
+            import time
+
+            time.sleep(delay)
+
+    client.meta.events.register("before-call.cognito-idp.*", seen)
+    return calls
+
+
+def test_a_handler_cannot_change_the_cached_profile_other_requests_see() -> None:
+    from functions.profile import get_caller_profile
+
+    # Given a caller's profile, read once (now cached)
+    sign_up()
+    event = load_event("apigw_http_get_me")
+    profile = get_caller_profile(event)
+    # When a handler tries to edit it, directly and through to_dict()
+    with pytest.raises(TypeError):
+        profile.attributes["email"] = "changed@example.com"  # type: ignore[index]
+    plain = profile.to_dict()
+    plain["attributes"]["email"] = "changed@example.com"
+    # Then the next request in the same container sees the stored profile
+    assert get_caller_profile(event).attributes["email"] == "jane.doe@example.com"
+    assert body(call(load_event("apigw_http_get_me")))["attributes"]["email"] == "jane.doe@example.com"
+
+
+def test_an_admin_probing_an_unknown_sub_costs_one_cognito_call_per_ttl(cognito: Any) -> None:
+    # Given an admin and a sub nobody has
+    admin = claims_for("admin-sub", "root", "[admin]")
+    calls = cognito_calls()
+    # When they ask for it ten times
+    answers = [call(http_event(f"/users/{uuid.UUID(int=99)}", claims=admin))["statusCode"] for _ in range(10)]
+    # Then ten 404s, from one Cognito search (the "not found" is remembered)
+    assert answers == [404] * 10
+    assert calls == ["ListUsers"]
+
+
+def test_a_token_whose_user_is_gone_costs_one_admin_get_user_and_no_search(cognito: Any) -> None:
+    # Given a valid token for a user deleted from Cognito before the mirror ever saw them
+    calls = cognito_calls()
+    claims = claims_for(str(uuid.UUID(int=98)), "gone.user")
+    # When it calls /me five times
+    answers = [call(http_event("/me", claims=claims))["statusCode"] for _ in range(5)]
+    # Then five 404s from one AdminGetUser: no ListUsers fallback, and the miss is remembered
+    assert answers == [404] * 5
+    assert calls == ["AdminGetUser"]
+
+
+def test_the_not_found_cache_can_be_turned_off(cognito: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given MIRROR_NOT_FOUND_TTL_SECONDS=0
+    monkeypatch.setenv("MIRROR_NOT_FOUND_TTL_SECONDS", "0")
+    reset_process_state()
+    calls = cognito_calls()
+    # When a token for an unknown user calls /me three times, Then each asks Cognito again
+    claims = claims_for(str(uuid.UUID(int=97)), "nobody")
+    assert [call(http_event("/me", claims=claims))["statusCode"] for _ in range(3)] == [404] * 3
+    assert calls == ["AdminGetUser"] * 3
+
+
+def test_concurrent_misses_for_one_sub_make_one_cognito_call(cognito: Any) -> None:
+    # Given a user missing from the mirror, and a Cognito that takes 0.3 s to answer
+    sub = cognito.create_user("rush.hour", email="rush@example.com")
+    calls = cognito_calls(delay=0.3)
+    event = http_event("/me", claims=claims_for(sub, "rush.hour"))
+    # When eight requests for that user arrive at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: call(copy.deepcopy(event)), range(8)))
+    # Then every one is served, from one Cognito call
+    assert [a["statusCode"] for a in answers] == [200] * 8
+    assert {body(a)["sub"] for a in answers} == {sub}
+    assert calls == ["AdminGetUser"]
+
+
+def test_a_stale_profile_is_not_served_past_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from functions.common import profiles
+    from models.mirror_table import MirrorUnavailableError
+
+    # Given a cached profile that expired longer ago than MIRROR_STALE_IF_ERROR_SECONDS
+    monkeypatch.setenv("MIRROR_CACHE_TTL_SECONDS", "0.001")
+    monkeypatch.setenv("MIRROR_STALE_IF_ERROR_SECONDS", "0.05")
+    reset_process_state()
+    mirror_directly(enabled=True)
+    assert call(load_event("apigw_http_get_me"))["statusCode"] == 200
+    time.sleep(0.1)
+
+    def down(sub: str, **_: Any) -> None:
+        raise MirrorUnavailableError("down")
+
+    monkeypatch.setattr(profiles, "get_record", down)
+    # When DynamoDB fails, Then the too-old copy is not served: 503
+    assert call(load_event("apigw_http_get_me"))["statusCode"] == 503
+
+
+@pytest.mark.parametrize(
+    ("path", "claims", "status"),
+    [
+        ("/me", STRING_CLAIMS, 200),
+        ("/me", None, 401),
+        (f"/users/{SUB}", STRING_CLAIMS, 200),
+        ("/nope", None, 404),
+    ],
+)
+def test_every_answer_forbids_caching(path: str, claims: Any, status: int) -> None:
+    # Given a mirrored user
+    sign_up()
+    # When any request is answered
+    response = call(http_event(path, claims=claims))
+    # Then no cache may keep it
+    assert response["statusCode"] == status
+    assert response["headers"]["Cache-Control"] == "no-store"
+
+
+def test_a_disabled_user_reading_me_is_403_while_an_admin_still_reads_them() -> None:
+    # Given a user disabled in Cognito (the mirror says enabled=false) whose access token still lives
+    mirror_directly(enabled=False)
+    # When they read /me, and an admin reads them by sub
+    own = call(load_event("apigw_http_get_me"))
+    admin = call(http_event(f"/users/{SUB}", claims=claims_for("admin-sub", "root", "[admin]")))
+    # Then the user is refused, and the admin sees enabled=false
+    assert own["statusCode"] == 403
+    assert body(own) == {"message": "User is disabled"}
+    assert admin["statusCode"] == 200
+    assert body(admin)["enabled"] is False
+
+
+def test_get_caller_profile_raises_user_disabled_for_a_disabled_caller() -> None:
+    from functions.common.errors import ForbiddenError, UserDisabledError
+    from functions.profile import get_caller_profile
+
+    # Given a disabled user, When their own handler asks for their profile, Then a 403-kind error
+    mirror_directly(enabled=False)
+    with pytest.raises(UserDisabledError) as raised:
+        get_caller_profile(load_event("apigw_http_get_me"))
+    assert isinstance(raised.value, ForbiddenError)
+
+
+@pytest.mark.parametrize("token_use", ["id", None, "refresh", ["access"]])
+def test_only_access_tokens_identify_a_caller_by_default(token_use: Any) -> None:
+    # Given a mirrored admin, and authorizer claims of another kind of token (or of none)
+    sign_up()
+    claims = {**STRING_CLAIMS, "token_use": token_use}
+    if token_use is None:
+        claims.pop("token_use")
+    # When /me and /users/{sub} are called, Then both are 401
+    assert call(http_event("/me", claims=claims))["statusCode"] == 401
+    assert call(http_event(f"/users/{SUB}", claims=claims))["statusCode"] == 401
+
+
+def test_id_tokens_identify_a_caller_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given MIRROR_ACCEPTED_TOKEN_USE=access,id and an ID token's claims
+    monkeypatch.setenv("MIRROR_ACCEPTED_TOKEN_USE", "access,id")
+    reset_process_state()
+    sign_up()
+    claims = {**STRING_CLAIMS, "token_use": "id", "cognito:username": "jane.doe"}
+    # When /me is called, Then it is served
+    assert call(http_event("/me", claims=claims))["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MIRROR_NOT_FOUND_TTL_SECONDS", "-1"),
+        ("MIRROR_STALE_IF_ERROR_SECONDS", "soon"),
+        ("JWT_LEEWAY_SECONDS", "3600"),
+        ("JWT_LEEWAY_SECONDS", "-5"),
+        ("MIRROR_ACCEPTED_TOKEN_USE", "access,refresh"),
+    ],
+)
+def test_a_bad_read_setting_is_a_clear_configuration_error(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import ConfigurationError, load_settings
+
+    # Given a malformed or out-of-bounds value, When settings load, Then the error names the variable
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()

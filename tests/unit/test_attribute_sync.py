@@ -568,3 +568,23 @@ def test_logs_carry_subs_and_attribute_names_never_values(cognito, sync, monkeyp
     assert sub in logs and "custom:tenant" in logs
     for value in ("wes.private@example.com", "tenant-secret-42", "leak.me@example.com"):
         assert value not in logs
+
+
+def test_a_record_whose_sub_ends_in_a_newline_is_refused_as_unidentified_not_retried(cognito, sync, capsys):
+    from tests.reliability.users import mirror_user
+
+    # Given a mirrored user, and a disable event whose only identifier is their sub plus a newline
+    sub = cognito.create_user("nel", email="nel@example.com")
+    mirror_user(sub, "nel", {"email": "nel@example.com"})
+    record = event(cognito, "admin_disable_user", sub=f"{sub}\n", username=HIDDEN)
+    capsys.readouterr()
+
+    # When it arrives
+    response = sync(record)
+
+    # Then no sub is taken from it: acknowledged and counted (retrying cannot help), nothing written
+    assert failed_ids(response) == []
+    assert emitted_metrics(capsys.readouterr().out)["SyncUnidentified"] == 1
+    stored = mirror(sub)
+    assert stored is not None and not stored.is_tombstone and stored.enabled
+    assert mirror(f"{sub}\n") is None
