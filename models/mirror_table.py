@@ -135,9 +135,12 @@ def _conditional_put(record: MirrorRecord, condition: Condition) -> WriteOutcome
     try:
         record.save(condition=condition)
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        # Not `exc.cause_response_code`: it raises AttributeError when the cause is a transport error
+        # (a read timeout carries `response=None`).
+        code = error_code(exc.cause) if exc.cause is not None else type(exc).__name__
+        if code == "ConditionalCheckFailedException":
             return WriteOutcome.SKIPPED
-        raise MirrorUnavailableError(f"mirror write failed: {exc.cause_response_code}") from exc
+        raise MirrorUnavailableError(f"mirror write failed: {code}") from exc
     except PynamoDBException as exc:
         raise MirrorUnavailableError(f"mirror write failed: {type(exc).__name__}") from exc
     return WriteOutcome.WRITTEN

@@ -159,3 +159,20 @@ def test_revive_refuses_an_engine_state_key() -> None:
     # When it is revived, Then it is refused before any write
     with pytest.raises(ValueError, match="reserved"):
         revive_tombstone(reserved)
+
+
+def test_a_write_that_times_out_is_a_mirror_unavailable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given DynamoDB that does not answer in time (botocore's timeout carries `response=None`)
+    from botocore.exceptions import ReadTimeoutError
+    from pynamodb.exceptions import PutError
+
+    from models.mirror_table import MirrorRecord, MirrorUnavailableError
+
+    def timed_out(self: Any, **kwargs: Any) -> None:
+        raise PutError("Failed to put item", cause=ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))
+
+    monkeypatch.setattr(MirrorRecord, "save", timed_out)
+    # When a snapshot is written
+    # Then the writer gets the one "dependency down" error, naming the cause, not an AttributeError
+    with pytest.raises(MirrorUnavailableError, match="ReadTimeoutError"):
+        put_snapshot(snapshot(100))
