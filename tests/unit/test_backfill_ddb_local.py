@@ -43,6 +43,7 @@ def local_endpoint() -> Iterator[str]:
 @pytest.fixture
 def local_table(local_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", local_endpoint)
+    monkeypatch.setenv("MIRROR_DDB_READ_TIMEOUT", "10")  # a bulk job's bound: a cold engine is slow
     client = boto3.client("dynamodb", endpoint_url=local_endpoint)
     create_table(client, TABLE)
     reset_process_state()
@@ -111,12 +112,9 @@ def test_batches_above_25_statements_are_split_and_read_back() -> None:
 
 
 @pytest.mark.usefixtures("local_table")
-def test_put_snapshots_in_both_forms_never_resurrect_a_tombstone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_put_snapshots_in_both_forms_never_resurrect_a_tombstone() -> None:
     # Given tombstones at t=50 (one per case), and only the revive path able to leave one
     from models.mirror_table import revive_tombstone
-
-    monkeypatch.setenv("MIRROR_DDB_READ_TIMEOUT", "10")  # a bulk job's bound: a cold engine is slow
-    reset_process_state()
 
     cases = [(f"t-{form}-{t}", form, t) for form in ("insert", "update") for t in (1, 50, 99)]
     for sub, _, _ in cases:

@@ -179,13 +179,10 @@ def test_put_snapshot_and_put_tombstone_store_valid_rows(rows: Rows) -> None:
 @pytest.mark.usefixtures("local_table")
 def test_put_snapshots_insert_and_update_forms_store_valid_rows(
     local_endpoint: str,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given rows the bulk writer will UPDATE (older live rows) and subs it will INSERT
     import boto3
 
-    # A fresh DynamoDB Local on a busy machine can answer its first writes slowly.
-    monkeypatch.setenv("MIRROR_DDB_READ_TIMEOUT", "5")
     put_snapshot(backfill_snapshot("upd-1", 1))
     put_snapshot(backfill_snapshot("upd-2", 1))
     empty = UserSnapshot("ins-empty", "ins-empty", {}, "UNKNOWN", True, 50, "backfill")
