@@ -60,6 +60,9 @@ class Settings:
     jwt_issuer: str | None
     jwt_jwks_url: str | None
     jwt_audience: tuple[str, ...]
+    # User change events (functions/user_events.py): the bus they go to, and how much they carry.
+    event_bus: str | None = None
+    event_payload: str = "full"
 
     @property
     def self_verify_jwt(self) -> bool:
@@ -95,7 +98,23 @@ def load_settings() -> Settings:
         jwt_issuer=issuer,
         jwt_jwks_url=jwks,
         jwt_audience=audience,
+        event_bus=_env("MIRROR_EVENT_BUS"),
+        event_payload=_event_payload(),
     )
+
+
+# --- User change events -------------------------------------------------------------------------
+EVENT_PAYLOADS = ("full", "names")
+
+
+def _event_payload() -> str:
+    """`full` (profile and previous values in each event) or `names` (what changed, no values)."""
+    raw = _env("MIRROR_EVENT_PAYLOAD") or "full"
+    if raw.lower() not in EVENT_PAYLOADS:
+        raise ConfigurationError(
+            f"MIRROR_EVENT_PAYLOAD must be one of {', '.join(EVENT_PAYLOADS)}, got {raw!r}"
+        )
+    return raw.lower()
 
 
 @lru_cache(maxsize=1)
