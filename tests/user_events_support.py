@@ -63,7 +63,7 @@ class StubEvents:
         self.calls = 0
         self.accepted: list[dict[str, Any]] = []
 
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls += 1
         assert 1 <= len(Entries) <= 10
         refused = self.fail(self.calls, Entries) if self.fail else set()
