@@ -51,6 +51,17 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
     | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
     | {("dynamodb:DeleteItem", "table")},
+    "userEvents": LOGS
+    | {
+        (action, "stream")
+        for action in (
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        )
+    }
+    | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
 }
 CLOUDTRAIL_EVENT_NAMES = {
     "AdminCreateUser",
@@ -103,7 +114,13 @@ def get_att(resource: str, attribute: str = "Arn") -> str:
 
 def target_of(resource: str, function: str, mode: str) -> str:
     """Name what an ARN (as text) points at, or return it unchanged when it is none of ours."""
-    named = {get_att("MirrorTable"): "table", get_att("SyncQueue"): "queue"}
+    named = {
+        get_att("MirrorTable"): "table",
+        get_att("SyncQueue"): "queue",
+        get_att("MirrorTable", "StreamArn"): "stream",
+        get_att("UserEventBus"): "bus",
+        get_att("UserEventsDeadLetterQueue"): "events-dlq",
+    }
     if resource in named:
         return named[resource]
     if resource.endswith("${MirrorTable.Arn}/index/username-index"):
@@ -369,3 +386,35 @@ def test_logs_expire_and_functions_carry_the_powertools_environment(stack: Packa
         assert env["MIRROR_TABLE"] == "cognito-mirror-ci-users"
         # and only functions that read Cognito name the pool (triggers get it in the event: no cycle)
         assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile"))
+
+
+def test_user_events_read_the_stream_with_partial_batches_retries_and_a_dlq(stack: PackagedStack) -> None:
+    # Given the user events resources
+    res = resources(stack)
+    table = res["MirrorTable"]["Properties"]
+    (mapping,) = [
+        r["Properties"]
+        for r in stack.resources_of_type("AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["UserEventsLambdaFunction", "Arn"]}
+    ]
+    # Then the table streams both images to the function
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["MirrorTable", "StreamArn"]}
+    # and a failing record fails alone, is retried a bounded number of times, then goes to the DLQ
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 10
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["UserEventsDeadLetterQueue", "Arn"]
+    }
+    # and the function publishes on the stack's bus, which is archived for replay
+    env = res["UserEventsLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MIRROR_EVENT_BUS"] == {"Ref": "UserEventBus"}
+    archive = res["UserEventArchive"]["Properties"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": ["UserEventBus", "Arn"]}
+    assert archive["RetentionDays"] == 30
+    # and an alarm watches the DLQ; the bus is exported
+    alarms = stack.resources_of_type("AWS::CloudWatch::Alarm").values()
+    watched = [a["Properties"]["Dimensions"][0]["Value"] for a in alarms]
+    assert {"Fn::GetAtt": ["UserEventsDeadLetterQueue", "QueueName"]} in watched
+    assert {"UserEventBusName", "UserEventBusArn"} <= set(stack.template["Outputs"])
