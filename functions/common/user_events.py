@@ -1,7 +1,7 @@
 """User change events: one DynamoDB Streams record of the mirror table → at most one event.
 
 The mirror's rows are full snapshots, so an event is the difference between the record's old and new
-images (read with the mirror's own model, `models.mirror_table.MirrorRecord`):
+images (read by the field names of the mirror's model, `models.mirror_table.MirrorRecord`):
 
 - no live row before (none, or a tombstone later repaired), a live row now → `User Created`;
 - a live row before and after, with a different attribute, status or enabled flag → `User Updated`
@@ -22,6 +22,7 @@ from typing import Any
 
 from functions.common.profiles import Profile
 from models.mirror_table import RESERVED_PREFIX, MirrorRecord
+from models.user import UserSnapshot
 
 EVENT_SOURCE = "cognito-attribute-mirror"
 USER_CREATED = "User Created"
@@ -32,8 +33,16 @@ DETAIL_TYPES = (USER_CREATED, USER_UPDATED, USER_DELETED)
 PAYLOAD_FULL = "full"
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:cognito-attribute-mirror:user-events")
 ATTRIBUTE_PREFIX = "attributes."
+# The images are read by the mirror model's own attribute names (a raw reader: PynamoDB's
+# deserializer costs ~10x more, and a batch of 100 records must stay well under a second).
+_SUB = MirrorRecord.sub.attr_name
+_USERNAME = MirrorRecord.username.attr_name
+_ATTRIBUTES = MirrorRecord.attributes.attr_name
 _STATUS = MirrorRecord.status.attr_name
 _ENABLED = MirrorRecord.enabled.attr_name
+_OBSERVED_AT = MirrorRecord.observed_at.attr_name
+_SOURCE = MirrorRecord.source.attr_name
+_DELETED = MirrorRecord.deleted.attr_name
 
 
 class MalformedStreamRecordError(ValueError):
@@ -52,12 +61,47 @@ def event_id(sub: str, version: int, detail_type: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{sub}|{version}|{detail_type}"))
 
 
-def _row(image: dict[str, Any] | None) -> MirrorRecord | None:
+@dataclass(frozen=True)
+class _Row:
+    """The fields of a mirror row that events are made of."""
+
+    sub: str
+    username: str | None
+    attributes: dict[str, str]
+    status: str | None
+    enabled: bool | None
+    observed_at: int
+    source: str
+    is_tombstone: bool
+
+    def profile(self) -> dict[str, Any]:
+        snapshot = UserSnapshot(
+            sub=self.sub,
+            username=self.username or "",
+            attributes=self.attributes,
+            status=self.status or "UNKNOWN",
+            enabled=bool(self.enabled),
+            observed_at=self.observed_at,
+            source=self.source,
+        )
+        return Profile.from_snapshot(snapshot).to_dict()
+
+
+def _row(image: dict[str, Any] | None) -> _Row | None:
     if not image:
         return None
     try:
-        row = MirrorRecord.from_raw_data(image)
-        int(row.observed_at)
+        attributes = image.get(_ATTRIBUTES, {}).get("M", {})
+        row = _Row(
+            sub=image[_SUB]["S"],
+            username=image.get(_USERNAME, {}).get("S"),
+            attributes={name: value["S"] for name, value in attributes.items()},
+            status=image.get(_STATUS, {}).get("S"),
+            enabled=image.get(_ENABLED, {}).get("BOOL"),
+            observed_at=int(image[_OBSERVED_AT]["N"]),
+            source=image[_SOURCE]["S"],
+            is_tombstone=bool(image.get(_DELETED, {}).get("BOOL", False)),
+        )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedStreamRecordError(f"unreadable row image ({type(exc).__name__})") from exc
     if not row.sub:
@@ -65,14 +109,10 @@ def _row(image: dict[str, Any] | None) -> MirrorRecord | None:
     return row
 
 
-def _attributes(row: MirrorRecord) -> dict[str, str]:
-    return row.attributes.as_dict() if row.attributes else {}
-
-
-def _changes(old: MirrorRecord | None, new: MirrorRecord) -> tuple[list[str], dict[str, Any]]:
+def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
     """What changed from `old` to `new` (sorted names) and the previous values of those."""
-    before = _attributes(old) if old is not None else {}
-    after = _attributes(new)
+    before = old.attributes if old is not None else {}
+    after = new.attributes
     names = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     changes = [ATTRIBUTE_PREFIX + name for name in names]
     previous: dict[str, Any] = {}
@@ -86,7 +126,7 @@ def _changes(old: MirrorRecord | None, new: MirrorRecord) -> tuple[list[str], di
     return sorted(changes), previous
 
 
-def _detail(detail_type: str, row: MirrorRecord, username: str | None, changes: list[str]) -> dict[str, Any]:
+def _detail(detail_type: str, row: _Row, username: str | None, changes: list[str]) -> dict[str, Any]:
     version = int(row.observed_at)
     return {
         "id": event_id(row.sub, version, detail_type),
@@ -122,7 +162,7 @@ def user_event(
     detail_type = USER_CREATED if old is None else USER_UPDATED
     detail = _detail(detail_type, new, new.username, changes)
     if full:
-        detail["profile"] = Profile.from_snapshot(new.to_snapshot()).to_dict()
+        detail["profile"] = new.profile()
         if detail_type == USER_UPDATED:
             detail["previous"] = previous
     return UserEvent(detail_type, new.sub, detail["version"], detail)
