@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from scripts.package_check import ALLOWED_WILDCARDS, MODES, PackagedStack, iam_grants, unexpected_wildcards
+from scripts.package_check import (
+    ALLOWED_WILDCARDS,
+    MODES,
+    ROOT,
+    PackagedStack,
+    iam_grants,
+    unexpected_wildcards,
+)
 from tests.deploy.conftest import FUNCTIONS, function_logical_id
 
 pytestmark = pytest.mark.deploy
@@ -418,3 +425,22 @@ def test_user_events_read_the_stream_with_partial_batches_retries_and_a_dlq(stac
     watched = [a["Properties"]["Dimensions"][0]["Value"] for a in alarms]
     assert {"Fn::GetAtt": ["UserEventsDeadLetterQueue", "QueueName"]} in watched
     assert {"UserEventBusName", "UserEventBusArn"} <= set(stack.template["Outputs"])
+
+
+def test_the_event_schemas_are_registered_with_the_files_content(stack: PackagedStack) -> None:
+    # Given the schema resources of the template
+    schemas = stack.resources_of_type("AWS::EventSchemas::Schema").values()
+    # Then each published schema file is registered, unchanged, as JSON Schema draft 4
+    registered = {s["Properties"]["SchemaName"]: json.loads(s["Properties"]["Content"]) for s in schemas}
+    files = {
+        f"cognito-attribute-mirror@{name}": json.loads(
+            (ROOT / "schemas" / "events" / f"{file}.v1.json").read_text()
+        )
+        for name, file in (
+            ("UserCreated", "user-created"),
+            ("UserUpdated", "user-updated"),
+            ("UserDeleted", "user-deleted"),
+        )
+    }
+    assert registered == files
+    assert {s["Properties"]["Type"] for s in schemas} == {"JSONSchemaDraft4"}
