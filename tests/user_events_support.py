@@ -8,9 +8,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft4Validator
 
-from tests.helpers import load_event
+from tests.fixtures import reset_process_state
+from tests.helpers import FakeLambdaContext, load_event
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "events"
 SCHEMA_FILES = {
@@ -78,3 +80,21 @@ class StubEvents:
 
     def events(self) -> list[dict[str, Any]]:
         return [as_event(entry) for entry in self.accepted]
+
+
+def configure_bus(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
+    """MIRROR_EVENT_BUS set, and the publisher's client replaced (None: a new boto3 one, e.g. moto)."""
+    from functions.common import event_publisher
+
+    monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
+    reset_process_state()
+    monkeypatch.setattr(event_publisher, "_client", client)
+    monkeypatch.setattr(event_publisher, "BACKOFF_BASE_SECONDS", 0.001)
+
+
+def run_handler(batch: dict[str, Any]) -> dict[str, Any]:
+    """`functions.user_events.handler` on one stream batch; its partial batch response."""
+    from functions.user_events import handler
+
+    result: dict[str, Any] = handler(batch, FakeLambdaContext())
+    return result

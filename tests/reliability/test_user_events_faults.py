@@ -19,9 +19,14 @@ from hypothesis import strategies as st
 from functions.common import event_publisher
 from models.mirror_table import WriteOutcome, put_snapshot, put_tombstone
 from models.user import UserSnapshot
-from tests.fixtures import TABLE, reset_process_state
-from tests.helpers import FakeLambdaContext
-from tests.user_events_support import BUS, StubEvents, assert_valid_event, stream_records
+from tests.fixtures import TABLE
+from tests.user_events_support import (
+    StubEvents,
+    assert_valid_event,
+    configure_bus,
+    run_handler,
+    stream_records,
+)
 
 SUB = "0b6f3c1e-2d4a-4e8b-9c7d-5a6b7c8d9e0f"
 EMAIL = "victim.v@example.org"
@@ -89,19 +94,15 @@ def _lifecycle() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> StubEvents:
-    monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
-    reset_process_state()
+    """The handler's EventBridge client is an in-process stand-in; the bus is configured."""
     client = StubEvents()
-    monkeypatch.setattr(event_publisher, "_client", client)
-    monkeypatch.setattr(event_publisher, "BACKOFF_BASE_SECONDS", 0.001)
+    configure_bus(monkeypatch, client)
     return client
 
 
 def _handle(records: list[dict[str, Any]]) -> list[str]:
     """Run the handler on one batch; the sequence numbers it reports as failed."""
-    from functions.user_events import handler
-
-    result = handler({"Records": records}, FakeLambdaContext())
+    result = run_handler({"Records": records})
     return [failure["itemIdentifier"] for failure in result["batchItemFailures"]]
 
 

@@ -11,8 +11,15 @@ import pytest
 from functions.common import event_publisher
 from functions.common.user_events import event_id, user_event
 from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext
-from tests.user_events_support import BUS, StubEvents, assert_valid_event, stream_batch, stream_records
+from tests.user_events_support import (
+    BUS,
+    StubEvents,
+    assert_valid_event,
+    configure_bus,
+    run_handler,
+    stream_batch,
+    stream_records,
+)
 
 
 def _event_of(event_id_: str, payload: str = "full") -> Any:
@@ -23,19 +30,9 @@ def _event_of(event_id_: str, payload: str = "full") -> Any:
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> StubEvents:
     """The handler's EventBridge client is an in-process stand-in; the bus is configured."""
-    monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
-    reset_process_state()
     client = StubEvents()
-    monkeypatch.setattr(event_publisher, "_client", client)
-    monkeypatch.setattr(event_publisher, "BACKOFF_BASE_SECONDS", 0.001)
+    configure_bus(monkeypatch, client)
     return client
-
-
-def _run(batch: dict[str, Any]) -> dict[str, Any]:
-    from functions.user_events import handler
-
-    result: dict[str, Any] = handler(batch, FakeLambdaContext())
-    return result
 
 
 def test_a_new_row_is_a_user_created_event_with_the_profile_in_get_me_shape() -> None:
@@ -127,7 +124,7 @@ def test_the_handler_publishes_one_schema_valid_event_per_real_change(stub: Stub
         "tombstone_expired", "reserved_state", "backfilled",
     )  # fmt: skip
     # When the handler runs
-    result = _run(batch)
+    result = run_handler(batch)
     # Then nothing failed, and exactly the real changes were published, in order, on the bus
     assert result == {"batchItemFailures": []}
     events = stub.events()
@@ -147,7 +144,7 @@ def test_the_handler_in_names_mode_publishes_schema_valid_events_without_values(
 ) -> None:
     monkeypatch.setenv("MIRROR_EVENT_PAYLOAD", "names")
     reset_process_state()
-    _run(stream_batch("created", "updated", "deleted"))
+    run_handler(stream_batch("created", "updated", "deleted"))
     for event in stub.events():
         assert_valid_event(event)
         assert "profile" not in event["detail"] and "previous" not in event["detail"]
@@ -158,7 +155,7 @@ def test_a_malformed_record_fails_alone_as_a_batch_item_failure(stub: StubEvents
     # Given a batch with a record the mirror could not have written between good ones
     batch = stream_batch("created", "malformed", "updated")
     # When the handler runs
-    result = _run(batch)
+    result = run_handler(batch)
     # Then only that record is reported; the others are published
     (malformed,) = stream_records("malformed")
     assert result == {"batchItemFailures": [{"itemIdentifier": malformed["dynamodb"]["SequenceNumber"]}]}
@@ -186,7 +183,7 @@ def test_an_event_too_large_for_eventbridge_is_published_without_values(stub: St
     for index in range(150):
         attributes[f"custom:a{index}"] = {"S": "x" * 2048}
     # When the handler runs
-    result = _run({"Records": [record]})
+    result = run_handler({"Records": [record]})
     # Then it is still published, in names form, and valid
     assert result == {"batchItemFailures": []}
     (event,) = stub.events()
@@ -199,7 +196,7 @@ def test_the_handler_without_a_bus_fails_the_whole_invocation(monkeypatch: pytes
 
     reset_process_state()
     with pytest.raises(ConfigurationError, match="MIRROR_EVENT_BUS"):
-        _run(stream_batch("created"))
+        run_handler(stream_batch("created"))
 
 
 def test_an_unknown_payload_mode_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,10 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.common import event_publisher
-from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext
-from tests.user_events_support import BUS, assert_valid_event, stream_batch
+from tests.user_events_support import BUS, assert_valid_event, configure_bus, run_handler, stream_batch
 
 
 def _subscribe(pattern: dict[str, Any], name: str) -> Any:
@@ -35,24 +32,15 @@ def _subscribe(pattern: dict[str, Any], name: str) -> Any:
 
 @pytest.fixture
 def bus(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
-    reset_process_state()
-    monkeypatch.setattr(event_publisher, "_client", None)
+    configure_bus(monkeypatch, None)
     boto3.client("events").create_event_bus(Name=BUS)
-
-
-def _run(batch: dict[str, Any]) -> dict[str, Any]:
-    from functions.user_events import handler
-
-    result: dict[str, Any] = handler(batch, FakeLambdaContext())
-    return result
 
 
 def test_subscribers_receive_schema_valid_events_from_the_bus(bus: None) -> None:
     # Given a subscriber to every event of the mirror
     read = _subscribe({"source": ["cognito-attribute-mirror"]}, "all")
     # When a batch with a creation, a sign-in, an update and a deletion is handled
-    result = _run(stream_batch("created", "signin", "updated", "deleted"))
+    result = run_handler(stream_batch("created", "signin", "updated", "deleted"))
     # Then it receives three events, each valid against its schema, with its deterministic id
     assert result == {"batchItemFailures": []}
     received = read()
@@ -70,7 +58,7 @@ def test_a_consumer_mutes_backfill_writes_with_anything_but(bus: None) -> None:
     )
     everything = _subscribe({"source": ["cognito-attribute-mirror"]}, "everything")
     # When a trigger's creation and a backfill's creation are published
-    _run(stream_batch("created", "backfilled"))
+    run_handler(stream_batch("created", "backfilled"))
     # Then the muted subscriber sees only the trigger's, the other both
     assert [event["detail"]["writer"] for event in muted()] == ["post_confirmation"]
     assert sorted(event["detail"]["writer"] for event in everything()) == ["backfill", "post_confirmation"]
@@ -87,7 +75,7 @@ def test_a_consumer_selects_disables_and_enables_by_changes(bus: None) -> None:
         "enabled",
     )
     # When an attribute update and a disable are published
-    _run(stream_batch("updated", "disabled"))
+    run_handler(stream_batch("updated", "disabled"))
     # Then only the disable reaches it
     (event,) = read()
     assert event["detail"]["changes"] == ["enabled"]
