@@ -47,10 +47,6 @@ def create_table_kwargs(name: str) -> dict[str, Any]:
     props = table_properties()
     kwargs = {key: props[key] for key in _CREATE_KEYS if key in props}
     kwargs["TableName"] = name
-    stream = props.get("StreamSpecification")
-    if stream:
-        # CreateTable needs StreamEnabled, which CloudFormation's form leaves implicit.
-        kwargs["StreamSpecification"] = {"StreamEnabled": True, **stream}
     return kwargs
 
 
