@@ -78,6 +78,9 @@ class Settings:
     # may still be served while DynamoDB fails.
     not_found_ttl_seconds: float
     stale_if_error_seconds: float
+    # User change events (functions/user_events.py): the bus they go to, and how much they carry.
+    event_bus: str | None = None
+    event_payload: str = "full"
 
     @property
     def self_verify_jwt(self) -> bool:
@@ -123,7 +126,23 @@ def load_settings() -> Settings:
         accepted_token_use=token_use,
         not_found_ttl_seconds=_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
         stale_if_error_seconds=_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
+        event_bus=_env("MIRROR_EVENT_BUS"),
+        event_payload=_event_payload(),
     )
+
+
+# --- User change events -------------------------------------------------------------------------
+EVENT_PAYLOADS = ("full", "names")
+
+
+def _event_payload() -> str:
+    """`full` (profile and previous values in each event) or `names` (what changed, no values)."""
+    raw = _env("MIRROR_EVENT_PAYLOAD") or "full"
+    if raw.lower() not in EVENT_PAYLOADS:
+        raise ConfigurationError(
+            f"MIRROR_EVENT_PAYLOAD must be one of {', '.join(EVENT_PAYLOADS)}, got {raw!r}"
+        )
+    return raw.lower()
 
 
 @lru_cache(maxsize=1)

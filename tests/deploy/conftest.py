@@ -12,7 +12,7 @@ import pytest
 
 from scripts.package_check import MODES, PackagedStack, PackageError, check, package
 
-FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile")
+FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile", "userEvents")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from scripts.package_check import ALLOWED_WILDCARDS, MODES, PackagedStack, iam_grants, unexpected_wildcards
+from scripts.package_check import (
+    ALLOWED_WILDCARDS,
+    MODES,
+    ROOT,
+    PackagedStack,
+    iam_grants,
+    unexpected_wildcards,
+)
 from tests.deploy.conftest import FUNCTIONS, function_logical_id
 
 pytestmark = pytest.mark.deploy
@@ -56,6 +63,18 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
     | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
     | {("dynamodb:DeleteItem", "table"), ("sqs:SendMessage", "reconcile-dlq")},
+    "userEvents": LOGS
+    | KMS
+    | {
+        (action, "stream")
+        for action in (
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        )
+    }
+    | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
 }
 # Every way to write a row: denied on reserved keys ('#...') to all roles but reconcile's.
 TABLE_WRITES = {
@@ -125,6 +144,9 @@ def target_of(resource: str, function: str, mode: str) -> str:
         get_att("SyncQueue"): "queue",
         get_att("ReconcileDeadLetterQueue"): "reconcile-dlq",
         json.dumps({"Ref": "KmsKeyArn"}): "key",
+        get_att("MirrorTable", "StreamArn"): "stream",
+        get_att("UserEventBus"): "bus",
+        get_att("UserEventsDeadLetterQueue"): "events-dlq",
     }
     if resource in named:
         return named[resource]
@@ -483,3 +505,52 @@ def test_failed_scheduled_reconciles_land_in_a_tls_only_dead_letter_queue(stack:
         s for s in res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "TlsOnly"
     ]
     assert {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]} in tls_only["Resource"]
+def test_user_events_read_the_stream_with_partial_batches_retries_and_a_dlq(stack: PackagedStack) -> None:
+    # Given the user events resources
+    res = resources(stack)
+    table = res["MirrorTable"]["Properties"]
+    (mapping,) = [
+        r["Properties"]
+        for r in stack.resources_of_type("AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["UserEventsLambdaFunction", "Arn"]}
+    ]
+    # Then the table streams both images to the function
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["MirrorTable", "StreamArn"]}
+    # and a failing record fails alone, is retried a bounded number of times, then goes to the DLQ
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 10
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["UserEventsDeadLetterQueue", "Arn"]
+    }
+    # and the function publishes on the stack's bus, which is archived for replay
+    env = res["UserEventsLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MIRROR_EVENT_BUS"] == {"Ref": "UserEventBus"}
+    archive = res["UserEventArchive"]["Properties"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": ["UserEventBus", "Arn"]}
+    assert archive["RetentionDays"] == 30
+    # and an alarm watches the DLQ; the bus is exported
+    alarms = stack.resources_of_type("AWS::CloudWatch::Alarm").values()
+    watched = [a["Properties"]["Dimensions"][0]["Value"] for a in alarms]
+    assert {"Fn::GetAtt": ["UserEventsDeadLetterQueue", "QueueName"]} in watched
+    assert {"UserEventBusName", "UserEventBusArn"} <= set(stack.template["Outputs"])
+
+
+def test_the_event_schemas_are_registered_with_the_files_content(stack: PackagedStack) -> None:
+    # Given the schema resources of the template
+    schemas = stack.resources_of_type("AWS::EventSchemas::Schema").values()
+    # Then each published schema file is registered, unchanged, as JSON Schema draft 4
+    registered = {s["Properties"]["SchemaName"]: json.loads(s["Properties"]["Content"]) for s in schemas}
+    files = {
+        f"cognito-attribute-mirror@{name}": json.loads(
+            (ROOT / "schemas" / "events" / f"{file}.v1.json").read_text()
+        )
+        for name, file in (
+            ("UserCreated", "user-created"),
+            ("UserUpdated", "user-updated"),
+            ("UserDeleted", "user-deleted"),
+        )
+    }
+    assert registered == files
+    assert {s["Properties"]["Type"] for s in schemas} == {"JSONSchemaDraft4"}

@@ -1,0 +1,193 @@
+"""Publish the user change events of a DynamoDB Streams batch on the mirror's EventBridge bus.
+
+PutEvents takes at most 10 entries and 256 KB a call and can fail some entries of a call (or the
+whole call, in an outage): failed entries are retried with full-jitter exponential backoff; whatever
+still fails is returned as the stream records to report as batch item failures, so the stream
+retries them (then the on-failure destination). Delivery is therefore at least once: a retried
+record can publish again an event already published, with the same deterministic id.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.common.engine import backoff_delay
+from functions.common.observability import count, logger
+from functions.common.user_events import (
+    EVENT_SOURCE,
+    MalformedStreamRecordError,
+    UserEvent,
+    user_event,
+    without_values,
+)
+from models.mirror_table import error_code
+
+MAX_ENTRIES = 10
+MAX_REQUEST_BYTES = 256 * 1024
+ATTEMPTS = 4
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 2.0
+# Each entry's Time counts 14 bytes in AWS's size formula; we leave Time out (EventBridge stamps it).
+_TIME_BYTES = 14
+
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def events_client() -> Any:
+    """The process's EventBridge client (created on first use; endpoint from the AWS_* variables)."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(
+                    connect_timeout=1, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
+                )
+                _client = boto3.client("events", config=config)
+    return _client
+
+
+def reset_client() -> None:
+    global _client
+    _client = None
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """An entry's size as EventBridge counts it (Time, Source, DetailType, Detail, Resources)."""
+    size = _TIME_BYTES + len(entry["Source"].encode()) + len(entry["DetailType"].encode())
+    size += len(entry["Detail"].encode())
+    return size + sum(len(resource.encode()) for resource in entry.get("Resources", ()))
+
+
+def to_entry(event: UserEvent, bus: str) -> dict[str, Any]:
+    detail = json.dumps(event.detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return {"Source": EVENT_SOURCE, "DetailType": event.detail_type, "Detail": detail, "EventBusName": bus}
+
+
+def batches(entries: list[dict[str, Any]]) -> list[list[int]]:
+    """Indexes of `entries` grouped into PutEvents calls (≤ 10 entries, ≤ 256 KB), order kept."""
+    groups: list[list[int]] = []
+    size = 0
+    for index, entry in enumerate(entries):
+        entry_bytes = entry_size(entry)
+        if not groups or len(groups[-1]) == MAX_ENTRIES or size + entry_bytes > MAX_REQUEST_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += entry_bytes
+    return groups
+
+
+def put_entries(
+    entries: list[dict[str, Any]],
+    *,
+    client: Any = None,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> set[int]:
+    """Put `entries`, retrying failed ones; the indexes that still failed after `attempts` tries."""
+    client = client or events_client()
+    pending = list(range(len(entries)))
+    for attempt in range(attempts):
+        if attempt:
+            sleep(backoff_delay(attempt - 1, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS))
+        failed: list[int] = []
+        for group in batches([entries[i] for i in pending]):
+            indexes = [pending[i] for i in group]
+            try:
+                answer = client.put_events(Entries=[entries[i] for i in indexes])
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning(
+                    "events: PutEvents failed", extra={"error": error_code(exc), "entries": len(indexes)}
+                )
+                count("UserEventPutFailed")
+                failed.extend(indexes)
+                continue
+            if answer.get("FailedEntryCount"):
+                results = answer.get("Entries", [])
+                codes = sorted(
+                    {str(result.get("ErrorCode")) for result in results if result.get("ErrorCode")}
+                )
+                logger.warning("events: entries refused", extra={"codes": codes})
+                failed.extend(
+                    i for i, result in zip(indexes, results, strict=True) if result.get("ErrorCode")
+                )
+        pending = failed
+        if not pending:
+            break
+    return set(pending)
+
+
+@dataclass
+class BatchOutcome:
+    """Sequence numbers of the stream records to report as failed, and counts."""
+
+    failed: set[str] = field(default_factory=set)
+    published: int = 0
+    skipped: int = 0
+
+
+def _event_of(record: dict[str, Any], payload: str) -> UserEvent | None:
+    images = record.get("dynamodb") or {}
+    return user_event(images.get("OldImage"), images.get("NewImage"), payload=payload)
+
+
+def _fitting_entry(event: UserEvent, bus: str) -> dict[str, Any]:
+    entry = to_entry(event, bus)
+    if entry_size(entry) > MAX_REQUEST_BYTES:
+        # Too large to ever be accepted: published without values (consumers read GET /users/{sub}).
+        count("UserEventTrimmed")
+        entry = to_entry(without_values(event), bus)
+    return entry
+
+
+def publish_stream_batch(
+    records: list[dict[str, Any]], *, bus: str, payload: str, client: Any = None
+) -> BatchOutcome:
+    """Turn a stream batch into events and publish them; which records must be retried."""
+    outcome = BatchOutcome()
+    entries: list[dict[str, Any]] = []
+    origin: list[str] = []
+    for record in records:
+        sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
+        try:
+            event = _event_of(record, payload)
+        except MalformedStreamRecordError as exc:
+            logger.warning(
+                "events: malformed stream record", extra={"sequence": sequence, "reason": str(exc)}
+            )
+            count("UserEventMalformedRecord")
+            outcome.failed.add(sequence)
+            continue
+        except Exception as exc:  # noqa: BLE001 - see the comment below
+            # Deliberate guard: a bug fails this record only (then the on-failure destination);
+            # the type alone is logged, an image's values never are.
+            logger.error(
+                "events: unexpected error", extra={"sequence": sequence, "error": type(exc).__name__}
+            )
+            count("UserEventUnexpectedError")
+            outcome.failed.add(sequence)
+            continue
+        if event is None:
+            outcome.skipped += 1
+            continue
+        entries.append(_fitting_entry(event, bus))
+        origin.append(sequence)
+    failed = put_entries(entries, client=client) if entries else set()
+    outcome.failed.update(origin[i] for i in failed)
+    outcome.published = len(entries) - len(failed)
+    count("UserEventPublished", outcome.published)
+    count("UserEventSkipped", outcome.skipped)
+    if failed:
+        count("UserEventFailed", len(failed))
+    return outcome

@@ -1,0 +1,174 @@
+"""User change events: one DynamoDB Streams record of the mirror table → at most one event.
+
+The mirror's rows are full snapshots, so an event is the difference between the record's old and new
+images (read by the field names of the mirror's model, `models.mirror_table.MirrorRecord`):
+
+- no live row before (none, or a tombstone later repaired), a live row now → `User Created`;
+- a live row before and after, with a different attribute, status or enabled flag → `User Updated`
+  (a disable or enable is an update whose changes include `enabled`);
+- a live row (or none) before, a tombstone now → `User Deleted`, once;
+- anything else publishes nothing: a write that changed only `observed_at`/`source` (every sign-in),
+  a tombstone over a tombstone, the TTL expiry (REMOVE) of a tombstone, reserved state rows (`#...`).
+
+The event id is deterministic (UUIDv5 of sub, version and type): a redelivered record yields the same
+event, so consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from functions.common.profiles import Profile
+from models.mirror_table import RESERVED_PREFIX, MirrorRecord
+from models.user import UserSnapshot
+
+EVENT_SOURCE = "cognito-attribute-mirror"
+USER_CREATED = "User Created"
+USER_UPDATED = "User Updated"
+USER_DELETED = "User Deleted"
+DETAIL_TYPES = (USER_CREATED, USER_UPDATED, USER_DELETED)
+# Payload modes (models.settings.EVENT_PAYLOADS): `names` leaves every value out.
+PAYLOAD_FULL = "full"
+_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:cognito-attribute-mirror:user-events")
+ATTRIBUTE_PREFIX = "attributes."
+# The images are read by the mirror model's own attribute names (a raw reader: PynamoDB's
+# deserializer costs ~10x more, and a batch of 100 records must stay well under a second).
+_SUB = MirrorRecord.sub.attr_name
+_USERNAME = MirrorRecord.username.attr_name
+_ATTRIBUTES = MirrorRecord.attributes.attr_name
+_STATUS = MirrorRecord.status.attr_name
+_ENABLED = MirrorRecord.enabled.attr_name
+_OBSERVED_AT = MirrorRecord.observed_at.attr_name
+_SOURCE = MirrorRecord.source.attr_name
+_DELETED = MirrorRecord.deleted.attr_name
+
+
+class MalformedStreamRecordError(ValueError):
+    """A stream record the mirror could not have written (its message never holds values)."""
+
+
+@dataclass(frozen=True)
+class UserEvent:
+    detail_type: str
+    sub: str
+    version: int
+    detail: dict[str, Any]
+
+
+def event_id(sub: str, version: int, detail_type: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{sub}|{version}|{detail_type}"))
+
+
+@dataclass(frozen=True)
+class _Row:
+    """The fields of a mirror row that events are made of."""
+
+    sub: str
+    username: str | None
+    attributes: dict[str, str]
+    status: str | None
+    enabled: bool | None
+    observed_at: int
+    source: str
+    is_tombstone: bool
+
+    def profile(self) -> dict[str, Any]:
+        snapshot = UserSnapshot(
+            sub=self.sub,
+            username=self.username or "",
+            attributes=self.attributes,
+            status=self.status or "UNKNOWN",
+            enabled=bool(self.enabled),
+            observed_at=self.observed_at,
+            source=self.source,
+        )
+        return Profile.from_snapshot(snapshot).to_dict()
+
+
+def _row(image: dict[str, Any] | None) -> _Row | None:
+    if not image:
+        return None
+    try:
+        attributes = image.get(_ATTRIBUTES, {}).get("M", {})
+        row = _Row(
+            sub=image[_SUB]["S"],
+            username=image.get(_USERNAME, {}).get("S"),
+            attributes={name: value["S"] for name, value in attributes.items()},
+            status=image.get(_STATUS, {}).get("S"),
+            enabled=image.get(_ENABLED, {}).get("BOOL"),
+            observed_at=int(image[_OBSERVED_AT]["N"]),
+            source=image[_SOURCE]["S"],
+            is_tombstone=bool(image.get(_DELETED, {}).get("BOOL", False)),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise MalformedStreamRecordError(f"unreadable row image ({type(exc).__name__})") from exc
+    if not row.sub:
+        raise MalformedStreamRecordError("row image without a sub")
+    return row
+
+
+def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
+    """What changed from `old` to `new` (sorted names) and the previous values of those."""
+    before = old.attributes if old is not None else {}
+    after = new.attributes
+    names = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    changes = [ATTRIBUTE_PREFIX + name for name in names]
+    previous: dict[str, Any] = {}
+    if names:
+        previous["attributes"] = {name: before.get(name) for name in names}
+    for field in (_ENABLED, _STATUS):
+        old_value = getattr(old, field) if old is not None else None
+        if old_value != getattr(new, field):
+            changes.append(field)
+            previous[field] = old_value
+    return sorted(changes), previous
+
+
+def _detail(detail_type: str, row: _Row, username: str | None, changes: list[str]) -> dict[str, Any]:
+    version = int(row.observed_at)
+    return {
+        "id": event_id(row.sub, version, detail_type),
+        "sub": row.sub,
+        "username": username,
+        "version": version,
+        "writer": row.source,
+        "changes": changes,
+    }
+
+
+def user_event(
+    old_image: dict[str, Any] | None, new_image: dict[str, Any] | None, *, payload: str = PAYLOAD_FULL
+) -> UserEvent | None:
+    """The event of one stream record (its old and new images), or None when nothing changed."""
+    old, new = _row(old_image), _row(new_image)
+    row = new or old
+    if row is None or row.sub.startswith(RESERVED_PREFIX) or new is None:
+        return None  # reserved state rows, and REMOVE (only tombstones expire: already published)
+    full = payload == PAYLOAD_FULL
+    if new.is_tombstone:
+        if old is not None and old.is_tombstone:
+            return None
+        # Least data: who was deleted, never what they held.
+        username = old.username if old is not None else None
+        detail = _detail(USER_DELETED, new, username, [])
+        return UserEvent(USER_DELETED, new.sub, detail["version"], detail)
+    if old is not None and old.is_tombstone:
+        old = None  # a wrong tombstone repaired: the user is (re)created
+    changes, previous = _changes(old, new)
+    if old is not None and not changes:
+        return None  # only observed_at/source moved (a sign-in, a re-read)
+    detail_type = USER_CREATED if old is None else USER_UPDATED
+    detail = _detail(detail_type, new, new.username, changes)
+    if full:
+        detail["profile"] = new.profile()
+        if detail_type == USER_UPDATED:
+            detail["previous"] = previous
+    return UserEvent(detail_type, new.sub, detail["version"], detail)
+
+
+def without_values(event: UserEvent) -> UserEvent:
+    """The same event in `names` form (no profile, no previous values)."""
+    detail = {key: value for key, value in event.detail.items() if key not in ("profile", "previous")}
+    return UserEvent(event.detail_type, event.sub, event.version, detail)

@@ -1,0 +1,207 @@
+"""User change events: stream record images → events (pure), and the stream handler end to end
+against an in-process PutEvents stand-in. Every emitted event is validated against schemas/events/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from functions.common import event_publisher
+from functions.common.user_events import event_id, user_event
+from tests.fixtures import reset_process_state
+from tests.user_events_support import (
+    BUS,
+    StubEvents,
+    assert_valid_event,
+    configure_bus,
+    run_handler,
+    stream_batch,
+    stream_records,
+)
+
+
+def _event_of(event_id_: str, payload: str = "full") -> Any:
+    (record,) = stream_records(event_id_)
+    return user_event(record["dynamodb"].get("OldImage"), record["dynamodb"].get("NewImage"), payload=payload)
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch) -> StubEvents:
+    """The handler's EventBridge client is an in-process stand-in; the bus is configured."""
+    client = StubEvents()
+    configure_bus(monkeypatch, client)
+    return client
+
+
+def test_a_new_row_is_a_user_created_event_with_the_profile_in_get_me_shape() -> None:
+    # Given the INSERT of a confirmed user's first snapshot
+    # When it is turned into an event
+    event = _event_of("created")
+    # Then it is a User Created carrying everything the row holds, versioned by observed_at
+    assert event.detail_type == "User Created"
+    detail = event.detail
+    assert detail["version"] == 1764547200000000
+    assert detail["writer"] == "post_confirmation"
+    assert detail["username"] == "jane"
+    assert detail["changes"] == sorted(detail["changes"])
+    assert {"enabled", "status", "attributes.email", "attributes.custom:tenant"} <= set(detail["changes"])
+    assert set(detail["profile"]) == {"sub", "username", "attributes", "status", "enabled", "updated_at"}
+    assert detail["profile"]["attributes"]["custom:tenant"] == "acme"
+    assert "previous" not in detail
+
+
+def test_a_sign_in_that_changed_nothing_but_observed_at_and_source_publishes_nothing() -> None:
+    # Given a MODIFY whose images differ only in observed_at and source (PostAuthentication)
+    # When it is turned into an event
+    # Then there is none
+    assert _event_of("signin") is None
+
+
+def test_an_attribute_change_is_a_user_updated_with_only_the_changed_names_and_their_previous_values() -> (
+    None
+):
+    # Given a MODIFY where custom:tenant changed and family_name appeared
+    event = _event_of("updated")
+    # Then the update names exactly those, with their previous values (null: there was none)
+    assert event.detail_type == "User Updated"
+    assert event.detail["changes"] == ["attributes.custom:tenant", "attributes.family_name"]
+    assert event.detail["previous"] == {"attributes": {"custom:tenant": "acme", "family_name": None}}
+    assert event.detail["profile"]["attributes"]["custom:tenant"] == "globex"
+
+
+def test_a_disable_is_a_user_updated_whose_changes_include_enabled() -> None:
+    event = _event_of("disabled")
+    assert event.detail_type == "User Updated"
+    assert event.detail["changes"] == ["enabled"]
+    assert event.detail["previous"] == {"enabled": True}
+    assert event.detail["profile"]["enabled"] is False
+
+
+def test_a_tombstone_over_a_live_row_is_one_user_deleted_without_any_attribute_value() -> None:
+    # Given a live row replaced by a tombstone
+    event = _event_of("deleted")
+    # Then a User Deleted carries who (sub, username), when and by whom, and no values
+    assert event.detail_type == "User Deleted"
+    assert set(event.detail) == {"id", "sub", "username", "version", "writer", "changes"}
+    assert event.detail["username"] == "jane"
+    assert event.detail["changes"] == []
+
+
+@pytest.mark.parametrize("case", ["deleted_again", "tombstone_expired", "reserved_state"])
+def test_tombstone_rewrites_ttl_expiry_and_reserved_state_rows_publish_nothing(case: str) -> None:
+    assert _event_of(case) is None
+
+
+def test_a_repaired_wrong_tombstone_is_a_user_created() -> None:
+    # Given a tombstone replaced by a live row (the evidence-based repair path)
+    event = _event_of("repaired")
+    # Then consumers see the user created again, with the whole profile
+    assert event.detail_type == "User Created"
+    assert "previous" not in event.detail
+    assert event.detail["profile"]["username"] == "jane"
+
+
+def test_names_payload_leaves_profile_and_previous_out() -> None:
+    event = _event_of("updated", payload="names")
+    assert set(event.detail) == {"id", "sub", "username", "version", "writer", "changes"}
+
+
+def test_the_event_id_is_deterministic_from_sub_version_and_type() -> None:
+    # Given the same record turned into an event twice
+    first, again = _event_of("updated"), _event_of("updated")
+    # Then both carry the same id, which differs for another type or version
+    assert first.detail["id"] == again.detail["id"] == event_id(first.sub, first.version, "User Updated")
+    assert event_id(first.sub, first.version, "User Created") != first.detail["id"]
+    assert event_id(first.sub, first.version + 1, "User Updated") != first.detail["id"]
+
+
+def test_the_handler_publishes_one_schema_valid_event_per_real_change(stub: StubEvents) -> None:
+    # Given a stream batch of every kind of record the mirror writes (no malformed one)
+    batch = stream_batch(
+        "created", "signin", "updated", "disabled", "deleted", "deleted_again", "repaired",
+        "tombstone_expired", "reserved_state", "backfilled",
+    )  # fmt: skip
+    # When the handler runs
+    result = run_handler(batch)
+    # Then nothing failed, and exactly the real changes were published, in order, on the bus
+    assert result == {"batchItemFailures": []}
+    events = stub.events()
+    assert [event["detail-type"] for event in events] == [
+        "User Created", "User Updated", "User Updated", "User Deleted", "User Created", "User Created",
+    ]  # fmt: skip
+    assert all(
+        entry["EventBusName"] == BUS and entry["Source"] == "cognito-attribute-mirror"
+        for entry in stub.accepted
+    )
+    for event in events:
+        assert_valid_event(event)
+
+
+def test_the_handler_in_names_mode_publishes_schema_valid_events_without_values(
+    stub: StubEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIRROR_EVENT_PAYLOAD", "names")
+    reset_process_state()
+    run_handler(stream_batch("created", "updated", "deleted"))
+    for event in stub.events():
+        assert_valid_event(event)
+        assert "profile" not in event["detail"] and "previous" not in event["detail"]
+    assert "jane.doe@example.com" not in json.dumps(stub.accepted)
+
+
+def test_a_malformed_record_fails_alone_as_a_batch_item_failure(stub: StubEvents) -> None:
+    # Given a batch with a record the mirror could not have written between good ones
+    batch = stream_batch("created", "malformed", "updated")
+    # When the handler runs
+    result = run_handler(batch)
+    # Then only that record is reported; the others are published
+    (malformed,) = stream_records("malformed")
+    assert result == {"batchItemFailures": [{"itemIdentifier": malformed["dynamodb"]["SequenceNumber"]}]}
+    assert [event["detail-type"] for event in stub.events()] == ["User Created", "User Updated"]
+
+
+def test_put_events_calls_hold_at_most_ten_entries_and_256_kb() -> None:
+    # Given 25 small entries and 3 entries of 100 KB
+    small = [{"Source": "s", "DetailType": "d", "Detail": "{}"}] * 25
+    large = [{"Source": "s", "DetailType": "d", "Detail": json.dumps({"x": "a" * 100_000})}] * 3
+    # When they are grouped into calls
+    groups = event_publisher.batches(small + large)
+    # Then no call exceeds 10 entries or 256 KB, and order is kept
+    assert [index for group in groups for index in group] == list(range(28))
+    for group in groups:
+        entries = [(small + large)[i] for i in group]
+        assert len(entries) <= 10
+        assert sum(event_publisher.entry_size(entry) for entry in entries) <= 256 * 1024
+
+
+def test_an_event_too_large_for_eventbridge_is_published_without_values(stub: StubEvents) -> None:
+    # Given a user whose attributes make the full event exceed 256 KB
+    (record,) = stream_records("created")
+    attributes = record["dynamodb"]["NewImage"]["attributes"]["M"]
+    for index in range(150):
+        attributes[f"custom:a{index}"] = {"S": "x" * 2048}
+    # When the handler runs
+    result = run_handler({"Records": [record]})
+    # Then it is still published, in names form, and valid
+    assert result == {"batchItemFailures": []}
+    (event,) = stub.events()
+    assert "profile" not in event["detail"]
+    assert_valid_event(event)
+
+
+def test_the_handler_without_a_bus_fails_the_whole_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.settings import ConfigurationError
+
+    reset_process_state()
+    with pytest.raises(ConfigurationError, match="MIRROR_EVENT_BUS"):
+        run_handler(stream_batch("created"))
+
+
+def test_an_unknown_payload_mode_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.settings import ConfigurationError, load_settings
+
+    monkeypatch.setenv("MIRROR_EVENT_PAYLOAD", "everything")
+    with pytest.raises(ConfigurationError, match="MIRROR_EVENT_PAYLOAD must be one of full, names"):
+        load_settings()

@@ -1,0 +1,100 @@
+"""Shared pieces of the user change event tests: the stream fixture, a PutEvents stand-in, schemas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft4Validator
+
+from tests.fixtures import reset_process_state
+from tests.helpers import FakeLambdaContext, load_event
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "events"
+SCHEMA_FILES = {
+    "User Created": "user-created.v1.json",
+    "User Updated": "user-updated.v1.json",
+    "User Deleted": "user-deleted.v1.json",
+}
+BUS = "mirror-events-test"
+
+
+def stream_records(*event_ids: str) -> list[dict[str, Any]]:
+    """Records of tests/events/dynamodb_stream_user_changes.json by their eventID, in that order."""
+    records = {record["eventID"]: record for record in load_event("dynamodb_stream_user_changes")["Records"]}
+    return [records[event_id] for event_id in event_ids]
+
+
+def stream_batch(*event_ids: str) -> dict[str, Any]:
+    return {"Records": stream_records(*event_ids)}
+
+
+@cache
+def _validator(detail_type: str) -> Draft4Validator:
+    schema = json.loads((SCHEMAS / SCHEMA_FILES[detail_type]).read_text(encoding="utf-8"))
+    Draft4Validator.check_schema(schema)
+    return Draft4Validator(schema)
+
+
+def assert_valid_event(event: dict[str, Any]) -> None:
+    """`event` (an EventBridge event: source, detail-type, detail) matches its published schema."""
+    _validator(event["detail-type"]).validate(event)
+
+
+def as_event(entry: dict[str, Any]) -> dict[str, Any]:
+    """A PutEvents entry in the shape EventBridge delivers it."""
+    return {
+        "source": entry["Source"],
+        "detail-type": entry["DetailType"],
+        "detail": json.loads(entry["Detail"]),
+    }
+
+
+class StubEvents:
+    """An in-process PutEvents: records accepted entries; `fail` decides per call which to refuse.
+
+    `fail(call_number, entries)` returns the indexes to refuse, or raises to fail the whole call.
+    """
+
+    def __init__(self, fail: Callable[[int, list[dict[str, Any]]], set[int]] | None = None) -> None:
+        self.fail = fail
+        self.calls = 0
+        self.accepted: list[dict[str, Any]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        assert 1 <= len(Entries) <= 10
+        refused = self.fail(self.calls, Entries) if self.fail else set()
+        results: list[dict[str, Any]] = []
+        for index, entry in enumerate(Entries):
+            if index in refused:
+                results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"})
+            else:
+                self.accepted.append(entry)
+                results.append({"EventId": f"e-{len(self.accepted)}"})
+        return {"FailedEntryCount": len(refused), "Entries": results}
+
+    def events(self) -> list[dict[str, Any]]:
+        return [as_event(entry) for entry in self.accepted]
+
+
+def configure_bus(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
+    """MIRROR_EVENT_BUS set, and the publisher's client replaced (None: a new boto3 one, e.g. moto)."""
+    from functions.common import event_publisher
+
+    monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
+    reset_process_state()
+    monkeypatch.setattr(event_publisher, "_client", client)
+    monkeypatch.setattr(event_publisher, "BACKOFF_BASE_SECONDS", 0.001)
+
+
+def run_handler(batch: dict[str, Any]) -> dict[str, Any]:
+    """`functions.user_events.handler` on one stream batch; its partial batch response."""
+    from functions.user_events import handler
+
+    result: dict[str, Any] = handler(batch, FakeLambdaContext())
+    return result
