@@ -21,7 +21,6 @@ from cognito_mirror import (
     MirrorUnavailableError,
     Profile,
     UnauthenticatedError,
-    UserDisabledError,
     UserNotFoundError,
     caller_profile,
     error_response,
@@ -379,7 +378,7 @@ def test_importing_and_using_the_library_creates_no_powertools_logger_of_ours() 
     )
     env = {"POWERTOOLS_SERVICE_NAME": "user-service", "PATH": "/usr/bin:/bin"}
     # When it imports and uses the library
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=LIBRARY.parent, check=True
     )
     # Then no Powertools Logger was built (it would register a logger under the service name)
