@@ -259,30 +259,23 @@ def test_stale_profile_is_served_while_the_store_fails_but_only_within_the_bound
         reader.get(SUB)
 
 
-def test_an_expired_not_found_is_never_served_stale_while_the_store_fails() -> None:
-    # Given "not found" remembered for 0.1 s, then the store failing
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [("none", MirrorUnavailableError), ("tombstone", UserNotFoundError)],
+)
+def test_an_expired_404_is_served_stale_only_for_a_tombstone(row: str, error: type[Exception]) -> None:
+    # Given "not found" cached for 0.1 s (an unknown sub, or a deleted user), then the store failing
+    if row == "tombstone":
+        put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     ddb = CountingDdb()
-    reader = MirrorReader(TABLE, dynamodb=ddb, not_found_ttl_seconds=0.1)
+    reader = MirrorReader(TABLE, dynamodb=ddb, cache_ttl_seconds=0.1, not_found_ttl_seconds=0.1)
     with pytest.raises(UserNotFoundError):
         reader.get(SUB)
     ddb.fail = True
     time.sleep(0.15)
-    # When the sub is asked again / Then 503 (the user may have signed up since), not a stale 404
-    with pytest.raises(MirrorUnavailableError):
-        reader.get(SUB)
-
-
-def test_an_expired_tombstone_is_still_a_404_while_the_store_fails() -> None:
-    # Given a deleted user cached for 0.1 s, then the store failing
-    put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
-    ddb = CountingDdb()
-    reader = MirrorReader(TABLE, dynamodb=ddb, cache_ttl_seconds=0.1)
-    with pytest.raises(UserNotFoundError):
-        reader.get(SUB)
-    ddb.fail = True
-    time.sleep(0.15)
-    # When the sub is asked again / Then still 404: tombstones are final
-    with pytest.raises(UserNotFoundError):
+    # When the sub is asked again
+    # Then an unknown user is a 503 (they may have signed up since); a deleted one stays 404 (final)
+    with pytest.raises(error):
         reader.get(SUB)
 
 
