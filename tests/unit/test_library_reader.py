@@ -403,3 +403,19 @@ def test_importing_and_using_the_library_creates_no_powertools_logger_of_ours() 
     )
     # Then no Powertools Logger was built (it would register a logger under the service name)
     assert out.stdout.strip() == "False"
+
+
+def test_metrics_go_only_to_the_users_own_metrics_object() -> None:
+    # Given the user's own Powertools Metrics and a mirrored user
+    from aws_lambda_powertools import Metrics
+
+    mirror()
+    metrics = Metrics(namespace="UserService", service="user-service")
+    reader = MirrorReader(TABLE, metrics=metrics)
+    # When the user is read twice
+    reader.get(SUB)
+    reader.get(SUB)
+    # Then the reads were counted there
+    recorded = metrics.serialize_metric_set()["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    assert {"ProfileMirrorRead", "ProfileCacheHit"} <= {metric["Name"] for metric in recorded}
+    metrics.clear_metrics()
