@@ -355,7 +355,7 @@ def test_groups_are_parsed_only_from_a_list_or_api_gateway_flattening(claim: Any
     assert parse_groups(claim) == groups
 
 
-@pytest.mark.parametrize("token_use", ["id", None, "refresh"])
+@pytest.mark.parametrize("token_use", ["id", None, "refresh", ["access"], {"access": 1}])
 def test_only_access_tokens_identify_a_caller_by_default(token_use: Any) -> None:
     # Given authorizer claims of another token kind
     reader = MirrorReader(TABLE)
