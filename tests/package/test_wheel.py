@@ -69,7 +69,8 @@ def _build(dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stamp = CACHE / "digest"
-    if PY.exists() and stamp.exists() and stamp.read_text() == _sources_digest():
+    digest = _sources_digest()  # before building: sources changed meanwhile rebuild next time
+    if PY.exists() and stamp.exists() and stamp.read_text() == digest:
         return CACHE / "wheel.json"
     shutil.rmtree(CACHE, ignore_errors=True)
     CACHE.mkdir(parents=True)
@@ -81,7 +82,7 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [sys.executable, "-m", "pip", "--python", str(PY), "install", "--quiet", str(wheel)], check=True
     )
     (CACHE / "wheel.json").write_text(json.dumps(names))
-    stamp.write_text(_sources_digest())
+    stamp.write_text(digest)
     return CACHE / "wheel.json"
 
 
