@@ -1,0 +1,58 @@
+"""Read a Cognito user's mirrored profile from your own Lambda services.
+
+    from cognito_mirror import get_caller_profile
+
+    def handler(event, context):
+        profile = get_caller_profile(event)  # Profile(sub, username, attributes, status, enabled, updated_at)
+
+In a Powertools `APIGatewayHttpResolver`, the errors answer themselves (they are `ServiceError`s);
+`app.use(middlewares=[profile_middleware])` adds their headers and `caller_profile(app)` reads the
+profile back. Configuration comes from the environment (`MirrorReader.from_env()`) unless you build
+your own `MirrorReader`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cognito_mirror._config import JwtConfig
+from cognito_mirror._errors import (
+    ConfigurationError,
+    MirrorError,
+    MirrorUnavailableError,
+    UnauthenticatedError,
+    UserDisabledError,
+    UserNotFoundError,
+)
+from cognito_mirror._http import caller_profile, error_response, profile_middleware
+from cognito_mirror._identity import Caller
+from cognito_mirror._profile import Profile
+from cognito_mirror._reader import MirrorReader, default_reader
+
+__all__ = [
+    "Caller",
+    "ConfigurationError",
+    "JwtConfig",
+    "MirrorError",
+    "MirrorReader",
+    "MirrorUnavailableError",
+    "Profile",
+    "UnauthenticatedError",
+    "UserDisabledError",
+    "UserNotFoundError",
+    "caller_profile",
+    "error_response",
+    "get_caller",
+    "get_caller_profile",
+    "profile_middleware",
+]
+
+
+def get_caller_profile(event: Any) -> Profile:
+    """The verified caller's mirrored profile (event: an HTTP API v2 dict or APIGatewayProxyEventV2)."""
+    return default_reader().get_caller_profile(event)
+
+
+def get_caller(event: Any) -> Caller:
+    """The verified caller (sub, username, groups), without reading the mirror."""
+    return default_reader().get_caller(event)

@@ -1,0 +1,84 @@
+"""The reader's configuration, explicit or from the environment (the mirror's own variable names)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cognito_mirror._errors import ConfigurationError
+
+TOKEN_USES = frozenset({"access", "id"})
+MAX_JWT_LEEWAY_SECONDS = 60.0
+_SUB = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def valid_sub(value: object) -> bool:
+    """Subs are UUIDs; anything outside this alphabet cannot be one (and is never looked up)."""
+    return isinstance(value, str) and bool(_SUB.match(value))
+
+
+@dataclass(frozen=True)
+class JwtConfig:
+    """Self-verification of Bearer tokens (services without an API Gateway JWT authorizer)."""
+
+    issuer: str
+    jwks_url: str
+    audience: frozenset[str]
+    leeway_seconds: float = 5.0
+    jwks_lifespan_seconds: float = 300.0
+    timeout_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (self.issuer and self.jwks_url and self.audience):
+            raise ConfigurationError("JWT issuer, JWKS URL and audience must be set together")
+        if not 0 <= self.leeway_seconds <= MAX_JWT_LEEWAY_SECONDS:
+            raise ConfigurationError(f"JWT leeway must be between 0 and {MAX_JWT_LEEWAY_SECONDS:g} s")
+
+
+def token_uses(values: Iterable[str]) -> frozenset[str]:
+    accepted = frozenset(values) or frozenset({"access"})
+    if not accepted <= TOKEN_USES:
+        raise ConfigurationError(
+            f"accepted token_use must name only {', '.join(sorted(TOKEN_USES))}, "
+            f"got {', '.join(sorted(accepted))}"
+        )
+    return accepted
+
+
+def env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def env_float(name: str, default: float) -> float:
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def env_csv(name: str) -> tuple[str, ...]:
+    raw = env(name)
+    return tuple(item.strip() for item in raw.split(",") if item.strip()) if raw else ()
+
+
+def jwt_config_from_env() -> JwtConfig | None:
+    issuer, jwks, audience = env("JWT_ISSUER"), env("JWT_JWKS_URL"), env_csv("JWT_AUDIENCE")
+    if not any((issuer, jwks, audience)):
+        return None
+    if not (issuer and jwks and audience):
+        raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
+    leeway = env_float("JWT_LEEWAY_SECONDS", 5.0)
+    if leeway > MAX_JWT_LEEWAY_SECONDS:
+        raise ConfigurationError(
+            f"JWT_LEEWAY_SECONDS must be at most {MAX_JWT_LEEWAY_SECONDS:g}, got {leeway:g}"
+        )
+    return JwtConfig(issuer=issuer, jwks_url=jwks, audience=frozenset(audience), leeway_seconds=leeway)

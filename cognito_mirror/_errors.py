@@ -1,0 +1,80 @@
+"""The library's errors: Powertools `ServiceError`s, so a user's resolver answers them by itself.
+
+    MirrorError                               (mixin: public message, headers, detail)
+    ├── UnauthenticatedError   401  UnauthorizedError
+    ├── UserDisabledError      403  ForbiddenError
+    ├── UserNotFoundError      404  NotFoundError
+    ├── MirrorUnavailableError 503  ServiceUnavailableError (Retry-After)
+    └── ConfigurationError     500  InternalServerError (a deployment fault, never the caller's)
+
+The HTTP body carries a fixed public message; `detail` (also `str(exc)`) says why, for logs.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import exceptions as pt
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class MirrorError(pt.ServiceError):
+    """Base of every error the library raises for a request."""
+
+    message = "Internal server error"
+    headers: dict[str, str] = NO_STORE
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(500, self.message)
+        self.detail = detail
+
+
+class UnauthenticatedError(MirrorError, pt.UnauthorizedError):
+    """The request carries no verified identity of an accepted kind (401)."""
+
+    message = "Unauthorized"
+    headers = {**NO_STORE, "WWW-Authenticate": "Bearer"}
+
+    def __init__(self, detail: str = "") -> None:
+        pt.UnauthorizedError.__init__(self, self.message)
+        self.detail = detail
+
+
+class UserDisabledError(MirrorError, pt.ForbiddenError):
+    """The caller's user is disabled in Cognito: a still-valid token reads nothing (403)."""
+
+    message = "User is disabled"
+
+    def __init__(self, detail: str = "") -> None:
+        pt.ForbiddenError.__init__(self, self.message)
+        self.detail = detail
+
+
+class UserNotFoundError(MirrorError, pt.NotFoundError):
+    """No such user in the mirror (nor after repair), or the user was deleted (404)."""
+
+    message = "User not found"
+
+    def __init__(self, detail: str = "") -> None:
+        pt.NotFoundError.__init__(self, self.message)
+        self.detail = detail
+
+
+class MirrorUnavailableError(MirrorError, pt.ServiceUnavailableError):
+    """DynamoDB, the repair function or the JWKS endpoint failed: retry later (503)."""
+
+    message = "Service temporarily unavailable"
+    headers = {**NO_STORE, "Retry-After": "1"}
+
+    def __init__(self, detail: str = "") -> None:
+        pt.ServiceUnavailableError.__init__(self, self.message)
+        self.detail = detail
+
+
+class ConfigurationError(MirrorError, pt.InternalServerError):
+    """The reader's configuration is missing or malformed (500; a deployment fault)."""
+
+    message = "Service misconfigured"
+
+    def __init__(self, detail: str = "") -> None:
+        pt.InternalServerError.__init__(self, self.message)
+        self.detail = detail

@@ -1,0 +1,55 @@
+"""Our errors as HTTP answers: Powertools middleware and a helper for plain Lambda handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from cognito_mirror._errors import MirrorError
+from cognito_mirror._profile import Profile
+from cognito_mirror._reader import default_reader
+
+CONTEXT_KEY = "caller_profile"
+
+
+def _body(exc: MirrorError) -> dict[str, Any]:
+    # The same body Powertools renders for a ServiceError raised inside a route.
+    return {"statusCode": exc.status_code, "message": exc.msg}
+
+
+def error_response(exc: MirrorError) -> dict[str, Any]:
+    """An HTTP API (v2) response for one of our errors, for handlers without a Powertools resolver."""
+    return {
+        "statusCode": int(exc.status_code),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, **exc.headers},
+        "body": json.dumps(_body(exc)),
+        "isBase64Encoded": False,
+    }
+
+
+def profile_middleware(app: Any, next_middleware: Any) -> Any:
+    """Powertools middleware: resolve the caller's profile, or answer our error with its headers.
+
+    `app.use(middlewares=[profile_middleware])` (or per route); read it with `caller_profile(app)`.
+    """
+    try:
+        profile = default_reader().get_caller_profile(app.current_event)
+    except MirrorError as exc:
+        return Response(
+            status_code=int(exc.status_code),
+            content_type=content_types.APPLICATION_JSON,
+            body=_body(exc),
+            headers=dict(exc.headers),
+        )
+    app.append_context(**{CONTEXT_KEY: profile})
+    return next_middleware(app)
+
+
+def caller_profile(app: Any) -> Profile:
+    """The profile `profile_middleware` resolved for this request."""
+    profile = app.context.get(CONTEXT_KEY)
+    if not isinstance(profile, Profile):
+        raise RuntimeError("caller_profile(app) needs profile_middleware on this route")
+    return profile

@@ -1,0 +1,79 @@
+"""Who is calling: verified claims only, never a header or path the caller controls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cognito_mirror._errors import UnauthenticatedError
+
+log = logging.getLogger("cognito_mirror.identity")
+
+
+@dataclass(frozen=True)
+class Caller:
+    sub: str
+    username: str | None
+    groups: frozenset[str]
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    """`cognito:groups` as a native list (exact names) or API Gateway's flattening `[a b c]`.
+
+    Group names never hold whitespace, so the flattened string is split on whitespace inside its one
+    pair of brackets, each name kept exactly: never JSON-decoded, never split on commas. Anything
+    else means no groups (the value is not logged).
+    """
+    if value is None or value == "" or value == "[]":
+        return frozenset()
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) and item for item in value):
+        return frozenset(value)
+    if isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]":
+        return frozenset(value[1:-1].split())
+    log.warning("cognito:groups claim not understood: no groups (type %s)", type(value).__name__)
+    return frozenset()
+
+
+def raw_event(event: Any) -> Mapping[str, Any]:
+    """The event dict, whether given as a dict or a Powertools event data class."""
+    raw = getattr(event, "raw_event", event)
+    if not isinstance(raw, Mapping):
+        raise UnauthenticatedError("not an HTTP API event")
+    return raw
+
+
+def authorizer_claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
+    return claims if isinstance(claims, Mapping) and claims else None
+
+
+def bearer_token(event: Mapping[str, Any]) -> str | None:
+    headers = event.get("headers")
+    if not isinstance(headers, Mapping):
+        return None
+    for name, value in headers.items():
+        if isinstance(name, str) and name.lower() == "authorization" and isinstance(value, str):
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def caller_from_claims(claims: Mapping[str, Any], accepted_token_use: frozenset[str]) -> Caller:
+    """The caller named by verified claims: the one place that decides which token kinds count."""
+    if claims.get("token_use") not in accepted_token_use:
+        raise UnauthenticatedError("this kind of token is not accepted")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        raise UnauthenticatedError("the token has no subject")
+    username = claims.get("username", claims.get("cognito:username"))
+    return Caller(
+        sub=sub.strip(),
+        username=username if isinstance(username, str) and username else None,
+        groups=parse_groups(claims.get("cognito:groups")),
+    )

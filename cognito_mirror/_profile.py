@@ -1,0 +1,75 @@
+"""The mirrored profile: immutable, built straight from a mirror row or a repair answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    sub: str
+    username: str
+    attributes: Mapping[str, str]
+    status: str
+    enabled: bool
+    updated_at: str
+
+    def __post_init__(self) -> None:
+        # A read-only copy: neither the caller nor the cache can change a shared profile.
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Profile:
+        """A live mirror row (deserialized: `observed_at` in µs since the epoch)."""
+        raw = row.get("attributes")
+        attributes = (
+            {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, Mapping) else {}
+        )
+        observed = row.get("observed_at")
+        micros = int(observed) if isinstance(observed, (int, Decimal)) else 0
+        updated = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+        return cls(
+            sub=str(row["sub"]),
+            username=str(row.get("username") or ""),
+            attributes=attributes,
+            status=str(row.get("status") or "UNKNOWN"),
+            enabled=bool(row.get("enabled")),
+            updated_at=updated.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+        """The `to_dict()` shape (the repair function's answer); ValueError when it is not that."""
+        attributes = data.get("attributes")
+        fields = (data.get("sub"), data.get("username"), data.get("status"), data.get("updated_at"))
+        if (
+            not all(isinstance(value, str) for value in fields)
+            or not isinstance(data.get("enabled"), bool)
+            or not isinstance(attributes, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items())
+        ):
+            raise ValueError("not a profile")
+        return cls(
+            sub=data["sub"],
+            username=data["username"],
+            attributes=attributes,
+            status=data["status"],
+            enabled=data["enabled"],
+            updated_at=data["updated_at"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A fresh JSON-ready dict (GET /me shape); changing it changes nothing here."""
+        return {
+            "sub": self.sub,
+            "username": self.username,
+            "attributes": dict(self.attributes),
+            "status": self.status,
+            "enabled": self.enabled,
+            "updated_at": self.updated_at,
+        }

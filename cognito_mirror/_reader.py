@@ -1,0 +1,302 @@
+"""MirrorReader: the caller's identity, then their row (one GetItem, cached), repaired on a miss."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from cognito_mirror._cache import Answer, ProfileCache
+from cognito_mirror._config import (
+    JwtConfig,
+    env,
+    env_csv,
+    env_float,
+    jwt_config_from_env,
+    token_uses,
+    valid_sub,
+)
+from cognito_mirror._errors import (
+    ConfigurationError,
+    MirrorUnavailableError,
+    UnauthenticatedError,
+    UserDisabledError,
+    UserNotFoundError,
+)
+from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
+from cognito_mirror._profile import Profile
+
+log = logging.getLogger("cognito_mirror.reader")
+
+# A repair callable takes {"sub", "username"} and answers like the repair function:
+# {"found": true, "profile": {...}}, {"found": false} or {"error": "..."}.
+RepairCallable = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+class MirrorReader:
+    """Reads the mirror for one service. Build it once per process (module level), reuse it."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        region: str | None = None,
+        cache_ttl_seconds: float = 30.0,
+        cache_max_entries: int = 10_000,
+        not_found_ttl_seconds: float = 30.0,
+        stale_if_error_seconds: float = 300.0,
+        repair: str | RepairCallable | None = None,
+        repair_timeout_seconds: float = 3.0,
+        dynamodb: Any = None,
+        lambda_client: Any = None,
+        metrics: MetricsSink | None = None,
+        jwt: JwtConfig | None = None,
+        accepted_token_use: Iterable[str] = ("access",),
+        ddb_connect_timeout: float = 0.5,
+        ddb_read_timeout: float = 1.0,
+        ddb_max_retries: int = 1,
+    ) -> None:
+        if not table_name:
+            raise ConfigurationError("the mirror's table name is required")
+        self.table_name = table_name
+        self.region = region
+        self.cache_ttl_seconds = cache_ttl_seconds
+        self.not_found_ttl_seconds = not_found_ttl_seconds
+        self.stale_if_error_seconds = stale_if_error_seconds
+        self.repair = repair
+        self.repair_timeout_seconds = repair_timeout_seconds
+        self.jwt = jwt
+        self.accepted_token_use = token_uses(accepted_token_use)
+        self._ddb_bounds = (ddb_connect_timeout, ddb_read_timeout, ddb_max_retries)
+        self._dynamodb = dynamodb
+        self._lambda = lambda_client
+        self._metrics = metrics
+        self._verifier: Any = None
+        self._lock = threading.Lock()
+        self.cache = ProfileCache(cache_max_entries)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> MirrorReader:
+        """Configured by the mirror's variables (MIRROR_TABLE, MIRROR_CACHE_TTL_SECONDS, JWT_*, ...)."""
+        table = env("MIRROR_TABLE")
+        if table is None:
+            raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
+        settings: dict[str, Any] = {
+            "region": env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
+            "cache_ttl_seconds": env_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
+            "cache_max_entries": int(env_float("MIRROR_CACHE_MAX_ENTRIES", 10_000)),
+            "not_found_ttl_seconds": env_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
+            "stale_if_error_seconds": env_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
+            "repair": env("MIRROR_REPAIR_FUNCTION"),
+            "repair_timeout_seconds": env_float("MIRROR_REPAIR_TIMEOUT_SECONDS", 3.0),
+            "jwt": jwt_config_from_env(),
+            "accepted_token_use": env_csv("MIRROR_ACCEPTED_TOKEN_USE"),
+            "ddb_connect_timeout": env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
+            "ddb_read_timeout": env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
+            "ddb_max_retries": int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
+        }
+        settings.update(overrides)
+        return cls(table, **settings)
+
+    # --- identity -------------------------------------------------------------------------------
+
+    def get_caller(self, event: Any) -> Caller:
+        """The verified caller of an HTTP API (v2) event, or UnauthenticatedError."""
+        event = raw_event(event)
+        claims = authorizer_claims(event)
+        if claims is None:
+            if self.jwt is None:
+                raise UnauthenticatedError("no verified identity on this request")
+            token = bearer_token(event)
+            if token is None:
+                raise UnauthenticatedError("missing bearer token")
+            claims = self._token_verifier().verify(token)
+        return caller_from_claims(claims, self.accepted_token_use)
+
+    def _token_verifier(self) -> Any:
+        if self._verifier is None:
+            with self._lock:
+                if self._verifier is None:
+                    assert self.jwt is not None
+                    try:
+                        from cognito_mirror._jwt import TokenVerifier
+                    except ImportError as exc:
+                        raise ConfigurationError(
+                            'JWT verification needs the extra: pip install "cognito-attribute-mirror[jwt]"'
+                        ) from exc
+                    self._verifier = TokenVerifier(self.jwt)
+        return self._verifier
+
+    # --- profiles -------------------------------------------------------------------------------
+
+    def get_caller_profile(self, event: Any) -> Profile:
+        """The verified caller's profile; UserDisabledError when their user is disabled."""
+        caller = self.get_caller(event)
+        profile = self._get(caller.sub, caller.username)
+        if not profile.enabled:
+            raise UserDisabledError("the caller's user is disabled")
+        return profile
+
+    def get(self, sub: str) -> Profile:
+        """Any user's profile by sub (admin lookups: a disabled user comes back with enabled=False)."""
+        return self._get(sub, None)
+
+    def _get(self, sub: str, username: str | None) -> Profile:
+        if not valid_sub(sub):
+            raise UserNotFoundError("malformed sub")
+        entry = self.cache.fresh(sub)
+        if entry is not None:
+            self._count("ProfileCacheHit")
+            return _found(entry.answer)
+        wait = (
+            self._ddb_bounds[0]
+            + self._ddb_bounds[1] * (1 + self._ddb_bounds[2])
+            + self.repair_timeout_seconds
+        )
+        return _found(self.cache.single_flight(sub, lambda: self._load(sub, username), wait + 1.0))
+
+    def _load(self, sub: str, username: str | None) -> Answer:
+        try:
+            row = self._read_row(sub)
+        except MirrorUnavailableError:
+            stale = self.cache.stale(sub, self.stale_if_error_seconds)
+            log.error("mirror read failed (sub %s, served stale: %s)", sub, stale is not None)
+            self._count("MirrorReadFailed")
+            if stale is None:
+                raise
+            return stale.answer
+        if row is not None:
+            self._count("ProfileMirrorRead")
+            if row.get("deleted"):
+                # Tombstones are final: a deleted user stays deleted.
+                self.cache.put(sub, None, self.cache_ttl_seconds)
+                return None
+            profile = Profile.from_row(row)
+            self.cache.put(sub, profile, self.cache_ttl_seconds)
+            return profile
+        answer = self._repair(sub, username)
+        self.cache.put(sub, answer, self.cache_ttl_seconds if answer else self.not_found_ttl_seconds)
+        return answer
+
+    def _read_row(self, sub: str) -> dict[str, Any] | None:
+        from boto3.dynamodb.types import TypeDeserializer
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            item = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}}).get("Item")
+        except (BotoCoreError, ClientError) as exc:
+            raise MirrorUnavailableError(f"mirror read failed: {_code(exc)}") from exc
+        if not item:
+            return None
+        deserialize = TypeDeserializer().deserialize
+        return {name: deserialize(value) for name, value in item.items()}
+
+    def _repair(self, sub: str, username: str | None) -> Answer:
+        if self.repair is None:
+            log.info("mirror miss and no repair function: not found (sub %s)", sub)
+            return None
+        self._count("ProfileRepair")
+        payload = {"sub": sub, "username": username}
+        answer = self.repair(payload) if callable(self.repair) else self._invoke_repair(payload)
+        if not isinstance(answer, Mapping) or "error" in answer:
+            raise MirrorUnavailableError("the repair function failed")
+        if answer.get("found") is not True:
+            return None
+        profile = answer.get("profile")
+        try:
+            repaired = Profile.from_dict(profile if isinstance(profile, Mapping) else {})
+        except ValueError as exc:
+            raise MirrorUnavailableError("the repair function answered an unreadable profile") from exc
+        if repaired.sub != sub:
+            raise MirrorUnavailableError("the repair function answered another user")
+        return repaired
+
+    def _invoke_repair(self, payload: dict[str, Any]) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._lambda_client().invoke(
+                FunctionName=self.repair,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(payload).encode(),
+            )
+            body = response["Payload"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise MirrorUnavailableError(f"repair invoke failed: {_code(exc)}") from exc
+        if response.get("FunctionError"):
+            raise MirrorUnavailableError("the repair function failed")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise MirrorUnavailableError("the repair function answered no JSON") from exc
+
+    # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
+
+    def _ddb(self) -> Any:
+        if self._dynamodb is None:
+            connect, read, retries = self._ddb_bounds
+            self._dynamodb = self._client("dynamodb", connect, read, 1 + retries)
+        return self._dynamodb
+
+    def _lambda_client(self) -> Any:
+        if self._lambda is None:
+            self._lambda = self._client("lambda", 0.5, self.repair_timeout_seconds, 1)
+        return self._lambda
+
+    def _client(self, service: str, connect: float, read: float, attempts: int) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=connect,
+            read_timeout=read,
+            retries={"mode": "standard", "total_max_attempts": attempts},
+        )
+        with self._lock:
+            return boto3.client(service, region_name=self.region, config=config)  # type: ignore[call-overload]
+
+    def _count(self, name: str) -> None:
+        if self._metrics is not None:
+            self._metrics.add_metric(name=name, unit="Count", value=1)
+
+
+def _found(answer: Answer) -> Profile:
+    if answer is None:
+        raise UserNotFoundError("user not found")
+    return answer
+
+
+def _code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str):
+            return code
+    return type(exc).__name__
+
+
+_default: MirrorReader | None = None
+_default_lock = threading.Lock()
+
+
+def default_reader() -> MirrorReader:
+    """The process's reader configured from the environment (built on first use)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = MirrorReader.from_env()
+    return _default
+
+
+def reset_default_reader() -> None:
+    """Forget the process's reader (tests, or after the environment changed)."""
+    global _default
+    with _default_lock:
+        _default = None
