@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup setup-node test unit integration lint format mypy demo dev bench clean package
+.PHONY: wheel help setup setup-node test unit integration lint format mypy demo dev bench clean package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ demo: setup setup-node ## The main job end to end on the local stack, with a tra
 lint: setup ## ruff + mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy functions models scripts
+	$(PY) -m mypy cognito_mirror functions models scripts
 
 format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
@@ -74,3 +74,7 @@ test-stress: setup setup-node ## Long reliability runs: more hypothesis examples
 	MIRROR_STRESS=1 HYPOTHESIS_PROFILE=stress $(PY) -m pytest tests/reliability tests/stress \
 		$(wildcard tests/deploy/test_template_security.py) -q -p no:cacheprovider \
 		--hypothesis-show-statistics --junitxml=.local/stress-report.xml
+
+wheel: setup ## Build the reader library's wheel (cognito_mirror only) into dist/
+	$(PY) -m pip wheel --no-deps --quiet --wheel-dir dist .
+	@ls dist/cognito_attribute_mirror-*.whl
