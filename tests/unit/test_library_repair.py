@@ -1,0 +1,68 @@
+"""The repair function: readers' misses heal through the one guarded write path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cognito_mirror import MirrorReader, Profile
+from tests.fixtures import TABLE
+from tests.helpers import FakeLambdaContext
+
+
+def invoke(payload: Any) -> dict[str, Any]:
+    from functions.repair_user import handler
+
+    answer: dict[str, Any] = handler(payload, FakeLambdaContext())
+    return answer
+
+
+def test_a_known_user_is_written_and_answered(cognito: Any, raw_item: Any) -> None:
+    # Given a user in Cognito with no mirror row
+    sub = cognito.create_user("jane.doe", email="jane@example.com", custom__tenant="acme")
+    # When a reader asks for them by sub and username
+    answer = invoke({"sub": sub, "username": "jane.doe"})
+    # Then the profile comes back in the GET /me shape and the row is stored
+    assert answer["found"] is True
+    profile = Profile.from_dict(answer["profile"])
+    assert profile.attributes["custom:tenant"] == "acme"
+    assert raw_item(sub)["source"] == {"S": "read_through"}
+
+
+def test_a_username_of_another_user_finds_the_sub_by_filter(cognito: Any) -> None:
+    # Given two users
+    sub = cognito.create_user("jane.doe", email="jane@example.com")
+    cognito.create_user("mallory", email="mallory@example.com")
+    # When the request names jane's sub with mallory's username
+    answer = invoke({"sub": sub, "username": "mallory"})
+    # Then jane is answered, never mallory
+    assert answer["profile"]["username"] == "jane.doe"
+
+
+def test_an_unknown_sub_is_not_found(cognito: Any, raw_item: Any) -> None:
+    # Given no such user / When asked / Then not found and nothing written
+    assert invoke({"sub": "0000-unknown", "username": None}) == {"found": False}
+    assert raw_item("0000-unknown") is None
+
+
+@pytest.mark.parametrize(
+    "payload", [None, "sub", [], {}, {"sub": ""}, {"sub": 'x" or sub ^= "'}, {"sub": "ok", "username": 3}]
+)
+def test_a_malformed_request_gets_an_error_answer_not_a_traceback(cognito: Any, payload: Any) -> None:
+    # Given a malformed request / When invoked / Then a one-line error answer
+    answer = invoke(payload)
+    assert set(answer) == {"error"}
+
+
+def test_a_reader_with_the_repair_logic_heals_a_miss(cognito: Any) -> None:
+    # Given a reader whose repair is the function's logic, and a user missing from the mirror
+    from functions.common.repair import repair_user
+
+    sub = cognito.create_user("jane.doe", email="jane@example.com")
+    reader = MirrorReader(TABLE, repair=repair_user, cache_ttl_seconds=0)
+    # When the user is read twice
+    first = reader.get(sub)
+    second = MirrorReader(TABLE).get(sub)
+    # Then the first read repaired the row and the second (no repair) finds it in the mirror
+    assert first.attributes["email"] == second.attributes["email"] == "jane@example.com"
