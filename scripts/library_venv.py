@@ -1,11 +1,13 @@
 """A virtualenv holding only the built `cognito_mirror` wheel and its dependencies.
 
     venv = library_venv()   # .local/library-venv/<fingerprint>, rebuilt only when the library changed
+    library_wheel(venv)     # the wheel it was installed from
 
 It is what a user's service gets from `pip install cognito-attribute-mirror`: the wheel built from
 this checkout (`pip wheel --no-deps`), installed with its declared dependencies from the package
 index, pinned to this repository's versions (`requirements.txt` as constraints). Nothing of the
-repository is on its path. The example consumer runs on it locally (scripts/localstack.py).
+repository is on its path, and it has no pip of its own (this process's pip installs into it). The
+example consumer runs on it locally (scripts/localstack.py); the wheel test uses it too.
 
 The venv is keyed by a hash of the library's sources and pyproject.toml: an unchanged library
 reuses it in milliseconds; a change rebuilds it (about half a minute, downloads cached by pip).
@@ -19,6 +21,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -63,30 +66,50 @@ def pins_without_extras(requirements: str) -> str:
     )
 
 
+def library_wheel(venv: Path) -> Path:
+    """The wheel `venv` was installed from."""
+    (wheel,) = (venv / "wheel").glob("cognito_attribute_mirror-*.whl")
+    return wheel
+
+
 def build_library_venv(target: Path, python: str = "python3.11", root: Path = ROOT) -> None:
     """Build the wheel from `root` and a fresh venv at `target` with only it and its dependencies."""
     with tempfile.TemporaryDirectory(prefix="cognito-mirror-wheel-") as wheel_dir:
         _run(
-            [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", wheel_dir, str(root)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--wheel-dir",
+                wheel_dir,
+                str(root),
+            ],
             "building the cognito_mirror wheel",
         )
         wheels = sorted(Path(wheel_dir).glob("cognito_attribute_mirror-*.whl"))
         if len(wheels) != 1:
             raise LocalServiceError(f"expected one cognito_attribute_mirror wheel, found {len(wheels)}")
-        _run([python, "-m", "venv", str(target)], "creating the library venv")
+        _run([python, "-m", "venv", "--without-pip", str(target)], "creating the library venv")
+        (target / "wheel").mkdir()
+        wheel = Path(shutil.copy(wheels[0], target / "wheel"))
         constraints = Path(wheel_dir) / "constraints.txt"
         constraints.write_text(pins_without_extras((root / "requirements.txt").read_text()))
         _run(
             [
-                str(target / "bin" / "python"),
+                sys.executable,
                 "-m",
                 "pip",
+                "--python",
+                str(target / "bin" / "python"),
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
                 "--constraint",
                 str(constraints),
-                str(wheels[0]),
+                str(wheel),
             ],
             "installing the cognito_mirror wheel",
         )
