@@ -10,7 +10,7 @@ import pytest
 
 from scripts.package_check import MODES, PackagedStack, PackageError, package
 
-FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile")
+FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile", "repairUser")
 
 
 @pytest.fixture(scope="session")

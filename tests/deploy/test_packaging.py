@@ -32,6 +32,7 @@ HANDLER_FILES = {
     "api": "functions/api.py",
     "attributeSync": "functions/attribute_sync.py",
     "reconcile": "functions/reconcile.py",
+    "repairUser": "functions/repair_user.py",
 }
 # Provided by the Lambda runtime, or not needed behind the JWT authorizer: never in an artifact.
 EXCLUDED_TOP_LEVEL = {"boto3", "botocore", "s3transfer", "urllib3", "jwt", "cryptography", "tests", ".venv"}

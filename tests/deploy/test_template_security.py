@@ -51,6 +51,12 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
     | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
     | {("dynamodb:DeleteItem", "table")},
+    "repairUser": LOGS
+    | {
+        ("cognito-idp:AdminGetUser", "pool"),
+        ("cognito-idp:ListUsers", "pool"),
+        ("dynamodb:PutItem", "table"),
+    },
 }
 CLOUDTRAIL_EVENT_NAMES = {
     "AdminCreateUser",
@@ -146,6 +152,46 @@ def test_reconcile_may_delete_only_its_checkpoint_row(stack: PackagedStack) -> N
     (delete,) = [s for s in statements if "dynamodb:DeleteItem" in s["Action"]]
     # Then it is limited to the reserved keys ('#...'), which no sub can match
     assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
+
+
+def test_consumers_import_one_reader_policy_the_table_and_the_repair_function(stack: PackagedStack) -> None:
+    # Given the packaged template
+    template = stack.template
+    # When the managed policy for consumers and the stack's exports are read
+    statements = resources(stack)["MirrorReaderPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    granted = {
+        (action, json.dumps(target, sort_keys=True))
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in statement["Action"]
+        for target in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    }
+    exports = {name: out["Export"]["Name"] for name, out in template["Outputs"].items() if "Export" in out}
+    # Then readers may read the table and its index and invoke the repair function, nothing more
+    table = {"Fn::GetAtt": ["MirrorTable", "Arn"]}
+    index = {"Fn::Sub": "${MirrorTable.Arn}/index/username-index"}
+    repair = {"Fn::GetAtt": [function_logical_id("repairUser"), "Arn"]}
+    assert granted == {
+        (action, json.dumps(target, sort_keys=True))
+        for action, target in [
+            ("dynamodb:GetItem", table),
+            ("dynamodb:Query", table),
+            ("dynamodb:GetItem", index),
+            ("dynamodb:Query", index),
+            ("lambda:InvokeFunction", repair),
+        ]
+    }
+    # And what a consumer's serverless.yml imports is exported under the stack's name
+    ours = (
+        "MirrorTableName",
+        "MirrorTableArn",
+        "RepairFunctionName",
+        "RepairFunctionArn",
+        "MirrorReaderPolicyArn",
+    )
+    assert {name: exports.get(name) for name in ours} == {name: f"cognito-mirror-ci-{name}" for name in ours}
 
 
 def test_no_wildcard_grant_beyond_the_documented_exceptions(stack: PackagedStack) -> None:
@@ -368,4 +414,4 @@ def test_logs_expire_and_functions_carry_the_powertools_environment(stack: Packa
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["MIRROR_TABLE"] == "cognito-mirror-ci-users"
         # and only functions that read Cognito name the pool (triggers get it in the event: no cycle)
-        assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile"))
+        assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile", "repairUser"))
