@@ -133,42 +133,38 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
             "consumer": _CONSUMER_FIRST_REQUEST.format(consumer_dir=str(CONSUMER_DIR)),
         }
         first_times, first_cpu = _round_robin(first, {**env, "BENCH_ACCESS_TOKEN": access_token}, samples)
-        report.figures.append(
-            versus(
+        rows = (
+            (
+                "api",
                 "cold start + first GET /me (mirror row in DynamoDB Local)",
-                first_times["api"],
-                "naive: import + first GetUser (moto stand-in)",
-                first_times["naive"],
-                unit="ms",
-                note="whole process; the naive stand-in answers locally, real Cognito adds a network trip",
-            )
-        )
-        report.figures.append(
-            versus(
+                "import + first GET /me",
+                "whole process; the naive stand-in answers locally, real Cognito adds a network trip",
+            ),
+            (
+                "consumer",
                 "cold start + first GET /hello of the example consumer (cognito_mirror)",
-                first_times["consumer"],
-                "naive: import + first GetUser (moto stand-in)",
-                first_times["naive"],
-                unit="ms",
-                note="a user's service: Powertools resolver, profile_middleware, one GetItem",
-            )
+                "the consumer's import + first GET /hello",
+                "a user's service: Powertools resolver, profile_middleware, one GetItem",
+            ),
         )
-        report.figures.append(
-            versus(
-                "  CPU time (user+sys) of the consumer's import + first GET /hello",
-                first_cpu["consumer"],
-                "of the naive import + first GetUser",
-                first_cpu["naive"],
-                unit="ms",
+        for key, label, cpu_label, note in rows:
+            report.figures.append(
+                versus(
+                    label,
+                    first_times[key],
+                    "naive: import + first GetUser (moto stand-in)",
+                    first_times["naive"],
+                    unit="ms",
+                    note=note,
+                )
             )
-        )
-        report.figures.append(
-            versus(
-                "  CPU time (user+sys) of import + first GET /me",
-                first_cpu["api"],
-                "of the naive import + first GetUser",
-                first_cpu["naive"],
-                unit="ms",
+            report.figures.append(
+                versus(
+                    f"  CPU time (user+sys) of {cpu_label}",
+                    first_cpu[key],
+                    "of the naive import + first GetUser",
+                    first_cpu["naive"],
+                    unit="ms",
+                )
             )
-        )
     return report

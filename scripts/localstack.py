@@ -452,7 +452,8 @@ class LocalStack:
         self._children.append(child)
         return child
 
-    def _offline_argv(self, info: StackInfo) -> list[str]:
+    def _osls_offline_argv(self, info: StackInfo, *extra: str) -> list[str]:
+        """`osls offline start` for this stage, with the pool's issuer and client as params."""
         return [
             str(NODE_BIN / "osls"),
             "offline",
@@ -463,9 +464,12 @@ class LocalStack:
             REGION,
             f"--param=issuerUrl={info.issuer}",
             f"--param=appClientId={info.client_id}",
-            f"--param=userPoolId={info.user_pool_id}",
             f"--param=cacheTtlSeconds={self.cache_ttl_seconds}",
+            *extra,
         ]
+
+    def _offline_argv(self, info: StackInfo) -> list[str]:
+        return self._osls_offline_argv(info, f"--param=userPoolId={info.user_pool_id}")
 
     def _offline_env(self, info: StackInfo) -> dict[str, str]:
         venv_bin = str(ROOT / ".venv" / "bin")
@@ -491,27 +495,18 @@ class LocalStack:
 
     def _consumer_argv(self, info: StackInfo) -> list[str]:
         """examples/consumer under serverless-offline: plain values where AWS has the mirror's exports."""
-        return [
-            str(NODE_BIN / "osls"),
-            "offline",
-            "start",
-            "--stage",
-            self.stage,
-            "--region",
-            REGION,
+        return self._osls_offline_argv(
+            info,
             "--httpPort",
             str(self.ports.consumer_http),
             "--lambdaPort",
             str(self.ports.consumer_lambda),
-            f"--param=issuerUrl={info.issuer}",
-            f"--param=appClientId={info.client_id}",
             f"--param=mirrorTable={info.table}",
             f"--param=mirrorRepairFunction={info.function_name(REPAIR_FUNCTION_KEY)}",
-            f"--param=cacheTtlSeconds={self.cache_ttl_seconds}",
             # serverless-offline starts a function's Python on its first call (seconds here, not
             # the ~1 s of Lambda's init): give a cold repair function time.
             f"--param=repairTimeoutSeconds={LOCAL_REPAIR_TIMEOUT_S}",
-        ]
+        )
 
     def _consumer_env(self, info: StackInfo, venv: Path) -> dict[str, str]:
         """A user's service: only the library venv's Python, no repository path, no Cognito endpoint."""

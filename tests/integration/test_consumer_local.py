@@ -28,6 +28,17 @@ def json_body(response: requests.Response) -> dict[str, Any]:
     return body
 
 
+def signed_up_and_in(scenario: Scenario, name: str, given_name: str) -> tuple[str, str]:
+    """(sub, access token) of a new user mirrored by PostConfirmation, signed in."""
+    sub = scenario.sign_up(name, email=f"{name}@example.com", given_name=given_name)
+    return sub, scenario.sign_in(name)
+
+
+def assert_json_error(response: requests.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert isinstance(json_body(response).get("message"), str)
+
+
 def test_the_consumer_greets_a_signed_in_user_by_given_name_and_tenant(
     scenario: Scenario, unique: Callable[[str], str]
 ) -> None:
@@ -69,15 +80,13 @@ def test_a_deleted_users_valid_token_gets_a_404_json_answer(
 ) -> None:
     # Given a user whose token is still valid, deleted from the pool and tombstoned by the sync
     name = unique("kim")
-    sub = scenario.sign_up(name, email=f"{name}@example.com", given_name="Kim")
-    token = scenario.sign_in(name)
+    sub, token = signed_up_and_in(scenario, name, "Kim")
     scenario.delete_user(name)
     assert scenario.deliver_cloudtrail("AdminDeleteUser", username=name, sub=sub) == {"batchItemFailures": []}
     # When the consumer is called with that token
     response = hello(scenario, token)
     # Then it answers 404 with a JSON message (the library's error, not a 500)
-    assert response.status_code == 404, response.text
-    assert "message" in json_body(response)
+    assert_json_error(response, 404)
 
 
 def test_a_user_disabled_in_cognito_gets_a_403_json_answer(
@@ -85,8 +94,7 @@ def test_a_user_disabled_in_cognito_gets_a_403_json_answer(
 ) -> None:
     # Given a signed-in user, then disabled in Cognito and synced (AdminDisableUser through attributeSync)
     name = unique("lou")
-    sub = scenario.sign_up(name, email=f"{name}@example.com", given_name="Lou")
-    token = scenario.sign_in(name)
+    sub, token = signed_up_and_in(scenario, name, "Lou")
     assert hello(scenario, token).status_code == 200
     scenario.disable_user(name)
     assert scenario.deliver_cloudtrail("AdminDisableUser", username=name, sub=sub) == {
@@ -95,8 +103,7 @@ def test_a_user_disabled_in_cognito_gets_a_403_json_answer(
     # When the consumer is called with the token issued before
     response = hello(scenario, token)
     # Then it answers 403 with a JSON message
-    assert response.status_code == 403, response.text
-    assert "message" in json_body(response)
+    assert_json_error(response, 403)
 
 
 def test_the_consumers_python_has_the_wheel_and_not_the_repository(
