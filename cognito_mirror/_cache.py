@@ -19,6 +19,8 @@ Answer = Profile | None
 class _Entry:
     answer: Answer
     expires: float
+    # A tombstone's "not found" is final; an unknown user's may end at any moment (sign-up).
+    final: bool = False
 
 
 @dataclass
@@ -51,11 +53,11 @@ class ProfileCache:
             self._entries.move_to_end(sub)
             return entry
 
-    def put(self, sub: str, answer: Answer, ttl: float) -> None:
+    def put(self, sub: str, answer: Answer, ttl: float, *, final: bool = False) -> None:
         if ttl <= 0:
             return
         with self._lock:
-            self._entries[sub] = _Entry(answer, self._clock() + ttl)
+            self._entries[sub] = _Entry(answer, self._clock() + ttl, final)
             self._entries.move_to_end(sub)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)

@@ -20,61 +20,47 @@ NO_STORE = {"Cache-Control": "no-store"}
 class MirrorError(pt.ServiceError):
     """Base of every error the library raises for a request."""
 
+    status = 500
     message = "Internal server error"
     headers: dict[str, str] = NO_STORE
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__(500, self.message)
+        pt.ServiceError.__init__(self, self.status, self.message)
         self.detail = detail
 
 
 class UnauthenticatedError(MirrorError, pt.UnauthorizedError):
     """The request carries no verified identity of an accepted kind (401)."""
 
+    status = 401
     message = "Unauthorized"
     headers = {**NO_STORE, "WWW-Authenticate": "Bearer"}
-
-    def __init__(self, detail: str = "") -> None:
-        pt.UnauthorizedError.__init__(self, self.message)
-        self.detail = detail
 
 
 class UserDisabledError(MirrorError, pt.ForbiddenError):
     """The caller's user is disabled in Cognito: a still-valid token reads nothing (403)."""
 
+    status = 403
     message = "User is disabled"
-
-    def __init__(self, detail: str = "") -> None:
-        pt.ForbiddenError.__init__(self, self.message)
-        self.detail = detail
 
 
 class UserNotFoundError(MirrorError, pt.NotFoundError):
     """No such user in the mirror (nor after repair), or the user was deleted (404)."""
 
+    status = 404
     message = "User not found"
-
-    def __init__(self, detail: str = "") -> None:
-        pt.NotFoundError.__init__(self, self.message)
-        self.detail = detail
 
 
 class MirrorUnavailableError(MirrorError, pt.ServiceUnavailableError):
     """DynamoDB, the repair function or the JWKS endpoint failed: retry later (503)."""
 
+    status = 503
     message = "Service temporarily unavailable"
     headers = {**NO_STORE, "Retry-After": "1"}
-
-    def __init__(self, detail: str = "") -> None:
-        pt.ServiceUnavailableError.__init__(self, self.message)
-        self.detail = detail
 
 
 class ConfigurationError(MirrorError, pt.InternalServerError):
     """The reader's configuration is missing or malformed (500; a deployment fault)."""
 
+    status = 500
     message = "Service misconfigured"
-
-    def __init__(self, detail: str = "") -> None:
-        pt.InternalServerError.__init__(self, self.message)
-        self.detail = detail

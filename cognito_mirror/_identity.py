@@ -66,7 +66,8 @@ def bearer_token(event: Mapping[str, Any]) -> str | None:
 
 def caller_from_claims(claims: Mapping[str, Any], accepted_token_use: frozenset[str]) -> Caller:
     """The caller named by verified claims: the one place that decides which token kinds count."""
-    if claims.get("token_use") not in accepted_token_use:
+    token_use = claims.get("token_use")
+    if not isinstance(token_use, str) or token_use not in accepted_token_use:
         raise UnauthenticatedError("this kind of token is not accepted")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():

@@ -39,7 +39,8 @@ class TokenVerifier:
     def _keys(self, *, refresh: bool = False) -> list[jwt.PyJWK]:
         try:
             return self._client.get_signing_keys(refresh=refresh)
-        except (jwt.PyJWTError, ValueError) as exc:
+        # ValueError: an answer that is not JSON; KeyError/TypeError: pyjwt parsing a malformed key.
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
             raise MirrorUnavailableError(
                 f"the identity provider's keys are unusable: {type(exc).__name__}"
             ) from exc

@@ -166,6 +166,8 @@ class MirrorReader:
             row = self._read_row(sub)
         except MirrorUnavailableError:
             stale = self.cache.stale(sub, self.stale_if_error_seconds)
+            if stale is not None and stale.answer is None and not stale.final:
+                stale = None  # an unknown user may have signed up since: never a stale 404
             log.error("mirror read failed (sub %s, served stale: %s)", sub, stale is not None)
             self._count("MirrorReadFailed")
             if stale is None:
@@ -175,7 +177,7 @@ class MirrorReader:
             self._count("ProfileMirrorRead")
             if row.get("deleted"):
                 # Tombstones are final: a deleted user stays deleted.
-                self.cache.put(sub, None, self.cache_ttl_seconds)
+                self.cache.put(sub, None, self.cache_ttl_seconds, final=True)
                 return None
             profile = Profile.from_row(row)
             self.cache.put(sub, profile, self.cache_ttl_seconds)

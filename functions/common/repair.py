@@ -13,7 +13,8 @@ from dataclasses import asdict
 from typing import Any
 
 from cognito_mirror import Profile
-from functions.common.cognito import read_user, valid_sub
+from cognito_mirror._config import valid_sub
+from functions.common.cognito import read_user
 from functions.common.errors import ServiceUnavailableError
 from functions.common.observability import count, logger
 from models.mirror_table import MirrorUnavailableError, put_snapshot
@@ -36,7 +37,7 @@ def _request(payload: Any) -> tuple[str, str | None]:
 
 
 def repair_user(payload: Any) -> dict[str, Any]:
-    """Read `sub` from Cognito (by username when given: its sub must match), store and return it."""
+    """Read `sub` from Cognito (by username when given: its sub must match), store and answer it."""
     try:
         sub, username = _request(payload)
     except ValueError as exc:
@@ -46,10 +47,9 @@ def repair_user(payload: Any) -> dict[str, Any]:
     if pool is None:
         raise ConfigurationError("USER_POOL_ID is not set: the repair function needs the user pool")
     try:
+        # Usernames are unique among live users: a caller's username that resolves to another sub means
+        # their user is gone (no ListUsers search, the scarcer quota). Only a request by sub searches.
         snapshot = read_user(user_pool_id=pool, source=SOURCE, username=username, sub=sub, interactive=True)
-        if snapshot is None and username:
-            # The username may have been renamed or reused; the sub is the identity.
-            snapshot = read_user(user_pool_id=pool, source=SOURCE, sub=sub, interactive=True)
     except ServiceUnavailableError:
         logger.error("repair: Cognito unavailable", extra={"sub": sub})
         count("RepairCognitoFailed")

@@ -259,6 +259,26 @@ def test_stale_profile_is_served_while_the_store_fails_but_only_within_the_bound
         reader.get(SUB)
 
 
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [("none", MirrorUnavailableError), ("tombstone", UserNotFoundError)],
+)
+def test_an_expired_404_is_served_stale_only_for_a_tombstone(row: str, error: type[Exception]) -> None:
+    # Given "not found" cached for 0.1 s (an unknown sub, or a deleted user), then the store failing
+    if row == "tombstone":
+        put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
+    ddb = CountingDdb()
+    reader = MirrorReader(TABLE, dynamodb=ddb, cache_ttl_seconds=0.1, not_found_ttl_seconds=0.1)
+    with pytest.raises(UserNotFoundError):
+        reader.get(SUB)
+    ddb.fail = True
+    time.sleep(0.15)
+    # When the sub is asked again
+    # Then an unknown user is a 503 (they may have signed up since); a deleted one stays 404 (final)
+    with pytest.raises(error):
+        reader.get(SUB)
+
+
 # --- repair on a miss --------------------------------------------------------------------------
 
 
@@ -335,7 +355,7 @@ def test_groups_are_parsed_only_from_a_list_or_api_gateway_flattening(claim: Any
     assert parse_groups(claim) == groups
 
 
-@pytest.mark.parametrize("token_use", ["id", None, "refresh"])
+@pytest.mark.parametrize("token_use", ["id", None, "refresh", ["access"], {"access": 1}])
 def test_only_access_tokens_identify_a_caller_by_default(token_use: Any) -> None:
     # Given authorizer claims of another token kind
     reader = MirrorReader(TABLE)
@@ -383,3 +403,19 @@ def test_importing_and_using_the_library_creates_no_powertools_logger_of_ours() 
     )
     # Then no Powertools Logger was built (it would register a logger under the service name)
     assert out.stdout.strip() == "False"
+
+
+def test_metrics_go_only_to_the_users_own_metrics_object() -> None:
+    # Given the user's own Powertools Metrics and a mirrored user
+    from aws_lambda_powertools import Metrics
+
+    mirror()
+    metrics = Metrics(namespace="UserService", service="user-service")
+    reader = MirrorReader(TABLE, metrics=metrics)
+    # When the user is read twice
+    reader.get(SUB)
+    reader.get(SUB)
+    # Then the reads were counted there
+    recorded = metrics.serialize_metric_set()["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    assert {"ProfileMirrorRead", "ProfileCacheHit"} <= {metric["Name"] for metric in recorded}
+    metrics.clear_metrics()

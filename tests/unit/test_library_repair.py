@@ -30,14 +30,20 @@ def test_a_known_user_is_written_and_answered(cognito: Any, raw_item: Any) -> No
     assert raw_item(sub)["source"] == {"S": "read_through"}
 
 
-def test_a_username_of_another_user_finds_the_sub_by_filter(cognito: Any) -> None:
+def test_a_username_of_another_user_is_not_found(cognito: Any) -> None:
     # Given two users
     sub = cognito.create_user("jane.doe", email="jane@example.com")
     cognito.create_user("mallory", email="mallory@example.com")
     # When the request names jane's sub with mallory's username
     answer = invoke({"sub": sub, "username": "mallory"})
-    # Then jane is answered, never mallory
-    assert answer["profile"]["username"] == "jane.doe"
+    # Then nobody is answered: never mallory's data under jane's sub
+    assert answer == {"found": False}
+
+
+def test_a_request_by_sub_alone_finds_the_user_by_filter(cognito: Any) -> None:
+    # Given a user / When an admin lookup asks by sub only / Then the ListUsers filter finds them
+    sub = cognito.create_user("jane.doe", email="jane@example.com")
+    assert invoke({"sub": sub, "username": None})["profile"]["username"] == "jane.doe"
 
 
 def test_an_unknown_sub_is_not_found(cognito: Any, raw_item: Any) -> None:
@@ -47,7 +53,17 @@ def test_an_unknown_sub_is_not_found(cognito: Any, raw_item: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [None, "sub", [], {}, {"sub": ""}, {"sub": 'x" or sub ^= "'}, {"sub": "ok", "username": 3}]
+    "payload",
+    [
+        None,
+        "sub",
+        [],
+        {},
+        {"sub": ""},
+        {"sub": "ok\n"},
+        {"sub": 'x" or sub ^= "'},
+        {"sub": "ok", "username": 3},
+    ],
 )
 def test_a_malformed_request_gets_an_error_answer_not_a_traceback(cognito: Any, payload: Any) -> None:
     # Given a malformed request / When invoked / Then a one-line error answer
