@@ -1,8 +1,10 @@
 """Cold start: whole-process time of fresh Python processes, timed from the parent.
 
-1. `python -c 'import <module>'` for the API, each trigger and the naive GetUser handler (the
-   issue's figure); 2. import + the first `GET /me` answered (the mirror: its DynamoDB client is
-   created on that first call, so it pays here what the naive handler pays at import).
+1. `python -c 'import <module>'` for the API, each trigger, the reader library `cognito_mirror` and
+   the naive GetUser handler (the issue's figure); 2. import + the first `GET /me` answered (the
+   mirror: its DynamoDB client is created on that first call, so it pays here what the naive handler
+   pays at import), and the same for the example consumer's `GET /hello` (examples/consumer, a
+   user's service on the library).
 Processes of every kind run round-robin, so machine noise spreads evenly over them.
 """
 
@@ -16,9 +18,12 @@ import time
 
 from bench.stack import BASE_ENV
 from bench.stats import Figure, Report, Summary, versus
+from scripts.dynamodb_local import ROOT
 
 BASELINE = "bench.naive_getuser_handler"
 HANDLERS = ("functions.api", "functions.post_confirmation", "functions.post_authentication")
+LIBRARY = "cognito_mirror"
+CONSUMER_DIR = ROOT / "examples" / "consumer"
 
 # The first request of a fresh process; the event and context helpers are the tests' (json only).
 _FIRST_REQUEST = """
@@ -30,6 +35,21 @@ token = os.environ.get("BENCH_ACCESS_TOKEN")
 if token:
     event["headers"]["authorization"] = "Bearer " + token
 status = m.handler(event, FakeLambdaContext())["statusCode"]
+if status != 200:
+    raise SystemExit("first request answered %s" % status)
+"""
+
+
+# The example consumer's first request: its handler module (hello.py) as its own service loads it.
+_CONSUMER_FIRST_REQUEST = """
+import sys
+sys.path.insert(0, {consumer_dir!r})
+import hello
+from tests.helpers import FakeLambdaContext, load_event
+event = load_event("apigw_http_get_me")
+event["rawPath"] = event["requestContext"]["http"]["path"] = "/hello"
+event["routeKey"] = "GET /hello"
+status = hello.handler(event, FakeLambdaContext())["statusCode"]
 if status != 200:
     raise SystemExit("first request answered %s" % status)
 """
@@ -69,7 +89,7 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
     """Import figures; with `access_token` (a user of the Cognito stand-in, whose mirror row exists
     on the benchmark's DynamoDB Local), also import + first request."""
     env = {**os.environ, **BASE_ENV}
-    codes = {name: f"import {name}" for name in (*HANDLERS, BASELINE)}
+    codes = {name: f"import {name}" for name in (*HANDLERS, LIBRARY, BASELINE)}
     codes["interpreter"] = "pass"
     times, cpu = _round_robin(codes, env, samples)
     report = Report("cold_start", setup={"samples_per_kind": samples, "python": sys.executable})
@@ -84,7 +104,7 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
             max_ratio=1.0,
         )
     )
-    for name in HANDLERS[1:]:
+    for name in (*HANDLERS[1:], LIBRARY):
         report.figures.append(
             versus(f"cold start: import {name}", times[name], naive, times[BASELINE], unit="ms")
         )
@@ -110,25 +130,41 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
         first = {
             "api": _FIRST_REQUEST.format(module="functions.api"),
             "naive": _FIRST_REQUEST.format(module=BASELINE),
+            "consumer": _CONSUMER_FIRST_REQUEST.format(consumer_dir=str(CONSUMER_DIR)),
         }
         first_times, first_cpu = _round_robin(first, {**env, "BENCH_ACCESS_TOKEN": access_token}, samples)
-        report.figures.append(
-            versus(
+        rows = (
+            (
+                "api",
                 "cold start + first GET /me (mirror row in DynamoDB Local)",
-                first_times["api"],
-                "naive: import + first GetUser (moto stand-in)",
-                first_times["naive"],
-                unit="ms",
-                note="whole process; the naive stand-in answers locally, real Cognito adds a network trip",
-            )
+                "import + first GET /me",
+                "whole process; the naive stand-in answers locally, real Cognito adds a network trip",
+            ),
+            (
+                "consumer",
+                "cold start + first GET /hello of the example consumer (cognito_mirror)",
+                "the consumer's import + first GET /hello",
+                "a user's service: Powertools resolver, profile_middleware, one GetItem",
+            ),
         )
-        report.figures.append(
-            versus(
-                "  CPU time (user+sys) of import + first GET /me",
-                first_cpu["api"],
-                "of the naive import + first GetUser",
-                first_cpu["naive"],
-                unit="ms",
+        for key, label, cpu_label, note in rows:
+            report.figures.append(
+                versus(
+                    label,
+                    first_times[key],
+                    "naive: import + first GetUser (moto stand-in)",
+                    first_times["naive"],
+                    unit="ms",
+                    note=note,
+                )
             )
-        )
+            report.figures.append(
+                versus(
+                    f"  CPU time (user+sys) of {cpu_label}",
+                    first_cpu[key],
+                    "of the naive import + first GetUser",
+                    first_cpu["naive"],
+                    unit="ms",
+                )
+            )
     return report

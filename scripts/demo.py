@@ -1,6 +1,6 @@
 """`make demo`: the mirror's main job, end to end, on the local stack, as a readable transcript.
 
-    python -m scripts.demo     # starts the stack, runs steps 1-7, stops it; exit 0 only if all checks pass
+    python -m scripts.demo     # starts the stack, runs steps 1-8, stops it; exit 0 only if all checks pass
 
 Ports come from the same variables as `make dev` (MIRROR_DYNAMODB_PORT, ...), so both cannot run at
 once on the defaults; set other ports for one of them.
@@ -120,9 +120,11 @@ def step_3_attribute_sync(s: Scenario, t: Transcript, state: DemoState) -> None:
 def step_4_admin_created(s: Scenario, t: Transcript, state: DemoState) -> None:
     t.step(4, "An admin-created user (no PostConfirmation) signs in: GET /me works")
     sub = s.admin_create("bob", email="bob@example.com", given_name="Bob", custom__tenant="builders")
+    state.subs["bob"] = sub
     t.say(f"AdminCreateUser 'bob' with a permanent password -> sub {sub}")
     t.check("no mirror row before the first sign-in", s.stored_row(sub) is None)
     token = s.sign_in("bob")
+    state.tokens["bob"] = token
     row = s.stored_row(sub) or {}
     t.say(f"sign-in -> PostAuthentication -> mirror row source = {row.get('source')}")
     response = s.get("/me", token)
@@ -228,6 +230,72 @@ def step_7_latency(s: Scenario, t: Transcript, state: DemoState) -> None:
     )
 
 
+def _answer(response: Any) -> str:
+    return f"{response.status_code} {response.text.strip()[:120]}"
+
+
+def step_8_consumer(s: Scenario, t: Transcript, state: DemoState) -> None:
+    t.step(8, "Your own service: examples/consumer reads the mirror through the cognito_mirror library")
+    t.say(f"GET /hello on the consumer ({s.info.consumer_url}): a second serverless-offline whose Python")
+    t.say("has only the built cognito_mirror wheel installed; Powertools resolver + profile_middleware")
+    hello = s.get("/hello", state.tokens["alice"], s.info.consumer_url)
+    t.say(f"alice -> {_answer(hello)}")
+    body = hello.json() if hello.ok else {}
+    t.check(
+        "the consumer greets alice by given_name and tenant",
+        hello.status_code == 200
+        and body.get("given_name") == "Alice"
+        and body.get("tenant") == "looking-glass",
+        hello.text[:200],
+    )
+    anonymous = s.get("/hello", None, s.info.consumer_url)
+    t.say(f"no token -> {_answer(anonymous)} (the HTTP API's JWT authorizer)")
+    t.check("without a token the consumer answers 401", anonymous.status_code == 401)
+
+    sub = s.admin_create("hank", email="hank@example.com", given_name="Hank", custom__tenant="repairs")
+    token = s.sign_in("hank")
+    s.drop_row(sub)
+    t.say("hank signs in, then his row is removed (a write the mirror missed)")
+    healed = s.get("/hello", token, s.info.consumer_url)
+    row = s.stored_row(sub) or {}
+    t.say(f"hank -> {_answer(healed)}; the row is back, source = {row.get('source')}")
+    t.check(
+        "a miss heals through the mirror's repair function: 200, row rewritten",
+        healed.status_code == 200 and healed.json().get("given_name") == "Hank" and bool(row),
+        healed.text[:200],
+    )
+
+    gone = s.sign_up("gina", email="gina@example.com", given_name="Gina")
+    gina_token = s.sign_in("gina")
+    s.delete_user("gina")
+    s.deliver_cloudtrail("AdminDeleteUser", username="gina", sub=gone)
+    deleted = s.get("/hello", gina_token, s.info.consumer_url)
+    t.say(f"gina deleted (tombstone), her token still valid -> {_answer(deleted)}")
+    t.check(
+        "a deleted user's valid token gets 404 JSON, not 500",
+        deleted.status_code == 404 and "message" in _json_or_empty(deleted),
+        deleted.text[:200],
+    )
+
+    s.disable_user("bob")
+    answer = s.deliver_cloudtrail("AdminDisableUser", username="bob", sub=state.subs.get("bob", ""))
+    disabled = s.get("/hello", state.tokens["bob"], s.info.consumer_url)
+    t.say(f"AdminDisableUser 'bob' -> attributeSync {json.dumps(answer)}; bob -> {_answer(disabled)}")
+    t.check(
+        "a disabled user gets 403 JSON",
+        disabled.status_code == 403 and "message" in _json_or_empty(disabled),
+        disabled.text[:200],
+    )
+
+
+def _json_or_empty(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 STEPS = (
     step_1_sign_up,
     step_2_sign_in,
@@ -236,6 +304,7 @@ STEPS = (
     step_5_backfill,
     step_6_delete,
     step_7_latency,
+    step_8_consumer,
 )
 
 

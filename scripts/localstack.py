@@ -1,13 +1,16 @@
-"""The local stack: DynamoDB Local, cognito-local and serverless-offline (osls) on 127.0.0.1.
+"""The local stack: DynamoDB Local, cognito-local, serverless-offline (osls) and the example consumer.
 
     python -m scripts.localstack          # `make dev`: start, print endpoints, run until Ctrl-C
 
 One object, `LocalStack`, starts the three services in order, creates the mirror table from
 `serverless.yml`, a user pool (with custom:tenant and custom:plan) and an app client, waits until
-each answers a health check, and stops every child (process group) on `stop()`. The demo and the
+each answers a health check, and stops every child (process group) on `stop()`. Next to the
+mirror it runs the example consumer service (examples/consumer, a second serverless-offline) on a
+venv holding only the built `cognito_mirror` wheel (scripts/library_venv.py). The demo and the
 integration tests use it too. Ports come from MIRROR_DYNAMODB_PORT, MIRROR_COGNITO_PORT,
-MIRROR_HTTP_PORT and MIRROR_LAMBDA_PORT (defaults 8000, 9229, 3000, 3002); state (cognito-local's
-config and database, service logs) lives under the git-ignored `.local/`.
+MIRROR_HTTP_PORT, MIRROR_LAMBDA_PORT, MIRROR_CONSUMER_HTTP_PORT and MIRROR_CONSUMER_LAMBDA_PORT
+(defaults 8000, 9229, 3000, 3002, 3100, 3102); state (cognito-local's config and database, service
+logs, the library venv) lives under the git-ignored `.local/`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from scripts.dynamodb_local import (
     start_dynamodb_local,
     wait_for_port,
 )
+from scripts.library_venv import library_venv
 from scripts.table import create_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +48,10 @@ STATE_DIR = ROOT / ".local"
 NODE_BIN = ROOT / "node_modules" / ".bin"
 COGNITO_LOCAL = ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start.js"
 SERVICE = "cognito-mirror"
+CONSUMER_DIR = ROOT / "examples" / "consumer"
+# The mirror's function a reader invokes on a miss (serverless.yml `repairUser`).
+REPAIR_FUNCTION_KEY = "repairUser"
+LOCAL_REPAIR_TIMEOUT_S = 15
 REGION = "eu-west-1"
 DEFAULT_STAGE = "local"
 ADMIN_GROUP = "admin"
@@ -54,6 +62,8 @@ PORT_VARIABLES = {
     "cognito": ("MIRROR_COGNITO_PORT", 9229),
     "http": ("MIRROR_HTTP_PORT", 3000),
     "lambda_": ("MIRROR_LAMBDA_PORT", 3002),
+    "consumer_http": ("MIRROR_CONSUMER_HTTP_PORT", 3100),
+    "consumer_lambda": ("MIRROR_CONSUMER_LAMBDA_PORT", 3102),
 }
 START_TIMEOUT_S = 60.0
 
@@ -64,6 +74,9 @@ class Ports:
     cognito: int
     http: int
     lambda_: int
+    # The example consumer's serverless-offline (HTTP API, Lambda API).
+    consumer_http: int = PORT_VARIABLES["consumer_http"][1]
+    consumer_lambda: int = PORT_VARIABLES["consumer_lambda"][1]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -77,7 +90,7 @@ class Ports:
 
     @classmethod
     def free(cls, env: Mapping[str, str] = os.environ) -> Ports:
-        """Four ports free now (for tests next to a running `make dev`).
+        """Ports free now, one per service port (for tests next to a running `make dev`).
 
         From MIRROR_PORT_RANGE ("13000-13999") when set, else whatever the kernel hands out.
         """
@@ -107,6 +120,9 @@ class Ports:
         if len(found) < len(PORT_VARIABLES):
             raise LocalServiceError(f"no {len(PORT_VARIABLES)} free ports in MIRROR_PORT_RANGE {span}")
         return cls(*found)
+
+    def all(self) -> tuple[int, ...]:
+        return tuple(getattr(self, key) for key in PORT_VARIABLES)
 
     def variable_of(self, port: int) -> str:
         for key, (variable, _) in PORT_VARIABLES.items():
@@ -142,6 +158,11 @@ class StackInfo:
     @property
     def lambda_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.ports.lambda_}"
+
+    @property
+    def consumer_url(self) -> str:
+        """The example consumer's HTTP API (`GET /hello`)."""
+        return f"http://127.0.0.1:{self.ports.consumer_http}"
 
     @property
     def issuer(self) -> str:
@@ -332,7 +353,7 @@ class LocalStack:
     def start(self) -> StackInfo:
         began = time.monotonic()
         check_prerequisites()
-        for port in (self.ports.dynamodb, self.ports.cognito, self.ports.http, self.ports.lambda_):
+        for port in self.ports.all():
             if port_in_use(port):
                 raise LocalServiceError(
                     f"port {port} is already in use (set {self.ports.variable_of(port)} to another one)"
@@ -392,6 +413,15 @@ class LocalStack:
         self.say(f"starting serverless-offline on 127.0.0.1:{self.ports.http} (Lambda :{self.ports.lambda_})")
         argv, env = self._offline_argv(info), self._offline_env(info)
         offline = self._add(_spawn("serverless-offline", argv, cwd=ROOT, env=env, logs=logs))
+        # The consumer starts alongside (it needs the mirror only when a request comes in).
+        self.say(
+            f"starting the example consumer on 127.0.0.1:{self.ports.consumer_http}"
+            f" (Lambda :{self.ports.consumer_lambda})"
+        )
+        consumer_argv, consumer_env = self._consumer_argv(info), self._consumer_env(info, library_venv())
+        consumer = self._add(
+            _spawn("consumer-offline", consumer_argv, cwd=CONSUMER_DIR, env=consumer_env, logs=logs)
+        )
         _wait_for_child_port(offline, self.ports.lambda_)
         # The authorizer answers 401 without a token: the HTTP API is routing.
         _wait_until(
@@ -399,6 +429,12 @@ class LocalStack:
             "serverless-offline's HTTP API",
             START_TIMEOUT_S,
             offline,
+        )
+        _wait_until(
+            lambda: requests.get(f"{info.consumer_url}/hello", timeout=2).status_code == 401,
+            "the example consumer's HTTP API",
+            START_TIMEOUT_S,
+            consumer,
         )
         _wait_until(
             lambda: requests.get(f"{info.cognito_endpoint}/{pool_id}/.well-known/jwks.json", timeout=2).ok,
@@ -416,7 +452,8 @@ class LocalStack:
         self._children.append(child)
         return child
 
-    def _offline_argv(self, info: StackInfo) -> list[str]:
+    def _osls_offline_argv(self, info: StackInfo, *extra: str) -> list[str]:
+        """`osls offline start` for this stage, with the pool's issuer and client as params."""
         return [
             str(NODE_BIN / "osls"),
             "offline",
@@ -427,9 +464,12 @@ class LocalStack:
             REGION,
             f"--param=issuerUrl={info.issuer}",
             f"--param=appClientId={info.client_id}",
-            f"--param=userPoolId={info.user_pool_id}",
             f"--param=cacheTtlSeconds={self.cache_ttl_seconds}",
+            *extra,
         ]
+
+    def _offline_argv(self, info: StackInfo) -> list[str]:
+        return self._osls_offline_argv(info, f"--param=userPoolId={info.user_pool_id}")
 
     def _offline_env(self, info: StackInfo) -> dict[str, str]:
         venv_bin = str(ROOT / ".venv" / "bin")
@@ -451,6 +491,45 @@ class LocalStack:
             }
         )
         env.pop("MIRROR_TABLE", None)  # from serverless.yml's provider.environment (the stage's table)
+        return env
+
+    def _consumer_argv(self, info: StackInfo) -> list[str]:
+        """examples/consumer under serverless-offline: plain values where AWS has the mirror's exports."""
+        return self._osls_offline_argv(
+            info,
+            "--httpPort",
+            str(self.ports.consumer_http),
+            "--lambdaPort",
+            str(self.ports.consumer_lambda),
+            f"--param=mirrorTable={info.table}",
+            f"--param=mirrorRepairFunction={info.function_name(REPAIR_FUNCTION_KEY)}",
+            # serverless-offline starts a function's Python on its first call (seconds here, not
+            # the ~1 s of Lambda's init): give a cold repair function time.
+            f"--param=repairTimeoutSeconds={LOCAL_REPAIR_TIMEOUT_S}",
+        )
+
+    def _consumer_env(self, info: StackInfo, venv: Path) -> dict[str, str]:
+        """A user's service: only the library venv's Python, no repository path, no Cognito endpoint."""
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "MIRROR_", "JWT_", "VIRTUAL_ENV", "PYTHON"))
+        }
+        env.update(
+            {
+                **FAKE_CREDENTIALS,
+                "AWS_REGION": info.region,
+                "AWS_DEFAULT_REGION": info.region,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ENDPOINT_URL_DYNAMODB": info.dynamodb_endpoint,
+                # The repair function is the mirror's: reached through the mirror's Lambda API.
+                "AWS_ENDPOINT_URL_LAMBDA": info.lambda_endpoint,
+                # serverless-offline runs handlers with `python3` from PATH: the library venv's.
+                "PATH": str(venv / "bin") + os.pathsep + os.environ.get("PATH", ""),
+                "SLS_TELEMETRY_DISABLED": "1",
+                "SLS_NOTIFICATIONS_MODE": "off",
+            }
+        )
         return env
 
     def dead_children(self) -> list[str]:
@@ -521,6 +600,7 @@ def describe(info: StackInfo, token: str) -> str:
             "Local stack ready (everything on 127.0.0.1; DynamoDB Local listens on all interfaces)",
             f"  HTTP API           {info.http_url}   (GET /me, GET /users/{{sub}})",
             f"  Lambda API         {info.lambda_endpoint}   (functions {info.function_name('<key>')})",
+            f"  example consumer   {info.consumer_url}   (GET /hello; examples/consumer, cognito_mirror)",
             f"  cognito-local      {info.cognito_endpoint}",
             f"  DynamoDB Local     {info.dynamodb_endpoint}",
             f"  user pool          {info.user_pool_id}",
@@ -532,6 +612,7 @@ def describe(info: StackInfo, token: str) -> str:
             f"Sample user {DEV_USER!r} (password {DEV_PASSWORD!r}); try:",
             f"  export TOKEN='{token}'",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {info.http_url}/me',
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {info.consumer_url}/hello',
             "",
             "Point the CLI and boto3 at it:",
             *(f"  export {name}={value}" for name, value in info.client_env().items()),

@@ -103,6 +103,9 @@ class Scenario:
     def delete_user(self, username: str) -> None:
         self.cognito.admin_delete_user(UserPoolId=self.info.user_pool_id, Username=username)
 
+    def disable_user(self, username: str) -> None:
+        self.cognito.admin_disable_user(UserPoolId=self.info.user_pool_id, Username=username)
+
     def profile_via_get_user(self, token: str) -> dict[str, Any]:
         """The `GET /me` body built from a Cognito GetUser call (the baseline the mirror replaces)."""
         user = self.cognito.get_user(AccessToken=token)
@@ -111,9 +114,11 @@ class Scenario:
 
     # --- HTTP API (serverless-offline) ----------------------------------------------------------
 
-    def get(self, path: str, token: str | None) -> requests.Response:
+    def get(self, path: str, token: str | None, base_url: str | None = None) -> requests.Response:
+        """GET on the mirror's HTTP API, or on `base_url` (e.g. the consumer's, `info.consumer_url`)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.http.get(f"{self.info.http_url}{path}", headers=headers, timeout=HTTP_TIMEOUT_S)
+        url = f"{base_url or self.info.http_url}{path}"
+        return self.http.get(url, headers=headers, timeout=HTTP_TIMEOUT_S)
 
     # --- DynamoDB Local -------------------------------------------------------------------------
 
@@ -126,6 +131,10 @@ class Scenario:
             return None
         deserializer = TypeDeserializer()
         return {name: deserializer.deserialize(value) for name, value in item["Item"].items()}
+
+    def drop_row(self, sub: str) -> None:
+        """Remove `sub`'s row: stands in for a write the mirror missed (a trigger that timed out)."""
+        self.ddb.delete_item(TableName=self.info.table, Key={"sub": {"S": sub}})
 
     # --- attribute_sync through the Lambda API (standing in for EventBridge -> SQS) -------------
 

@@ -12,7 +12,15 @@ import pytest
 
 from scripts.package_check import MODES, PackagedStack, PackageError, check, package
 
-FUNCTIONS = ("postConfirmation", "postAuthentication", "api", "attributeSync", "reconcile", "userEvents")
+FUNCTIONS = (
+    "postConfirmation",
+    "postAuthentication",
+    "api",
+    "attributeSync",
+    "reconcile",
+    "userEvents",
+    "repairUser",
+)
 
 
 @pytest.fixture(scope="session")

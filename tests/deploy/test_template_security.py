@@ -75,6 +75,13 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         )
     }
     | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
+    "repairUser": LOGS
+    | KMS
+    | {
+        ("cognito-idp:AdminGetUser", "pool"),
+        ("cognito-idp:ListUsers", "pool"),
+        ("dynamodb:PutItem", "table"),
+    },
 }
 # Every way to write a row: denied on reserved keys ('#...') to all roles but reconcile's.
 TABLE_WRITES = {
@@ -192,7 +199,9 @@ def test_reconcile_may_delete_only_its_checkpoint_row(stack: PackagedStack) -> N
     assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
 
 
-@pytest.mark.parametrize("function", ["postConfirmation", "postAuthentication", "api", "attributeSync"])
+@pytest.mark.parametrize(
+    "function", ["postConfirmation", "postAuthentication", "api", "attributeSync", "repairUser"]
+)
 def test_only_reconcile_may_write_reserved_keys(stack: PackagedStack, function: str) -> None:
     # Given the policy of a role other than reconcile's
     statements = resources(stack)[role_of(stack, function)]["Properties"]["Policies"][0]["PolicyDocument"][
@@ -209,6 +218,46 @@ def test_only_reconcile_may_write_reserved_keys(stack: PackagedStack, function: 
     # and the reconcile role, which keeps its checkpoint there, has no such Deny
     reconcile = resources(stack)[role_of(stack, "reconcile")]["Properties"]["Policies"][0]
     assert not [s for s in reconcile["PolicyDocument"]["Statement"] if s.get("Effect") == "Deny"]
+
+
+def test_consumers_import_one_reader_policy_the_table_and_the_repair_function(stack: PackagedStack) -> None:
+    # Given the packaged template
+    template = stack.template
+    # When the managed policy for consumers and the stack's exports are read
+    statements = resources(stack)["MirrorReaderPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    granted = {
+        (action, json.dumps(target, sort_keys=True))
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in statement["Action"]
+        for target in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    }
+    exports = {name: out["Export"]["Name"] for name, out in template["Outputs"].items() if "Export" in out}
+    # Then readers may read the table and its index and invoke the repair function, nothing more
+    table = {"Fn::GetAtt": ["MirrorTable", "Arn"]}
+    index = {"Fn::Sub": "${MirrorTable.Arn}/index/username-index"}
+    repair = {"Fn::GetAtt": [function_logical_id("repairUser"), "Arn"]}
+    assert granted == {
+        (action, json.dumps(target, sort_keys=True))
+        for action, target in [
+            ("dynamodb:GetItem", table),
+            ("dynamodb:Query", table),
+            ("dynamodb:GetItem", index),
+            ("dynamodb:Query", index),
+            ("lambda:InvokeFunction", repair),
+        ]
+    }
+    # And what a consumer's serverless.yml imports is exported under the stack's name
+    ours = (
+        "MirrorTableName",
+        "MirrorTableArn",
+        "RepairFunctionName",
+        "RepairFunctionArn",
+        "MirrorReaderPolicyArn",
+    )
+    assert {name: exports.get(name) for name in ours} == {name: f"cognito-mirror-ci-{name}" for name in ours}
 
 
 def test_no_wildcard_grant_beyond_the_documented_exceptions(stack: PackagedStack) -> None:
@@ -433,7 +482,7 @@ def test_logs_expire_and_functions_carry_the_powertools_environment(stack: Packa
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["MIRROR_TABLE"] == "cognito-mirror-ci-users"
         # and only functions that read Cognito name the pool (triggers get it in the event: no cycle)
-        assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile"))
+        assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile", "repairUser"))
 
 
 def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:
@@ -449,6 +498,8 @@ def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:
         "api": 10,
         "attributeSync": 5,
         "reconcile": 1,
+        "userEvents": 10,
+        "repairUser": 10,
     }
     # and the sync's reservation covers its event source's maximum concurrency (AWS's advice)
     assert mapping["ScalingConfig"]["MaximumConcurrency"] == 5

@@ -1,14 +1,13 @@
 """The cognito_mirror wheel, installed in a fresh venv, serves a user's own Powertools handler.
 
-The venv lives under .local/wheel-venv and is reused while the library's sources are unchanged.
+The venv (scripts/library_venv.py, the one the local stack's example consumer runs on) lives under
+.local/library-venv and is reused while the library's sources are unchanged.
 The handler runs from a temporary folder (the repo is not on sys.path) against moto's server.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from scripts.library_venv import library_venv, library_wheel
+
 pytestmark = [pytest.mark.package, pytest.mark.loopback]
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".local" / "wheel-venv"
-PY = CACHE / "venv" / "bin" / "python"
 
 USER_HANDLER = """
 import json, sys
@@ -44,51 +43,16 @@ for line in sys.stdin:
 """
 
 
-def _sources_digest() -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    for path in sorted((ROOT / "cognito_mirror").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _build(dest: Path) -> Path:
-    # Build from a copy holding the stack's packages too: the wheel must still take only cognito_mirror.
-    tree = dest / "tree"
-    for name in ("cognito_mirror", "functions", "models", "scripts"):
-        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tree)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dest), str(tree)],
-        check=True,
-    )
-    (wheel,) = dest.glob("cognito_attribute_mirror-*.whl")
-    return wheel
-
-
 @pytest.fixture(scope="module")
-def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    stamp = CACHE / "digest"
-    digest = _sources_digest()  # before building: sources changed meanwhile rebuild next time
-    if PY.exists() and stamp.exists() and stamp.read_text() == digest:
-        return CACHE / "wheel.json"
-    shutil.rmtree(CACHE, ignore_errors=True)
-    CACHE.mkdir(parents=True)
-    wheel = _build(tmp_path_factory.mktemp("wheel"))
-    names = zipfile.ZipFile(wheel).namelist()
-    subprocess.run(["python3.11", "-m", "venv", "--without-pip", str(CACHE / "venv")], check=True)
-    # The repo venv's pip installs into the fresh venv: the wheel and its deps from the registry.
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(PY), "install", "--quiet", str(wheel)], check=True
-    )
-    (CACHE / "wheel.json").write_text(json.dumps(names))
-    stamp.write_text(digest)
-    return CACHE / "wheel.json"
+def wheel_venv() -> Path:
+    """A fresh venv with only the wheel built from this checkout (which also holds functions/, models/,
+    scripts/: the wheel must still take only cognito_mirror) and its dependencies."""
+    return library_venv()
 
 
 def test_the_wheel_holds_only_the_library(wheel_venv: Path) -> None:
     # Given the built wheel's file list
-    names = json.loads(wheel_venv.read_text())
+    names = zipfile.ZipFile(library_wheel(wheel_venv)).namelist()
     # Then every file is cognito_mirror/ or the wheel's metadata
     assert {name.split("/")[0] for name in names} == {
         "cognito_mirror",
@@ -191,7 +155,7 @@ def test_a_users_handler_answers_200_401_403_404_503(
     # When the user's handler (outside the repo) serves those callers, then one with the table gone
     lines = "".join(json.dumps(_event(claims)) + "\n" for claims in cases.values())
     proc = subprocess.Popen(
-        [str(PY), "-I", "user_handler.py"],
+        [str(wheel_venv / "bin" / "python"), "-I", "user_handler.py"],
         cwd=tmp_path,
         env=env,
         text=True,
