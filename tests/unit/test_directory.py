@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -301,3 +302,74 @@ def test_the_index_never_lists_a_tombstone_whatever_the_order_of_writes(
                 live.add(sub)
         assert listed == live
     assert get_settings().indexed_attributes == ("email", TENANT)
+
+
+# --- the operators' command ---------------------------------------------------------------------
+
+
+def directory_cli(*args: str) -> int:
+    from functions.directory import main
+
+    return main(["--table", "mirror-test", *args])
+
+
+def test_the_command_finds_a_user_by_email_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a mirrored user
+    put_snapshot(user("s1", email="Jane@Example.com"))
+    # When an operator looks the address up in another case
+    code = directory_cli("--find-email", "jane@EXAMPLE.com", "--json")
+    # Then exit 0 and the user, complete
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["complete"] is True
+    assert [(u["sub"], u["username"], u["enabled"]) for u in result["users"]] == [("s1", "user-s1", True)]
+
+
+def test_the_command_lists_a_tenant_up_to_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given five users of acme
+    for i in range(5):
+        put_snapshot(tenant_user(f"t{i}", "acme"))
+    # When listed with --limit 3
+    code = directory_cli("--find", "custom:tenant=acme", "--limit", "3")
+    # Then three lines, and a note that more match
+    captured = capsys.readouterr()
+    assert code == 0
+    assert len(captured.out.splitlines()) == 3
+    assert "more users match" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--find-email", "nobody@example.com"), 1, ""),
+        (("--find", "given_name=Jane"), 2, "not an indexed attribute"),
+        (("--find-email", "   "), 2, "empty or too long"),
+    ],
+)
+def test_the_command_answers_nothing_found_or_bad_input_in_one_line(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], code: int, message: str
+) -> None:
+    # Given an empty mirror / When looked up / Then the documented exit code and one line at most
+    assert directory_cli(*args) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.splitlines()) <= 1
+
+
+def test_the_command_rejects_a_malformed_find_as_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given --find without "=" / When parsed / Then exit 2 with the expected form
+    with pytest.raises(SystemExit) as exited:
+        directory_cli("--find", "custom:tenant")
+    assert exited.value.code == 2
+    assert "ATTRIBUTE=VALUE" in capsys.readouterr().err
+
+
+def test_the_command_on_a_missing_table_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a table that does not exist
+    from functions.directory import main
+
+    # When looked up / Then exit 4 with one line naming the cause
+    assert main(["--table", "no-such-table", "--find-email", "a@example.com"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("directory: error: mirror query failed: ResourceNotFoundException")
+    assert len(err.splitlines()) == 1
