@@ -66,7 +66,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench-core
-bench: bench-core bench-backfill ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
+bench: bench-core bench-backfill bench-directory ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
 
 bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
 	$(PY) -m bench.run $(BENCH_ARGS)
@@ -77,6 +77,10 @@ clean: ## Remove build and test state (keeps .venv and node_modules)
 .PHONY: bench-backfill
 bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k and 100k users
 	$(PY) -m bench.backfill_bench
+
+.PHONY: bench-directory
+bench-directory: setup setup-node ## User directory benchmark: find by e-mail, list a tenant vs ListUsers (50k users)
+	$(PY) -m bench.directory_bench
 
 .PHONY: test-stress
 # The deploy template's IAM check (tests/deploy, when present) runs here too.
