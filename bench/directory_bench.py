@@ -24,7 +24,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.backfill_bench import FAKE_CREDENTIALS, POOL_ID, REGION, ROOT, base_env, machine, standin
+from bench.backfill_bench import (
+    POOL_ID,
+    REGION,
+    ROOT,
+    base_env,
+    ddb_client,
+    machine,
+    standin,
+    write_results,
+)
 
 RESULTS = ROOT / "bench" / "results" / "directory.json"
 DDB_PORT = int(os.environ.get("BENCH_DIRECTORY_DDB_PORT", "12003"))
@@ -164,7 +173,6 @@ def list_through_cognito(expected: int) -> dict[str, Any]:
 
 
 def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
-    import boto3
 
     from models.settings import get_settings
     from scripts.dynamodb_local import start_dynamodb_local
@@ -180,13 +188,7 @@ def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
             {"MIRROR_TABLE": TABLE, "MIRROR_DDB_READ_TIMEOUT": "10", "MIRROR_DDB_MAX_RETRIES": "4"}
         )
         get_settings.cache_clear()
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=ddb.endpoint,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
-            aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
-        )
+        client = ddb_client(ddb.endpoint)
         create_table(client, TABLE)
         results["fill_users_per_s"] = round(fill(client, users, tenants))
         print(f"filled {users} users at {results['fill_users_per_s']}/s", flush=True)
@@ -218,13 +220,7 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    results = bench(args.users, args.tenants, args.samples)
-    results["taken_at"] = started
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
-    print(json.dumps(results["goals"]))
+    write_results(RESULTS, lambda: bench(args.users, args.tenants, args.samples))
 
 
 if __name__ == "__main__":

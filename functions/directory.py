@@ -25,16 +25,6 @@ EXIT_CANNOT_RUN = 4
 MAX_LIMIT = 100_000
 
 
-def _limit(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from exc
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be in 1..{MAX_LIMIT}, got {raw}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m functions.directory",
@@ -44,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--find-email", metavar="ADDRESS", help="users with this e-mail (any case)")
     what.add_argument("--find", metavar="ATTRIBUTE=VALUE", help="users whose indexed ATTRIBUTE is VALUE")
-    parser.add_argument("--limit", type=_limit, default=100, help="most users shown (default 100)")
+    parser.add_argument("--limit", type=int, default=100, help=f"most users shown, 1-{MAX_LIMIT} (100)")
     parser.add_argument(
         "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
     )
@@ -67,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     attribute, value = _query(args, parser)
+    if not 1 <= args.limit <= MAX_LIMIT:
+        parser.error(f"--limit must be in 1..{MAX_LIMIT}, got {args.limit}")
     if not args.table:
         parser.error("--table is required (or set MIRROR_TABLE)")
     os.environ["MIRROR_TABLE"] = args.table
