@@ -114,7 +114,9 @@ def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
     raw = _env("MIRROR_INDEXED_ATTRIBUTES")
     if raw is not None and raw.lower() == "none":
         return ()
-    names = _csv("MIRROR_INDEXED_ATTRIBUTES") or DEFAULT_INDEXED_ATTRIBUTES
+    names = _csv("MIRROR_INDEXED_ATTRIBUTES")
+    if not names:  # the default indexes what the allowlist mirrors of it; a chosen set must be mirrored
+        return tuple(attribute for attribute in DEFAULT_INDEXED_ATTRIBUTES if is_allowed(attribute, mirrored))
     name = "MIRROR_INDEXED_ATTRIBUTES"
     if len(names) > MAX_INDEXED_ATTRIBUTES:
         raise ConfigurationError(

@@ -77,11 +77,19 @@ def test_an_unusable_indexed_attribute_setting_is_refused(
 
 
 def test_an_indexed_attribute_that_is_not_mirrored_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given an allowlist without the tenant attribute
+    # Given an allowlist without the tenant attribute, and the tenant chosen for indexing
     monkeypatch.setenv("MIRROR_ATTRIBUTES", "email,given_name")
-    # When settings load with the default index set / Then it is refused
+    monkeypatch.setenv("MIRROR_INDEXED_ATTRIBUTES", "email,custom:tenant")
+    # When settings load / Then it is refused
     with pytest.raises(ConfigurationError, match="not mirrored"):
         load_settings()
+
+
+def test_the_default_indexes_only_what_an_allowlist_mirrors(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an allowlist without the tenant attribute and no index setting
+    monkeypatch.setenv("MIRROR_ATTRIBUTES", "email,given_name")
+    # When settings load / Then only e-mail is indexed (a deployment from before keeps starting)
+    assert load_settings().indexed_attributes == ("email",)
 
 
 def test_none_indexes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
