@@ -38,7 +38,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "table"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
-    },
+    }
+    | {("dynamodb:Query", f"directory-{slot}") for slot in range(3)},
     "attributeSync": LOGS
     | KMS
     | {
@@ -130,6 +131,9 @@ def target_of(resource: str, function: str, mode: str) -> str:
         return named[resource]
     if resource.endswith("${MirrorTable.Arn}/index/username-index"):
         return "username-index"
+    for slot in range(3):
+        if resource.endswith(f"${{MirrorTable.Arn}}/index/directory-{slot}"):
+            return f"directory-{slot}"
     if resource.endswith(f":userpool/{pool_arn_suffix(mode)}"):
         return "pool"
     if resource.endswith(f":log-group:/aws/lambda/cognito-mirror-ci-{function}:*"):
