@@ -57,6 +57,19 @@ def base_env(ddb_endpoint: str) -> dict[str, str]:
     return env
 
 
+def ddb_client(endpoint: str) -> Any:
+    """A DynamoDB client on DynamoDB Local with the benchmarks' one access key."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
+    )
+
+
 def mirror_item(i: int) -> dict[str, Any]:
     return {
         "sub": {"S": f"{i:08x}-0000-4000-8000-000000000000"},
@@ -222,7 +235,6 @@ def machine() -> dict[str, Any]:
 
 
 def bench(sizes: list[int], max_rps: float, segments: int, workers: int) -> dict[str, Any]:
-    import boto3
 
     from scripts.dynamodb_local import start_dynamodb_local
     from scripts.table import create_table
@@ -231,13 +243,7 @@ def bench(sizes: list[int], max_rps: float, segments: int, workers: int) -> dict
     ddb = start_dynamodb_local(DDB_PORT)
     try:
         env = base_env(ddb.endpoint)
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=ddb.endpoint,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
-            aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
-        )
+        client = ddb_client(ddb.endpoint)
         create_table(client, "bench-raw")
         raw_batch_write(client, "bench-raw", 8_000)  # warm-up (the JVM's JIT)
         raw = raw_batch_write(client, "bench-raw", 20_000)
@@ -309,12 +315,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    write_results(RESULTS, lambda: bench(sizes, args.max_rps, args.segments, args.workers))
+
+
+def write_results(path: Path, measure: Callable[[], dict[str, Any]]) -> None:
+    """Run `measure`, stamp its start time, write it as JSON to `path` and print its goals."""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    results = bench(sizes, args.max_rps, args.segments, args.workers)
+    results = measure()
     results["taken_at"] = started
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}")
     print(json.dumps(results["goals"]))
 
 

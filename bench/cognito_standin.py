@@ -5,6 +5,7 @@ TooManyRequestsException above a per-operation rate (ListUsers: 30 RPS, as the r
 Clients run unchanged through `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:PORT`.
 
     python -m bench.cognito_standin --port 12100 --users 10000 [--latency-ms 100] [--list-rps 30]
+                                    [--tenants 50]   (user i is in `custom:tenant` "tenant-<i mod tenants>")
 
 - ListUsers: `Limit` (<= 60), `PaginationToken`, `Filter` of the forms `sub ^= "<prefix>"`,
   `sub = "<sub>"` and `username = "<name>"`; users of a page come in sub order.
@@ -38,9 +39,10 @@ _CREATED = 1_700_000_000.0
 class Pool:
     """N deterministic users, indexed by sub (sorted) and username, generated on demand."""
 
-    def __init__(self, size: int, seed: str = "standin") -> None:
+    def __init__(self, size: int, seed: str = "standin", tenants: int = 50) -> None:
         self.size = size
         self.seed = seed
+        self.tenants = tenants
         pairs = sorted((self.sub_of(i), i) for i in range(size))
         self.subs = [sub for sub, _ in pairs]
         self.index_of_sub = [i for _, i in pairs]
@@ -69,7 +71,7 @@ class Pool:
             {"Name": "email_verified", "Value": "true"},
             {"Name": "given_name", "Value": f"Given{i % 997}"},
             {"Name": "family_name", "Value": f"Family{i % 991}"},
-            {"Name": "custom:tenant", "Value": f"tenant-{i % 50}"},
+            {"Name": "custom:tenant", "Value": f"tenant-{i % self.tenants}"},
         ]
 
     def user_type(self, i: int) -> dict[str, Any]:
@@ -250,9 +252,9 @@ def make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(
-    port: int, users: int, *, pool_id: str, latency_ms: float, rates: dict[str, float]
+    port: int, users: int, *, pool_id: str, latency_ms: float, rates: dict[str, float], tenants: int = 50
 ) -> ThreadingHTTPServer:
-    standin = StandIn(Pool(users), pool_id, latency_ms / 1000, rates)
+    standin = StandIn(Pool(users, tenants=tenants), pool_id, latency_ms / 1000, rates)
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(standin))
     server.daemon_threads = True
     return server
@@ -266,9 +268,17 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--list-rps", type=float, default=DEFAULT_RPS["ListUsers"])
     parser.add_argument("--read-rps", type=float, default=DEFAULT_RPS["AdminGetUser"])
+    parser.add_argument("--tenants", type=int, default=50, help="distinct custom:tenant values")
     args = parser.parse_args()
     rates = {"ListUsers": args.list_rps, "AdminGetUser": args.read_rps, "GetUser": args.read_rps}
-    server = serve(args.port, args.users, pool_id=args.pool_id, latency_ms=args.latency_ms, rates=rates)
+    server = serve(
+        args.port,
+        args.users,
+        pool_id=args.pool_id,
+        latency_ms=args.latency_ms,
+        rates=rates,
+        tenants=args.tenants,
+    )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"cognito stand-in: {args.users} users on http://127.0.0.1:{args.port}", flush=True)
     try:

@@ -33,6 +33,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from models.index_keys import SLOT_NAMES, index_keys
 from models.settings import Settings, get_settings
 from models.user import UserSnapshot
 
@@ -81,11 +82,19 @@ class MirrorRecord(Model):
     source = UnicodeAttribute()
     deleted = BooleanAttribute(default=False)
     expires_at = TTLAttribute(null=True)
+    # The user directory's sparse index keys (models/index_keys.py): present only where the user
+    # has the slot's attribute; a tombstone has none.
+    dir0 = UnicodeAttribute(null=True)
+    dir1 = UnicodeAttribute(null=True)
+    dir2 = UnicodeAttribute(null=True)
     by_username = UsernameIndex()
 
     @property
     def is_tombstone(self) -> bool:
         return bool(self.deleted)
+
+    def stored_index_keys(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in SLOT_NAMES}
 
     def to_snapshot(self) -> UserSnapshot:
         return UserSnapshot(
@@ -146,9 +155,14 @@ def _conditional_put(record: MirrorRecord, condition: Condition) -> WriteOutcome
     return WriteOutcome.WRITTEN
 
 
+def expected_index_keys(sub: str, attributes: dict[str, str]) -> dict[str, str | None]:
+    """The directory keys a row with these attributes must carry under the current setting."""
+    return index_keys(sub, attributes, get_settings().indexed_attributes)
+
+
 def record_from_snapshot(snapshot: UserSnapshot) -> MirrorRecord:
     model = _bound_model()
-    return model(
+    record = model(
         snapshot.sub,
         username=snapshot.username,
         attributes=MapAttribute(**snapshot.attributes),
@@ -158,6 +172,9 @@ def record_from_snapshot(snapshot: UserSnapshot) -> MirrorRecord:
         source=snapshot.source,
         deleted=False,
     )
+    for name, key in expected_index_keys(snapshot.sub, snapshot.attributes).items():
+        setattr(record, name, key)
+    return record
 
 
 def put_snapshot(snapshot: UserSnapshot) -> WriteOutcome:
@@ -229,7 +246,8 @@ def get_records(subs: list[str]) -> dict[str, MirrorRecord]:
     """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
     model = _bound_model()
     try:
-        return {row.sub: row for row in model.batch_get(subs, attributes_to_get=list(_FIELDS))}
+        fields = [*_FIELDS, *SLOT_NAMES]
+        return {row.sub: row for row in model.batch_get(subs, attributes_to_get=fields)}
     except PynamoDBException as exc:
         raise MirrorUnavailableError(f"mirror batch read failed: {type(exc).__name__}") from exc
 
@@ -237,17 +255,21 @@ def get_records(subs: list[str]) -> dict[str, MirrorRecord]:
 SCAN_PAGE_SIZE = 500
 
 
-def scan_records(segment: int, total_segments: int) -> Iterator[MirrorRecord]:
-    """One segment of a parallel Scan (sub, username, deleted only); reserved rows left out.
+def scan_records(segment: int, total_segments: int, *, with_index: bool = False) -> Iterator[MirrorRecord]:
+    """One segment of a parallel Scan (sub, username, deleted; with `with_index` also what the
+    directory keys derive from, and the keys); reserved rows left out.
 
     Pages are capped at SCAN_PAGE_SIZE rows so memory does not depend on the table's size.
     """
     model = _bound_model()
+    fields = ["sub", "username", "deleted"]
+    if with_index:
+        fields += ["attributes", "observed_at", *SLOT_NAMES]
     try:
         for row in model.scan(
             segment=segment,
             total_segments=total_segments,
-            attributes_to_get=["sub", "username", "deleted"],
+            attributes_to_get=fields,
             page_size=SCAN_PAGE_SIZE,
         ):
             if not row.sub.startswith(RESERVED_PREFIX):
@@ -267,27 +289,31 @@ def _client() -> Any:
     return _bound_model()._get_connection().connection.client
 
 
-def _insert_statement(table: str) -> str:
-    fields = ", ".join(f"'{name}': ?" for name in _FIELDS)
+def _insert_statement(table: str, keys: list[str]) -> str:
+    fields = ", ".join(f"'{name}': ?" for name in (*_FIELDS, *keys))
     return f'INSERT INTO "{table}" VALUE {{{fields}}}'
 
 
-def _update_statement(table: str) -> str:
-    sets = " ".join(f'SET "{name}" = ?' for name in _FIELDS if name != "sub")
+def _update_statement(table: str, keys: list[str]) -> str:
+    sets = " ".join(f'SET "{name}" = ?' for name in (*_FIELDS, *keys) if name != "sub")
+    # Index keys the user no longer has leave their index (an absent key makes the row unlisted).
+    removes = "".join(f' REMOVE "{name}"' for name in SLOT_NAMES if name not in keys)
     # The same guard as snapshot_condition, for a row that exists: older and not a tombstone.
     return (
-        f'UPDATE "{table}" {sets} WHERE "sub" = ? AND "observed_at" < ? '
+        f'UPDATE "{table}" {sets}{removes} WHERE "sub" = ? AND "observed_at" < ? '
         f'AND ("deleted" IS MISSING OR "deleted" = false)'
     )
 
 
 def _statement(snapshot: UserSnapshot, table: str, *, insert: bool) -> dict[str, Any]:
     item = record_from_snapshot(snapshot).serialize()
+    keys = [name for name in SLOT_NAMES if name in item]
     if insert:
-        return {"Statement": _insert_statement(table), "Parameters": [item[name] for name in _FIELDS]}
-    params = [item[name] for name in _FIELDS if name != "sub"]
+        params = [item[name] for name in (*_FIELDS, *keys)]
+        return {"Statement": _insert_statement(table, keys), "Parameters": params}
+    params = [item[name] for name in (*_FIELDS, *keys) if name != "sub"]
     params += [item["sub"], {"N": str(snapshot.observed_at)}]
-    return {"Statement": _update_statement(table), "Parameters": params}
+    return {"Statement": _update_statement(table, keys), "Parameters": params}
 
 
 def put_snapshots(snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
@@ -324,6 +350,65 @@ def put_snapshots(snapshots: list[UserSnapshot], *, missing: set[str]) -> list[W
                     raise MirrorUnavailableError(f"mirror batch write failed: {code}")
         pending = retry
     return outcomes
+
+
+def put_index_keys(sub: str, *, observed_at: int, keys: dict[str, str | None]) -> WriteOutcome:
+    """Rewrite only a row's directory keys (reindex), guarded on the very snapshot they derive from.
+
+    Lands only on a live row still holding the snapshot observed at `observed_at`: a newer write
+    (which carries its own keys) or a tombstone in between makes it a no-op. `observed_at` and
+    every other field are left as they are.
+    """
+    sets = [name for name in SLOT_NAMES if keys.get(name)]
+    removes = [name for name in SLOT_NAMES if not keys.get(name)]
+    expression = ""
+    if sets:
+        expression += "SET " + ", ".join(f"#{name} = :{name}" for name in sets)
+    if removes:
+        expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
+    names = {f"#{name}": name for name in SLOT_NAMES}
+    names.update({"#observed_at": "observed_at", "#deleted": "deleted"})
+    values: dict[str, Any] = {f":{name}": {"S": keys[name]} for name in sets}
+    values.update({":observed_at": {"N": str(observed_at)}, ":false": {"BOOL": False}})
+    try:
+        _client().update_item(
+            TableName=_bound_model().Meta.table_name,
+            Key={"sub": {"S": sub}},
+            UpdateExpression=expression.strip(),
+            ConditionExpression="#observed_at = :observed_at AND "
+            "(attribute_not_exists(#deleted) OR #deleted = :false)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return WriteOutcome.SKIPPED
+        raise MirrorUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
+    except BotoCoreError as exc:
+        raise MirrorUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
+    return WriteOutcome.WRITTEN
+
+
+def query_index(
+    index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
+) -> tuple[list[MirrorRecord], dict[str, Any] | None]:
+    """One Query page of a GSI partition, in sort-key order: its rows and LastEvaluatedKey."""
+    kwargs: dict[str, Any] = {
+        "TableName": _bound_model().Meta.table_name,
+        "IndexName": index,
+        "KeyConditionExpression": "#k = :v",
+        "ExpressionAttributeNames": {"#k": key_name},
+        "ExpressionAttributeValues": {":v": {"S": partition}},
+        "Limit": limit,
+    }
+    if start_key is not None:
+        kwargs["ExclusiveStartKey"] = start_key
+    try:
+        response = _client().query(**kwargs)
+    except (BotoCoreError, ClientError) as exc:
+        raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+    rows = [MirrorRecord.from_raw_data(item) for item in response.get("Items", [])]
+    return rows, response.get("LastEvaluatedKey")
 
 
 def load_state(key: str) -> str | None:

@@ -8,11 +8,34 @@ which botocore reads itself.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from models.user import CUSTOM_PREFIX, is_allowed
+
 TOKEN_USES = frozenset({"access", "id"})
 MAX_JWT_LEEWAY_SECONDS = 60.0
+# Each indexed attribute is a global secondary index slot of the table (`dir0`..`dir2`, declared in
+# serverless.yml) and one more index write for every change of a user: a handful at most.
+MAX_INDEXED_ATTRIBUTES = 3
+DEFAULT_INDEXED_ATTRIBUTES = ("email", "custom:tenant")
+# Standard attributes worth finding users by; flags, dates, addresses and URLs are not.
+INDEXABLE_STANDARD_ATTRIBUTES = frozenset(
+    {
+        "email",
+        "phone_number",
+        "preferred_username",
+        "name",
+        "given_name",
+        "family_name",
+        "nickname",
+        "locale",
+        "zoneinfo",
+    }
+)
+# Cognito's custom attribute names: 1 to 20 characters after "custom:".
+_CUSTOM_NAME = re.compile(r"custom:[A-Za-z0-9_-]{1,20}")
 
 
 class ConfigurationError(RuntimeError):
@@ -81,10 +104,41 @@ class Settings:
     # User change events (functions/user_events.py): the bus they go to, and how much they carry.
     event_bus: str | None = None
     event_payload: str = "full"
+    # Attributes the user directory can find users by, in slot order (`dir0`, `dir1`, ...).
+    indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
 
     @property
     def self_verify_jwt(self) -> bool:
         return bool(self.jwt_issuer and self.jwt_jwks_url and self.jwt_audience)
+
+
+def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
+    """`MIRROR_INDEXED_ATTRIBUTES`: known, mirrored, distinct names, at most a handful ("none": no index)."""
+    raw = _env("MIRROR_INDEXED_ATTRIBUTES")
+    if raw is not None and raw.lower() == "none":
+        return ()
+    names = _csv("MIRROR_INDEXED_ATTRIBUTES")
+    if not names:  # the default indexes what the allowlist mirrors of it; a chosen set must be mirrored
+        return tuple(attribute for attribute in DEFAULT_INDEXED_ATTRIBUTES if is_allowed(attribute, mirrored))
+    name = "MIRROR_INDEXED_ATTRIBUTES"
+    if len(names) > MAX_INDEXED_ATTRIBUTES:
+        raise ConfigurationError(
+            f"{name} names at most {MAX_INDEXED_ATTRIBUTES} attributes, got {len(names)}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"{name} names an attribute twice")
+    for attribute in names:
+        known = attribute in INDEXABLE_STANDARD_ATTRIBUTES or (
+            attribute.startswith(CUSTOM_PREFIX) and _CUSTOM_NAME.fullmatch(attribute)
+        )
+        if not known:
+            raise ConfigurationError(
+                f"{name}: {attribute[:64]!r} cannot be indexed (one of "
+                f"{', '.join(sorted(INDEXABLE_STANDARD_ATTRIBUTES))} or custom:<name>)"
+            )
+        if not is_allowed(attribute, mirrored):
+            raise ConfigurationError(f"{name}: {attribute!r} is not mirrored (see MIRROR_ATTRIBUTES)")
+    return names
 
 
 def load_settings() -> Settings:
@@ -128,6 +182,7 @@ def load_settings() -> Settings:
         stale_if_error_seconds=_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
         event_bus=_env("MIRROR_EVENT_BUS"),
         event_payload=_event_payload(),
+        indexed_attributes=_indexed_attributes(frozenset(allow) if allow else None),
     )
 
 

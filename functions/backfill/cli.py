@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="tombstone rows whose user left the pool (confirmed with AdminGetUser; needs a full listing)",
     )
     parser.add_argument(
+        "--reindex",
+        action="store_true",
+        help="after the fill, rewrite user-directory index keys that do not match "
+        "MIRROR_INDEXED_ATTRIBUTES (a Scan of the mirror)",
+    )
+    parser.add_argument(
         "--segments", type=int, choices=(1, 16, 256), default=16, help="sub-prefix partitions (default 16)"
     )
     parser.add_argument(
@@ -108,6 +114,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--table is required (or set MIRROR_TABLE)")
     if args.verify and args.prune:
         parser.error("--verify reports only; it cannot be combined with --prune")
+    if args.reindex and (args.verify or args.dry_run):
+        parser.error("--reindex writes; it cannot be combined with --verify or --dry-run")
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         parser.error("no region: pass --region or set AWS_REGION")
@@ -156,10 +164,12 @@ def _render(summary: dict[str, Any]) -> str:
         + (" (interrupted; resume with the same --checkpoint)" if summary["interrupted"] else ""),
         "listed {listed}  written {written}  unchanged {unchanged}  skipped (mirror newer) {skipped}  "
         "revived {revived}  pruned {pruned}  failed {failed}".format(**summary),
-        "drift: missing {missing}  stale {stale}  orphaned {orphaned}  tombstoned {tombstoned}   "
-        "throttles {throttles}".format(**summary),
+        "drift: missing {missing}  stale {stale}  orphaned {orphaned}  tombstoned {tombstoned}  "
+        "misindexed {misindexed}   throttles {throttles}".format(**summary),
         "elapsed {elapsed_s:.1f} s  {users_per_s:.1f} users/s".format(**summary),
     ]
+    if summary["reindexed"]:
+        lines.append(f"reindexed {summary['reindexed']}")
     if summary["prune_skipped"]:
         lines.append(f"prune skipped: {summary['prune_skipped']}")
     if summary["failed_subs"]:
@@ -203,6 +213,7 @@ def _run(args: argparse.Namespace, stop: threading.Event) -> int:
         user_pool_id=args.user_pool_id,
         mode=Mode.VERIFY if args.verify else Mode.DRY_RUN if args.dry_run else Mode.FILL,
         prune=args.prune,
+        reindex=args.reindex,
         segments=args.segments,
         max_rps=args.max_rps,
         workers=args.workers,

@@ -13,6 +13,10 @@
 - Prune: only after every segment completed. A parallel Scan of the mirror checks each live row
   against the set of listed subs (kept on disk in the checkpoint, so memory stays flat); each
   candidate is confirmed with Cognito (AdminGetUser by its username, same sub) before a tombstone.
+- Index check (verify, reindex): the same Scan compares each live row's user-directory keys with the
+  ones its stored attributes give under the current MIRROR_INDEXED_ATTRIBUTES ("misindexed");
+  `reindex` rewrites only those keys (`put_index_keys`), guarded on the row's own observed_at, so a
+  newer write in between wins and observed_at keeps its meaning.
 - Checkpoint: a sqlite file. Each page commits, in one transaction, the segment's next token, the
   listed subs and the page's counters, so a killed run resumes with nothing lost or counted twice.
 """
@@ -45,8 +49,10 @@ from models.mirror_table import (
     MirrorUnavailableError,
     WriteOutcome,
     error_code,
+    expected_index_keys,
     get_records,
     load_state,
+    put_index_keys,
     put_snapshot,
     put_snapshots,
     put_tombstone,
@@ -72,6 +78,8 @@ COUNTERS = (
     "revived",
     "failed",
     "throttles",
+    "misindexed",
+    "reindexed",
 )
 _CREDENTIAL_CODES = frozenset(
     {
@@ -162,6 +170,8 @@ class Options:
     user_pool_id: str
     mode: Mode = Mode.FILL
     prune: bool = False
+    # Rewrite directory index keys that do not match MIRROR_INDEXED_ATTRIBUTES (after listing).
+    reindex: bool = False
     segments: int = 16
     max_rps: float = 20.0
     workers: int = 16
@@ -176,13 +186,16 @@ class Options:
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed."""
-        return {
+        identity: dict[str, Any] = {
             "user_pool_id": self.user_pool_id,
             "table": get_settings().table_name,
             "mode": self.mode.value,
             "prune": self.prune,
             "segments": self.segments,
         }
+        if self.reindex:
+            identity["reindex"] = True
+        return identity
 
 
 @dataclass
@@ -198,6 +211,8 @@ class Summary:
     revived: int = 0
     failed: int = 0
     throttles: int = 0
+    misindexed: int = 0
+    reindexed: int = 0
     orphaned: int = 0
     pruned: int = 0
     failed_subs: list[str] = field(default_factory=list)
@@ -215,7 +230,7 @@ class Summary:
 
     @property
     def drift(self) -> int:
-        return self.missing + self.stale + self.tombstoned + self.orphaned
+        return self.missing + self.stale + self.tombstoned + self.orphaned + self.misindexed
 
     def set_counters(self, counters: dict[str, int]) -> None:
         for name in COUNTERS:
@@ -488,9 +503,12 @@ class Checkpoint:
     def scan_done(self, segment: int) -> bool:
         return bool(self._query("SELECT 1 FROM scanned WHERE segment = ?", (segment,)))
 
-    def mark_scanned(self, segment: int) -> None:
+    def mark_scanned(self, segment: int, counts: dict[str, int] | None = None) -> None:
+        """A scan segment done, with what it counted, atomically."""
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO scanned VALUES (?)", (segment,))
+            if counts:
+                self._add(db, f"#scan{segment}", counts)
 
     def export_progress(self) -> dict[str, Any]:
         """Segments and counters (not the listed subs): enough to resume listing elsewhere."""
@@ -747,21 +765,41 @@ class Engine:
         """True when Cognito confirms the row's user no longer exists (by username, same sub)."""
         return self._read_confirmed(row.username or None, row.sub) is None
 
+    @property
+    def _checks_index(self) -> bool:
+        return self.options.reindex or self.options.mode is Mode.VERIFY
+
     def _scan_segment(self, segment: int) -> bool:
         if self.checkpoint.scan_done(segment):
             return True
         batch: list[MirrorRecord] = []
-        for row in scan_records(segment, self.options.scan_segments):
+        counts = {"misindexed": 0, "reindexed": 0, "skipped": 0}
+        for row in scan_records(segment, self.options.scan_segments, with_index=self._checks_index):
             if self.stopping():
                 return False
             if not row.is_tombstone:
                 batch.append(row)
+                if self._checks_index:
+                    self._check_index(row, counts)
             if len(batch) >= BATCH_GET_MAX:
                 self._orphans(batch)
                 batch = []
         self._orphans(batch)
-        self.checkpoint.mark_scanned(segment)
+        self.checkpoint.mark_scanned(segment, counts)
         return True
+
+    def _check_index(self, row: MirrorRecord, counts: dict[str, int]) -> None:
+        """Count a live row whose directory keys are not what its attributes give; with reindex
+        (fill mode), rewrite them for the very observation the row holds."""
+        attributes = row.attributes.as_dict() if row.attributes else {}
+        expected = expected_index_keys(row.sub, attributes)
+        if expected == row.stored_index_keys():
+            return
+        counts["misindexed"] += 1
+        if self.options.reindex and self.options.mode is Mode.FILL:
+            outcome = put_index_keys(row.sub, observed_at=int(row.observed_at), keys=expected)
+            # SKIPPED: a newer write (with its own keys) or a deletion got there first.
+            counts["reindexed" if outcome is WriteOutcome.WRITTEN else "skipped"] += 1
 
     def _orphans(self, rows: list[MirrorRecord]) -> None:
         unlisted = set(self.checkpoint.unlisted([row.sub for row in rows]))
@@ -821,7 +859,7 @@ class Engine:
             )
             if listed and self.checkpoint.flag("partial_listing"):
                 summary.prune_skipped = "the listing was resumed from saved progress: its sub set is partial"
-            elif listed and (self.options.prune or self.options.mode is not Mode.FILL):
+            elif listed and (self.options.prune or self._checks_index or self.options.mode is not Mode.FILL):
                 scanned = self._parallel(
                     self._scan_segment, list(range(self.options.scan_segments)), self.options.scan_segments
                 )

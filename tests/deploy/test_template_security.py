@@ -45,7 +45,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "table"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
-    },
+    }
+    | {("dynamodb:Query", f"directory-{slot}") for slot in range(3)},
     "attributeSync": LOGS
     | KMS
     | {
@@ -159,6 +160,9 @@ def target_of(resource: str, function: str, mode: str) -> str:
         return named[resource]
     if resource.endswith("${MirrorTable.Arn}/index/username-index"):
         return "username-index"
+    for slot in range(3):
+        if resource.endswith(f"${{MirrorTable.Arn}}/index/directory-{slot}"):
+            return f"directory-{slot}"
     if resource.endswith(f":userpool/{pool_arn_suffix(mode)}"):
         return "pool"
     if resource.endswith(f":log-group:/aws/lambda/cognito-mirror-ci-{function}:*"):
@@ -237,15 +241,17 @@ def test_consumers_import_one_reader_policy_the_table_and_the_repair_function(st
     exports = {name: out["Export"]["Name"] for name, out in template["Outputs"].items() if "Export" in out}
     # Then readers may read the table and its index and invoke the repair function, nothing more
     table = {"Fn::GetAtt": ["MirrorTable", "Arn"]}
-    index = {"Fn::Sub": "${MirrorTable.Arn}/index/username-index"}
+    indexes = [
+        {"Fn::Sub": f"${{MirrorTable.Arn}}/index/{name}"}
+        for name in ("username-index", "directory-0", "directory-1", "directory-2")
+    ]
     repair = {"Fn::GetAtt": [function_logical_id("repairUser"), "Arn"]}
     assert granted == {
         (action, json.dumps(target, sort_keys=True))
         for action, target in [
             ("dynamodb:GetItem", table),
             ("dynamodb:Query", table),
-            ("dynamodb:GetItem", index),
-            ("dynamodb:Query", index),
+            *[(action, index) for index in indexes for action in ("dynamodb:GetItem", "dynamodb:Query")],
             ("lambda:InvokeFunction", repair),
         ]
     }
@@ -556,6 +562,8 @@ def test_failed_scheduled_reconciles_land_in_a_tls_only_dead_letter_queue(stack:
         s for s in res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "TlsOnly"
     ]
     assert {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]} in tls_only["Resource"]
+
+
 def test_user_events_read_the_stream_with_partial_batches_retries_and_a_dlq(stack: PackagedStack) -> None:
     # Given the user events resources
     res = resources(stack)

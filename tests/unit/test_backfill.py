@@ -748,3 +748,51 @@ def test_a_checkpoint_with_imported_progress_is_refused_by_the_command(
     assert run_cli(cognito, "--verify", "--checkpoint", path) == 4
     assert "was not written by this command" in capsys.readouterr().err
     assert os.path.exists(path)
+
+
+def test_verify_reports_rows_with_wrong_index_keys_as_misindexed_and_exits_3(
+    cognito: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a mirror filled while nothing was indexed
+    make_users(cognito, 4)
+    monkeypatch.setenv("MIRROR_INDEXED_ATTRIBUTES", "none")
+    assert run_cli(cognito, "--json") == 0
+    capsys.readouterr()
+    # When --verify runs under the default index set (e-mail, tenant)
+    monkeypatch.delenv("MIRROR_INDEXED_ATTRIBUTES")
+    code = run_cli(cognito, "--verify", "--json")
+    # Then the four rows are drift of their own kind, and nothing is written
+    summary = summary_of(capsys)
+    assert code == 3
+    assert (summary["misindexed"], summary["reindexed"], summary["unchanged"]) == (4, 0, 4)
+
+
+def test_reindex_rewrites_only_the_index_keys_then_verify_is_clean(
+    cognito: Any, raw_item: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a mirror filled while only the tenant was indexed (e-mail keys missing)
+    users = make_users(cognito, 3)
+    monkeypatch.setenv("MIRROR_INDEXED_ATTRIBUTES", "custom:tenant")
+    assert run_cli(cognito, "--json") == 0
+    before = {sub: raw_item(sub) for sub in users.values()}
+    capsys.readouterr()
+    # When the setting gains e-mail and --reindex runs
+    monkeypatch.setenv("MIRROR_INDEXED_ATTRIBUTES", "email,custom:tenant")
+    assert run_cli(cognito, "--reindex", "--json") == 0
+    summary = summary_of(capsys)
+    # Then every row got its e-mail key, and nothing else changed (observed_at included)
+    assert (summary["misindexed"], summary["reindexed"], summary["written"]) == (3, 3, 0)
+    for username, sub in users.items():
+        after = raw_item(sub)
+        assert after["dir0"]["S"] == f"email#u{int(username[4:])}@example.com"
+        assert {k: v for k, v in after.items() if k != "dir0"} == before[sub]
+    # And a verify finds no drift
+    assert run_cli(cognito, "--verify", "--json") == 0
+
+
+def test_reindex_cannot_be_combined_with_a_mode_that_writes_nothing(cognito: Any, capsys: Any) -> None:
+    # Given --reindex with --verify / When parsed / Then a usage error (exit 2) says why
+    with pytest.raises(SystemExit) as exited:
+        run_cli(cognito, "--reindex", "--verify")
+    assert exited.value.code == 2
+    assert "--reindex writes" in capsys.readouterr().err

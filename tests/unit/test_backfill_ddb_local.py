@@ -131,3 +131,74 @@ def test_put_snapshots_in_both_forms_never_resurrect_a_tombstone() -> None:
     assert all(row.is_tombstone for row in get_records([sub for sub, _, _ in cases]).values())
     # And the revive path lands only with a snapshot newer than the tombstone
     assert [revive_tombstone(s) for s in snapshots[:3]] == [S, S, W]
+
+
+# --- the user directory's index keys on the real engine (GSIs built from serverless.yml) ---------
+
+
+def tenant_snap(sub: str, observed_at: int, tenant: str | None, email: str = "A@Example.com") -> UserSnapshot:
+    attributes = {"email": email} if tenant is None else {"email": email, "custom:tenant": tenant}
+    return UserSnapshot(sub, f"user-{sub}", attributes, "CONFIRMED", True, observed_at, "backfill")
+
+
+def keys_of(sub: str) -> dict[str, str | None]:
+    record = get_record(sub, consistent=True)
+    assert record is not None
+    return record.stored_index_keys()
+
+
+@pytest.mark.usefixtures("local_table")
+def test_both_partiql_forms_write_the_index_keys_and_an_update_removes_a_lost_one() -> None:
+    from models.directory import query_users
+    from models.index_keys import shard_of
+
+    # Given a user INSERTed (read as missing) with an e-mail and a tenant
+    assert put_snapshots([tenant_snap("d1", 10, "acme")], missing={"d1"}) == [W]
+    tenant_key = f"custom:tenant#acme#{shard_of('d1'):02d}"
+    assert keys_of("d1") == {"dir0": "email#a@example.com", "dir1": tenant_key, "dir2": None}
+    # When a newer snapshot without the tenant is UPDATEd over it
+    assert put_snapshots([tenant_snap("d1", 20, None, "New@Example.com")], missing=set()) == [W]
+    # Then the e-mail key follows the change and the tenant key is removed
+    assert keys_of("d1") == {"dir0": "email#new@example.com", "dir1": None, "dir2": None}
+    # And the indexes answer accordingly
+    assert [u.sub for u in query_users("email", "NEW@example.com", limit=5).users] == ["d1"]
+    assert query_users("custom:tenant", "acme", limit=5).users == []
+
+
+@pytest.mark.usefixtures("local_table")
+def test_a_tenant_listing_on_the_real_indexes_pages_through_every_shard() -> None:
+    from models.directory import Continuation, query_users
+    from models.index_keys import shard_of
+
+    # Given 60 users of acme written by the PartiQL batch path and a tombstoned one
+    page = [tenant_snap(f"m-{i:02d}", 10, "acme") for i in range(60)]
+    put_snapshots(page, missing={s.sub for s in page})
+    put_snapshot(tenant_snap("m-gone", 5, "acme"))
+    put_tombstone("m-gone", observed_at=6, source="sync")
+    # When listed 25 at a time
+    listed: list[str] = []
+    after: Continuation | None = None
+    while True:
+        result = query_users("custom:tenant", "acme", limit=25, after=after)
+        listed += [u.sub for u in result.users]
+        if result.next is None:
+            break
+        after = result.next
+    # Then every live user comes once, in (shard, sub) order, and the tombstone never
+    assert listed == sorted((s.sub for s in page), key=lambda sub: (shard_of(sub), sub))
+
+
+@pytest.mark.usefixtures("local_table")
+def test_put_index_keys_on_the_real_engine_is_guarded_by_the_observation() -> None:
+    from models.mirror_table import put_index_keys
+
+    # Given a row at observation 10
+    put_snapshot(tenant_snap("k1", 10, "acme"))
+    wrong = {"dir0": "email#other@example.com", "dir1": None, "dir2": None}
+    # When keys are rewritten for another observation / Then nothing changes
+    assert put_index_keys("k1", observed_at=9, keys=wrong) is S
+    # When rewritten for the stored observation / Then only the keys change
+    assert put_index_keys("k1", observed_at=10, keys=wrong) is W
+    record = get_record("k1", consistent=True)
+    assert record is not None and int(record.observed_at) == 10
+    assert record.stored_index_keys() == wrong

@@ -1,0 +1,227 @@
+"""User directory benchmark: the directory indexes on DynamoDB Local vs Cognito's ListUsers.
+
+    python -m bench.directory_bench [--users 50000] [--tenants 10] [--samples 300]   (make bench-directory)
+
+(a) Find by e-mail, warm: `query_users("email", ...)` (the data layer) vs a raw DynamoDB Query on the
+    same index, interleaved, p50 ratio (goal <= 1.3x).
+(b) Every user of one tenant (users / tenants of them) in a pool of `--users`: the directory page
+    by page (100 a page) vs Cognito's only way, ListUsers over the whole pool filtering on the
+    client (custom attributes are not searchable), on the Cognito stand-in at 100 ms a call and
+    30 RPS, given its best chance: 16 sub-prefix segments in parallel under one 30 RPS limiter.
+The mirror is filled with the stand-in's very users (rows and index keys built by the data layer).
+Results: bench/results/directory.json.
+Ports (overridable): BENCH_DIRECTORY_DDB_PORT (12003), BENCH_DIRECTORY_STANDIN_PORT (12103).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.backfill_bench import (
+    POOL_ID,
+    REGION,
+    ROOT,
+    base_env,
+    ddb_client,
+    machine,
+    standin,
+    write_results,
+)
+
+RESULTS = ROOT / "bench" / "results" / "directory.json"
+DDB_PORT = int(os.environ.get("BENCH_DIRECTORY_DDB_PORT", "12003"))
+STANDIN_PORT = int(os.environ.get("BENCH_DIRECTORY_STANDIN_PORT", "12103"))
+TABLE = "bench-directory"
+PAGE = 100
+TENANT = "tenant-0"
+
+
+def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
+    """Write the stand-in's users into the mirror; users/s. Rows (index keys included) are built by
+    the data layer (`record_from_snapshot`) and loaded with plain BatchWriteItem: the table starts
+    empty, and the guarded write path's speed is backfill_bench's subject, not this one's."""
+    from bench.cognito_standin import Pool
+    from models.mirror_table import record_from_snapshot
+    from models.user import snapshot_from_cognito_user
+
+    pool = Pool(users, tenants=tenants)
+    items = [
+        record_from_snapshot(
+            snapshot_from_cognito_user(pool.user_type(i), allowlist=None, source="bench", observed_at=1 + i)
+        ).serialize()
+        for i in range(users)
+    ]
+
+    def write(start: int) -> None:
+        pending: dict[str, Any] = {
+            TABLE: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        }
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as workers:
+        list(workers.map(write, range(0, users, 25)))
+    return users / (time.perf_counter() - started)
+
+
+def find_by_email(client: Any, users: int, samples: int) -> dict[str, Any]:
+    """p50/p95 of the data layer's lookup vs the raw Query it makes, interleaved (warm)."""
+    from models.directory import query_users
+    from models.index_keys import index_name, query_keys
+
+    def ours(address: str) -> int:
+        return len(query_users("email", address, limit=10).users)
+
+    def raw(address: str) -> int:
+        response = client.query(
+            TableName=TABLE,
+            IndexName=index_name(0),
+            KeyConditionExpression="#k = :v",
+            ExpressionAttributeNames={"#k": "dir0"},
+            ExpressionAttributeValues={":v": {"S": query_keys("email", address)[0]}},
+            Limit=10,
+        )
+        return len(response["Items"])
+
+    timings: dict[str, list[float]] = {"directory": [], "raw_query": []}
+    for i in range(samples + 50):  # the first 50 of each warm up
+        address = f"USER{(i * 7919) % users}@Example.com"
+        for name, call in (("directory", ours), ("raw_query", raw))[:: 1 if i % 2 else -1]:
+            started = time.perf_counter()
+            found = call(address.lower() if name == "raw_query" else address)
+            elapsed = time.perf_counter() - started
+            assert found == 1, f"{name}: {found} users for {address}"
+            if i >= 50:
+                timings[name].append(elapsed)
+    result: dict[str, Any] = {"samples": samples}
+    for name, values in timings.items():
+        ordered = sorted(values)
+        result[name] = {
+            "p50_ms": round(statistics.median(ordered) * 1000, 3),
+            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3),
+        }
+    result["p50_ratio"] = round(result["directory"]["p50_ms"] / result["raw_query"]["p50_ms"], 3)
+    return result
+
+
+def list_through_directory(expected: int) -> dict[str, Any]:
+    from models.directory import Continuation, query_users
+
+    started = time.perf_counter()
+    after: Continuation | None = None
+    listed, pages = 0, 0
+    while True:
+        page = query_users("custom:tenant", TENANT, limit=PAGE, after=after)
+        listed += len(page.users)
+        pages += 1
+        if page.next is None:
+            break
+        after = page.next
+    elapsed = time.perf_counter() - started
+    assert listed == expected, f"directory listed {listed} of {expected}"
+    return {"seconds": round(elapsed, 3), "pages": pages, "users": listed}
+
+
+def list_through_cognito(expected: int) -> dict[str, Any]:
+    """ListUsers over the whole pool (60 a call), 16 segments under one 30 RPS limiter."""
+    import boto3
+    from botocore.config import Config
+
+    from functions.common.engine import RateLimiter, segment_prefixes
+
+    cognito = boto3.client(
+        "cognito-idp",
+        region_name=REGION,
+        config=Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=20),
+    )
+    limiter = RateLimiter(30.0)
+    calls = 0
+    lock = threading.Lock()
+
+    def segment(prefix: str) -> int:
+        nonlocal calls
+        found, token = 0, None
+        while True:
+            kwargs: dict[str, Any] = {"UserPoolId": POOL_ID, "Limit": 60, "Filter": f'sub ^= "{prefix}"'}
+            if token:
+                kwargs["PaginationToken"] = token
+            limiter.acquire()
+            page = cognito.list_users(**kwargs)
+            with lock:
+                calls += 1
+            for user in page["Users"]:
+                tenant = next((a["Value"] for a in user["Attributes"] if a["Name"] == "custom:tenant"), None)
+                found += tenant == TENANT
+            token = page.get("PaginationToken")
+            if not token:
+                return found
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(16) as workers:
+        listed = sum(workers.map(segment, segment_prefixes(16)))
+    elapsed = time.perf_counter() - started
+    assert listed == expected, f"ListUsers found {listed} of {expected}"
+    return {"seconds": round(elapsed, 3), "list_users_calls": calls, "users": listed}
+
+
+def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
+
+    from models.settings import get_settings
+    from scripts.dynamodb_local import start_dynamodb_local
+    from scripts.table import create_table
+
+    results: dict[str, Any] = {"machine": machine(), "settings": {"users": users, "tenants": tenants}}
+    ddb = start_dynamodb_local(DDB_PORT)
+    try:
+        env = base_env(ddb.endpoint)
+        env["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = f"http://127.0.0.1:{STANDIN_PORT}"
+        os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+        os.environ.update(
+            {"MIRROR_TABLE": TABLE, "MIRROR_DDB_READ_TIMEOUT": "10", "MIRROR_DDB_MAX_RETRIES": "4"}
+        )
+        get_settings.cache_clear()
+        client = ddb_client(ddb.endpoint)
+        create_table(client, TABLE)
+        results["fill_users_per_s"] = round(fill(client, users, tenants))
+        print(f"filled {users} users at {results['fill_users_per_s']}/s", flush=True)
+        results["find_by_email"] = find_by_email(client, users, samples)
+        print(json.dumps(results["find_by_email"]), flush=True)
+        expected = len(range(0, users, tenants))
+        listing: dict[str, Any] = {"tenant_users": expected, "pool_users": users, "page": PAGE}
+        listing["directory"] = list_through_directory(expected)
+        print(json.dumps(listing["directory"]), flush=True)
+        options = ["--tenants", str(tenants), "--latency-ms", "100", "--list-rps", "30"]
+        with standin(users, port=STANDIN_PORT, options=options) as stats:
+            listing["list_users"] = list_through_cognito(expected)
+            listing["list_users"]["throttled_by_standin"] = stats().get("ListUsers.throttled", 0)
+        print(json.dumps(listing["list_users"]), flush=True)
+        listing["speedup"] = round(listing["list_users"]["seconds"] / listing["directory"]["seconds"], 1)
+        results["list_tenant"] = listing
+        results["goals"] = {
+            "find_p50_ratio_le_1_3": results["find_by_email"]["p50_ratio"] <= 1.3,
+            "listing_speedup_ge_20": listing["speedup"] >= 20,
+        }
+    finally:
+        ddb.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=300)
+    args = parser.parse_args()
+    write_results(RESULTS, lambda: bench(args.users, args.tenants, args.samples))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""`python -m functions.directory`: find users in the mirror by e-mail or another indexed attribute.
+
+    python -m functions.directory --find-email alice@example.com
+    python -m functions.directory --find custom:tenant=acme --limit 1000 --json
+
+Reads the mirror's directory indexes only (never Cognito). Prints one user a line (sub, username,
+status, enabled), or with --json one object {"users": [...], "complete": bool}.
+Exit codes: 0 users found, 1 nothing matches, 2 usage or unusable value, 4 cannot run
+(table, credentials, configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+
+EXIT_FOUND = 0
+EXIT_NONE = 1
+EXIT_USAGE = 2
+EXIT_CANNOT_RUN = 4
+MAX_LIMIT = 100_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.directory",
+        description="Find users in the Cognito mirror by an indexed attribute (MIRROR_INDEXED_ATTRIBUTES).",
+        epilog="Exit codes: 0 found, 1 nothing matches, 2 usage or unusable value, 4 cannot run.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--find-email", metavar="ADDRESS", help="users with this e-mail (any case)")
+    what.add_argument("--find", metavar="ATTRIBUTE=VALUE", help="users whose indexed ATTRIBUTE is VALUE")
+    parser.add_argument("--limit", type=int, default=100, help=f"most users shown, 1-{MAX_LIMIT} (100)")
+    parser.add_argument(
+        "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
+    )
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
+    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    return parser
+
+
+def _query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    if args.find_email is not None:
+        return "email", args.find_email
+    attribute, sep, value = args.find.partition("=")
+    if not sep or not attribute.strip():
+        parser.error("--find takes ATTRIBUTE=VALUE, e.g. custom:tenant=acme")
+    return attribute.strip(), value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    attribute, value = _query(args, parser)
+    if not 1 <= args.limit <= MAX_LIMIT:
+        parser.error(f"--limit must be in 1..{MAX_LIMIT}, got {args.limit}")
+    if not args.table:
+        parser.error("--table is required (or set MIRROR_TABLE)")
+    os.environ["MIRROR_TABLE"] = args.table
+    if args.region:
+        os.environ["AWS_REGION"] = args.region
+    if args.profile:
+        os.environ["AWS_PROFILE"] = args.profile
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+    from models.directory import Continuation, DirectoryQueryError, query_users
+    from models.mirror_table import MirrorUnavailableError
+    from models.settings import ConfigurationError, get_settings
+    from models.user import UserSnapshot
+
+    get_settings.cache_clear()
+    users: list[UserSnapshot] = []
+    after: Continuation | None = None
+    try:
+        while True:
+            page = query_users(attribute, value, limit=min(500, args.limit - len(users) + 1), after=after)
+            users += page.users
+            after = page.next
+            if after is None or len(users) > args.limit:
+                break
+    except DirectoryQueryError as exc:
+        print(f"directory: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigurationError, MirrorUnavailableError) as exc:
+        print(f"directory: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    complete = len(users) <= args.limit
+    users = users[: args.limit]
+    if args.json:
+        rows = [{k: v for k, v in asdict(u).items() if k not in ("source", "dropped")} for u in users]
+        print(json.dumps({"users": rows, "complete": complete}, sort_keys=True))
+    else:
+        for found in users:
+            state = "enabled" if found.enabled else "disabled"
+            print(f"{found.sub}\t{found.username}\t{found.status}\t{state}")
+        if not complete:
+            print(f"more users match than --limit {args.limit}", file=sys.stderr)
+    return EXIT_FOUND if users else EXIT_NONE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

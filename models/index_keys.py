@@ -1,0 +1,94 @@
+"""The user directory's index keys: how an attribute value becomes a sparse GSI partition key.
+
+Indexed attribute number i (in `MIRROR_INDEXED_ATTRIBUTES` order) is written to the item attribute
+`dir<i>`, the partition key of the index `directory-<i>` (sort key: `sub`). A user without that
+attribute gets no `dir<i>`, so the index holds only users that have it (sparse), and a tombstone,
+which replaces the whole item, leaves every index.
+
+The key is `<attribute>#<normalised value>` for an attribute that identifies about one user (e-mail,
+phone number, preferred username), and `<attribute>#<normalised value>#<shard>` for the others
+(a tenant may hold a million users): shard = crc32(sub) mod DIRECTORY_SHARDS spreads one value's
+writes over that many index partitions, each far below a partition's ~1,000 writes/s.
+The attribute name in the key keeps a row written under another setting from ever matching.
+See docs/DIRECTORY.md.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+from models.settings import MAX_INDEXED_ATTRIBUTES
+
+SLOT_PREFIX = "dir"
+INDEX_PREFIX = "directory-"
+DIRECTORY_SHARDS = 16
+# Attributes that name about one user each: one index partition per value is enough.
+UNSHARDED_ATTRIBUTES = frozenset({"email", "phone_number", "preferred_username"})
+# DynamoDB refuses a GSI partition key over 2048 bytes: such a value is not indexed.
+MAX_KEY_BYTES = 2048
+
+
+def slot_attribute(slot: int) -> str:
+    """The item attribute holding slot `slot`'s key (`dir0`, `dir1`, ...)."""
+    return f"{SLOT_PREFIX}{slot}"
+
+
+SLOT_NAMES = tuple(slot_attribute(slot) for slot in range(MAX_INDEXED_ATTRIBUTES))
+
+
+def index_name(slot: int) -> str:
+    """The GSI of slot `slot` (`directory-0`, ...)."""
+    return f"{INDEX_PREFIX}{slot}"
+
+
+def normalise_value(attribute: str, value: str) -> str:
+    """The form stored and queried: trimmed; e-mail also lowercased (addresses match case-blind)."""
+    value = value.strip()
+    return value.lower() if attribute == "email" else value
+
+
+def shard_count(attribute: str) -> int:
+    return 1 if attribute in UNSHARDED_ATTRIBUTES else DIRECTORY_SHARDS
+
+
+def shard_of(sub: str) -> int:
+    """A user's shard: stable across processes and runs (not Python's salted hash)."""
+    return zlib.crc32(sub.encode("utf-8", "surrogatepass")) % DIRECTORY_SHARDS
+
+
+def partition_key(attribute: str, normalised: str, shard: int | None) -> str:
+    """The index partition key of a normalised value (`shard` None for an unsharded attribute)."""
+    key = f"{attribute}#{normalised}"
+    return key if shard is None else f"{key}#{shard:02d}"
+
+
+def _fits(key: str) -> bool:
+    return len(key.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+
+
+def query_keys(attribute: str, value: str) -> list[str]:
+    """Every partition key a query for `value` reads, in shard order ([] when it cannot be indexed)."""
+    normalised = normalise_value(attribute, value)
+    if not normalised:
+        return []
+    if shard_count(attribute) == 1:
+        keys = [partition_key(attribute, normalised, None)]
+    else:
+        keys = [partition_key(attribute, normalised, shard) for shard in range(DIRECTORY_SHARDS)]
+    return keys if all(_fits(key) for key in keys) else []
+
+
+def index_keys(sub: str, attributes: Mapping[str, str], indexed: tuple[str, ...]) -> dict[str, str | None]:
+    """Every slot's key for a user: the key, or None where the user has no indexable value (or the
+    slot is unused, so that a row written under a longer setting leaves that index)."""
+    keys: dict[str, str | None] = dict.fromkeys(SLOT_NAMES)
+    for slot, attribute in enumerate(indexed):
+        value = attributes.get(attribute)
+        normalised = normalise_value(attribute, value) if isinstance(value, str) else ""
+        key = None
+        if normalised:
+            shard = None if shard_count(attribute) == 1 else shard_of(sub)
+            key = partition_key(attribute, normalised, shard)
+        keys[slot_attribute(slot)] = key if key is not None and _fits(key) else None
+    return keys
