@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "cognito_mirror"
 DEFAULT_HOME = ROOT / ".local" / "library-venv"
 BUILD_TIMEOUT_S = 600
+# Run by the venv's python with -I from a folder outside the checkout: exit 0 only when the library comes
+# from the venv's own site-packages.
+INSTALLED_CHECK = "import cognito_mirror, sys; sys.exit(not cognito_mirror.__file__.startswith(sys.prefix))"
 
 
 def library_fingerprint(root: Path = ROOT) -> str:
@@ -47,9 +51,23 @@ def library_fingerprint(root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def _run(argv: list[str], what: str) -> None:
+def _clean_env() -> dict[str, str]:
+    """This process's environment without PYTHONPATH: with the checkout on the path, pip would take the
+    build's own `cognito_attribute_mirror.egg-info` for an installed copy and skip the wheel."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+
+
+def _run(argv: list[str], what: str, cwd: str | None = None) -> None:
     try:
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
+        run = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
+            env=_clean_env(),
+            cwd=cwd,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LocalServiceError(f"{what} failed: {exc}") from None
     if run.returncode != 0:
@@ -112,6 +130,17 @@ def build_library_venv(target: Path, python: str = "python3.11", root: Path = RO
                 str(wheel),
             ],
             "installing the cognito_mirror wheel",
+        )
+        # The venv must import the library from its own site-packages, isolated from any path.
+        _run(
+            [
+                str(target / "bin" / "python"),
+                "-I",
+                "-c",
+                INSTALLED_CHECK,
+            ],
+            "checking the library venv imports its installed cognito_mirror",
+            cwd=wheel_dir,
         )
 
 
