@@ -49,6 +49,7 @@ NODE_BIN = ROOT / "node_modules" / ".bin"
 COGNITO_LOCAL = ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start.js"
 SERVICE = "cognito-mirror"
 CONSUMER_DIR = ROOT / "examples" / "consumer"
+CONSUMER_SERVICE = "mirror-consumer"
 # The mirror's function a reader invokes on a miss (serverless.yml `repairUser`).
 REPAIR_FUNCTION_KEY = "repairUser"
 LOCAL_REPAIR_TIMEOUT_S = 15
@@ -64,6 +65,10 @@ PORT_VARIABLES = {
     "lambda_": ("MIRROR_LAMBDA_PORT", 3002),
     "consumer_http": ("MIRROR_CONSUMER_HTTP_PORT", 3100),
     "consumer_lambda": ("MIRROR_CONSUMER_LAMBDA_PORT", 3102),
+    # The EventBridge stand-in in the mirror's serverless-offline: PutEvents, and its MQTT broker
+    # that the consumer's serverless-offline subscribes through. Both bind every interface.
+    "events": ("MIRROR_EVENTS_PORT", 4010),
+    "events_pubsub": ("MIRROR_EVENTS_PUBSUB_PORT", 4011),
 }
 START_TIMEOUT_S = 60.0
 
@@ -77,6 +82,8 @@ class Ports:
     # The example consumer's serverless-offline (HTTP API, Lambda API).
     consumer_http: int = PORT_VARIABLES["consumer_http"][1]
     consumer_lambda: int = PORT_VARIABLES["consumer_lambda"][1]
+    events: int = PORT_VARIABLES["events"][1]
+    events_pubsub: int = PORT_VARIABLES["events_pubsub"][1]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -163,6 +170,21 @@ class StackInfo:
     def consumer_url(self) -> str:
         """The example consumer's HTTP API (`GET /hello`)."""
         return f"http://127.0.0.1:{self.ports.consumer_http}"
+
+    @property
+    def events_endpoint(self) -> str:
+        """The EventBridge stand-in (PutEvents only)."""
+        return f"http://127.0.0.1:{self.ports.events}"
+
+    @property
+    def event_bus(self) -> str:
+        """The mirror's user change event bus (serverless.yml UserEventBus)."""
+        return f"{SERVICE}-{self.stage}-user-events"
+
+    @property
+    def replica_table(self) -> str:
+        """The example consumer's replica of the users, fed by the events (examples/consumer)."""
+        return f"{CONSUMER_SERVICE}-{self.stage}-user-replica"
 
     @property
     def issuer(self) -> str:
@@ -380,7 +402,15 @@ class LocalStack:
             self.ports.dynamodb, timeout=START_TIMEOUT_S, log=logs / "dynamodb.log"
         )
         ddb = self._partial_info().client("dynamodb")
-        create_table(ddb, self.table)
+        # With its stream (the userEvents function reads it), unlike the unit tests' tables.
+        create_table(ddb, self.table, stream=True)
+        create_table(
+            ddb,
+            self._partial_info().replica_table,
+            resource=(CONSUMER_DIR / "serverless.yml", "UserReplicaTable"),
+        )
+        # The stream plugin resumes from its checkpoint: a new table's shards start afresh.
+        self._streams_checkpoint.unlink(missing_ok=True)
 
         self.say(f"starting cognito-local on 127.0.0.1:{self.ports.cognito}")
         config = cognito_local_config(self.ports)
@@ -423,6 +453,7 @@ class LocalStack:
             _spawn("consumer-offline", consumer_argv, cwd=CONSUMER_DIR, env=consumer_env, logs=logs)
         )
         _wait_for_child_port(offline, self.ports.lambda_)
+        _wait_for_child_port(offline, self.ports.events)
         # The authorizer answers 401 without a token: the HTTP API is routing.
         _wait_until(
             lambda: requests.get(f"{info.http_url}/me", timeout=2).status_code == 401,
@@ -444,6 +475,10 @@ class LocalStack:
         )
         ddb.describe_table(TableName=self.table)
         return info
+
+    @property
+    def _streams_checkpoint(self) -> Path:
+        return self.state_dir / "ddb-streams-checkpoint.json"
 
     def _partial_info(self) -> StackInfo:
         return StackInfo(self.ports, self.stage, REGION, self.table, "", "", self.state_dir)
@@ -469,7 +504,9 @@ class LocalStack:
         ]
 
     def _offline_argv(self, info: StackInfo) -> list[str]:
-        return self._osls_offline_argv(info, f"--param=userPoolId={info.user_pool_id}")
+        return self._osls_offline_argv(
+            info, f"--param=userPoolId={info.user_pool_id}", f"--param=eventBusName={info.event_bus}"
+        )
 
     def _offline_env(self, info: StackInfo) -> dict[str, str]:
         venv_bin = str(ROOT / ".venv" / "bin")
@@ -486,6 +523,11 @@ class LocalStack:
                 "PYTHONPATH": str(ROOT),
                 "MIRROR_HTTP_PORT": str(self.ports.http),
                 "MIRROR_LAMBDA_PORT": str(self.ports.lambda_),
+                "MIRROR_EVENTS_PORT": str(self.ports.events),
+                "MIRROR_EVENTS_PUBSUB_PORT": str(self.ports.events_pubsub),
+                "MIRROR_STREAMS_CHECKPOINT": str(self._streams_checkpoint),
+                # userEvents publishes to the stand-in (boto3's service-specific endpoint variable).
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": info.events_endpoint,
                 "SLS_TELEMETRY_DISABLED": "1",
                 "SLS_NOTIFICATIONS_MODE": "off",
             }
@@ -503,6 +545,7 @@ class LocalStack:
             str(self.ports.consumer_lambda),
             f"--param=mirrorTable={info.table}",
             f"--param=mirrorRepairFunction={info.function_name(REPAIR_FUNCTION_KEY)}",
+            f"--param=mirrorEventBus={info.event_bus}",
             # serverless-offline starts a function's Python on its first call (seconds here, not
             # the ~1 s of Lambda's init): give a cold repair function time.
             f"--param=repairTimeoutSeconds={LOCAL_REPAIR_TIMEOUT_S}",
@@ -524,6 +567,8 @@ class LocalStack:
                 "AWS_ENDPOINT_URL_DYNAMODB": info.dynamodb_endpoint,
                 # The repair function is the mirror's: reached through the mirror's Lambda API.
                 "AWS_ENDPOINT_URL_LAMBDA": info.lambda_endpoint,
+                # userChanges subscribes to the mirror's EventBridge stand-in through its MQTT broker.
+                "MIRROR_EVENTS_PUBSUB_PORT": str(self.ports.events_pubsub),
                 # serverless-offline runs handlers with `python3` from PATH: the library venv's.
                 "PATH": str(venv / "bin") + os.pathsep + os.environ.get("PATH", ""),
                 "SLS_TELEMETRY_DISABLED": "1",
@@ -597,10 +642,13 @@ def describe(info: StackInfo, token: str) -> str:
     return "\n".join(
         [
             "",
-            "Local stack ready (everything on 127.0.0.1; DynamoDB Local listens on all interfaces)",
+            "Local stack ready (127.0.0.1; DynamoDB Local and the EventBridge stand-in bind every interface)",
             f"  HTTP API           {info.http_url}   (GET /me, GET /users/{{sub}})",
             f"  Lambda API         {info.lambda_endpoint}   (functions {info.function_name('<key>')})",
             f"  example consumer   {info.consumer_url}   (GET /hello; examples/consumer, cognito_mirror)",
+            f"  user events        {info.events_endpoint}   (EventBridge stand-in, bus {info.event_bus};"
+            f" MQTT :{info.ports.events_pubsub}; binds every interface)",
+            f"  consumer replica   {info.replica_table}   (table fed by userChanges from the events)",
             f"  cognito-local      {info.cognito_endpoint}",
             f"  DynamoDB Local     {info.dynamodb_endpoint}",
             f"  user pool          {info.user_pool_id}",
