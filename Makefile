@@ -66,7 +66,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench-core
-bench: bench-core bench-backfill bench-events ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
+bench: bench-core bench-backfill bench-events bench-events-lag ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
 
 bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
 	$(PY) -m bench.run $(BENCH_ARGS)
@@ -81,6 +81,10 @@ bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + Dynam
 .PHONY: bench-events
 bench-events: setup ## User change events: stream handler throughput, batches of 100, PutEvents stand-in
 	$(PY) -m bench.events_bench
+
+.PHONY: bench-events-lag
+bench-events-lag: setup setup-node ## User change events on the local stack: write -> consumer lag, p50/p99 (BENCH_LAG_ARGS=--writes N)
+	$(PY) -m bench.events_lag $(BENCH_LAG_ARGS)
 
 .PHONY: test-stress
 # The deploy template's IAM check (tests/deploy, when present) runs here too.
