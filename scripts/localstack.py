@@ -40,6 +40,7 @@ from scripts.dynamodb_local import (
     start_dynamodb_local,
     wait_for_port,
 )
+from scripts.event_relay import Relay, create_rule, rule_pattern
 from scripts.library_venv import library_venv
 from scripts.table import create_table
 
@@ -50,6 +51,8 @@ COGNITO_LOCAL = ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start
 SERVICE = "cognito-mirror"
 CONSUMER_DIR = ROOT / "examples" / "consumer"
 CONSUMER_SERVICE = "mirror-consumer"
+# The consumer's function subscribed to the user events (examples/consumer/serverless.yml).
+EVENTS_FUNCTION_KEY = "userChanges"
 # The mirror's function a reader invokes on a miss (serverless.yml `repairUser`).
 REPAIR_FUNCTION_KEY = "repairUser"
 LOCAL_REPAIR_TIMEOUT_S = 15
@@ -65,10 +68,8 @@ PORT_VARIABLES = {
     "lambda_": ("MIRROR_LAMBDA_PORT", 3002),
     "consumer_http": ("MIRROR_CONSUMER_HTTP_PORT", 3100),
     "consumer_lambda": ("MIRROR_CONSUMER_LAMBDA_PORT", 3102),
-    # The EventBridge stand-in in the mirror's serverless-offline: PutEvents, and its MQTT broker
-    # that the consumer's serverless-offline subscribes through. Both bind every interface.
+    # moto's server: the user event bus, the consumer's rule and its queue (scripts/event_relay.py).
     "events": ("MIRROR_EVENTS_PORT", 4010),
-    "events_pubsub": ("MIRROR_EVENTS_PUBSUB_PORT", 4011),
 }
 START_TIMEOUT_S = 60.0
 
@@ -83,7 +84,6 @@ class Ports:
     consumer_http: int = PORT_VARIABLES["consumer_http"][1]
     consumer_lambda: int = PORT_VARIABLES["consumer_lambda"][1]
     events: int = PORT_VARIABLES["events"][1]
-    events_pubsub: int = PORT_VARIABLES["events_pubsub"][1]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -173,7 +173,7 @@ class StackInfo:
 
     @property
     def events_endpoint(self) -> str:
-        """The EventBridge stand-in (PutEvents only)."""
+        """moto's server: EventBridge and SQS."""
         return f"http://127.0.0.1:{self.ports.events}"
 
     @property
@@ -207,7 +207,11 @@ class StackInfo:
             "USER_POOL_ID": self.user_pool_id,
         }
 
-    def client(self, service: str, connections: int = 10) -> Any:
+    @property
+    def consumer_lambda_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports.consumer_lambda}"
+
+    def client(self, service: str, connections: int = 10, endpoint: str | None = None) -> Any:
         """A boto3 client for `dynamodb`, `cognito-idp` or `lambda` on this stack.
 
         `connections`: its HTTP pool size (botocore's default 10), for callers sharing it across threads.
@@ -219,10 +223,12 @@ class StackInfo:
             "dynamodb": self.dynamodb_endpoint,
             "cognito-idp": self.cognito_endpoint,
             "lambda": self.lambda_endpoint,
+            "events": self.events_endpoint,
+            "sqs": self.events_endpoint,
         }
         return boto3.client(
             service,  # type: ignore[call-overload]
-            endpoint_url=endpoints[service],
+            endpoint_url=endpoint or endpoints[service],
             region_name=self.region,
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -358,6 +364,7 @@ class LocalStack:
     info: StackInfo | None = None
     ready_seconds: float = 0.0
     _dynamodb: DynamoDBLocal | None = None
+    _relay: Relay | None = None
     _children: list[Child] = field(default_factory=list)
 
     def __enter__(self) -> StackInfo:
@@ -440,6 +447,23 @@ class LocalStack:
             state_dir=self.state_dir,
         )
 
+        self.say(f"starting moto's server (EventBridge, SQS) on 127.0.0.1:{self.ports.events}")
+        moto = self._add(
+            _spawn(
+                "moto-server",
+                [
+                    str(ROOT / ".venv" / "bin" / "moto_server"),
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.ports.events),
+                ],
+                cwd=ROOT,
+                env={**os.environ, **FAKE_CREDENTIALS},
+                logs=logs,
+            )
+        )
+
         self.say(f"starting serverless-offline on 127.0.0.1:{self.ports.http} (Lambda :{self.ports.lambda_})")
         argv, env = self._offline_argv(info), self._offline_env(info)
         offline = self._add(_spawn("serverless-offline", argv, cwd=ROOT, env=env, logs=logs))
@@ -453,7 +477,14 @@ class LocalStack:
             _spawn("consumer-offline", consumer_argv, cwd=CONSUMER_DIR, env=consumer_env, logs=logs)
         )
         _wait_for_child_port(offline, self.ports.lambda_)
-        _wait_for_child_port(offline, self.ports.events)
+        _wait_for_child_port(moto, self.ports.events)
+        queue_url = create_rule(
+            info.client("events"),
+            info.client("sqs"),
+            bus=info.event_bus,
+            rule=f"{CONSUMER_SERVICE}-{self.stage}-{EVENTS_FUNCTION_KEY}",
+            pattern=rule_pattern(CONSUMER_DIR / "serverless.yml", EVENTS_FUNCTION_KEY),
+        )
         # The authorizer answers 401 without a token: the HTTP API is routing.
         _wait_until(
             lambda: requests.get(f"{info.http_url}/me", timeout=2).status_code == 401,
@@ -474,6 +505,13 @@ class LocalStack:
             cognito,
         )
         ddb.describe_table(TableName=self.table)
+        self._relay = Relay(
+            info.client("sqs"),
+            info.client("lambda", endpoint=info.consumer_lambda_endpoint),
+            queue_url=queue_url,
+            function=f"{CONSUMER_SERVICE}-{self.stage}-{EVENTS_FUNCTION_KEY}",
+        )
+        self._relay.start()
         return info
 
     @property
@@ -523,10 +561,8 @@ class LocalStack:
                 "PYTHONPATH": str(ROOT),
                 "MIRROR_HTTP_PORT": str(self.ports.http),
                 "MIRROR_LAMBDA_PORT": str(self.ports.lambda_),
-                "MIRROR_EVENTS_PORT": str(self.ports.events),
-                "MIRROR_EVENTS_PUBSUB_PORT": str(self.ports.events_pubsub),
                 "MIRROR_STREAMS_CHECKPOINT": str(self._streams_checkpoint),
-                # userEvents publishes to the stand-in (boto3's service-specific endpoint variable).
+                # userEvents publishes to moto's server (boto3's service-specific endpoint variable).
                 "AWS_ENDPOINT_URL_EVENTBRIDGE": info.events_endpoint,
                 "SLS_TELEMETRY_DISABLED": "1",
                 "SLS_NOTIFICATIONS_MODE": "off",
@@ -567,8 +603,6 @@ class LocalStack:
                 "AWS_ENDPOINT_URL_DYNAMODB": info.dynamodb_endpoint,
                 # The repair function is the mirror's: reached through the mirror's Lambda API.
                 "AWS_ENDPOINT_URL_LAMBDA": info.lambda_endpoint,
-                # userChanges subscribes to the mirror's EventBridge stand-in through its MQTT broker.
-                "MIRROR_EVENTS_PUBSUB_PORT": str(self.ports.events_pubsub),
                 # serverless-offline runs handlers with `python3` from PATH: the library venv's.
                 "PATH": str(venv / "bin") + os.pathsep + os.environ.get("PATH", ""),
                 "SLS_TELEMETRY_DISABLED": "1",
@@ -585,6 +619,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop every child, newest first; safe to call twice."""
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
         while self._children:
             self._children.pop().stop()
         if self._dynamodb is not None:
@@ -642,12 +679,11 @@ def describe(info: StackInfo, token: str) -> str:
     return "\n".join(
         [
             "",
-            "Local stack ready (127.0.0.1; DynamoDB Local and the EventBridge stand-in bind every interface)",
+            "Local stack ready (everything on 127.0.0.1; DynamoDB Local listens on all interfaces)",
             f"  HTTP API           {info.http_url}   (GET /me, GET /users/{{sub}})",
             f"  Lambda API         {info.lambda_endpoint}   (functions {info.function_name('<key>')})",
             f"  example consumer   {info.consumer_url}   (GET /hello; examples/consumer, cognito_mirror)",
-            f"  user events        {info.events_endpoint}   (EventBridge stand-in, bus {info.event_bus};"
-            f" MQTT :{info.ports.events_pubsub}; binds every interface)",
+            f"  user events        {info.events_endpoint}   (moto: EventBridge bus {info.event_bus}, SQS)",
             f"  consumer replica   {info.replica_table}   (table fed by userChanges from the events)",
             f"  cognito-local      {info.cognito_endpoint}",
             f"  DynamoDB Local     {info.dynamodb_endpoint}",

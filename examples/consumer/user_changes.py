@@ -69,7 +69,8 @@ def replica_item(detail_type: str, change: UserChange) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> None:
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, bool]:
+    # A result, not None: serverless-offline's Python runner waits for a non-null one until the timeout.
     change: UserChange = event.detail  # type: ignore[assignment]
     try:
         _table.put_item(
@@ -83,8 +84,9 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> None:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise  # EventBridge retries the target
         logger.info("duplicate or older event ignored", extra={"event_id": change["id"]})
-        return
+        return {"stored": False}
     logger.info(
         "replica updated",
         extra={"event_id": change["id"], "detail_type": event.detail_type, "changes": change["changes"]},
     )
+    return {"stored": True}
