@@ -307,11 +307,9 @@ def _event_arrived(s: Scenario, t: Transcript, sub: str, written_at: float) -> R
 def step_9_events(s: Scenario, t: Transcript, state: DemoState) -> None:
     t.step(9, "User change events: the mirror's table stream -> userEvents -> EventBridge -> your service")
     t.say("serverless-offline-dynamodb-streams runs userEvents on each write of the mirror table; it")
-    t.say(f"publishes on the bus {s.info.event_bus} (serverless-offline-aws-eventbridge), where the")
-    t.say(
-        "consumer's rule (source cognito-attribute-mirror, writer anything-but backfill) runs its userChanges"
-    )
-    t.say(f"function: a replica table ({s.info.replica_table}), last writer wins by version")
+    t.say(f"publishes on the bus {s.info.event_bus} (moto's EventBridge), where the consumer's rule")
+    t.say("(source cognito-attribute-mirror, writer anything-but backfill) feeds its userChanges function")
+    t.say(f"(a queue and a relay): a replica table ({s.info.replica_table}), last writer wins by version")
     s.update_attributes("alice", custom__tenant="red-queen")
     s.deliver_cloudtrail("AdminUpdateUserAttributes", username="alice", sub=state.subs["alice"])
     written_at = time.time()
