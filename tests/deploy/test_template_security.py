@@ -556,6 +556,8 @@ def test_failed_scheduled_reconciles_land_in_a_tls_only_dead_letter_queue(stack:
         s for s in res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "TlsOnly"
     ]
     assert {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]} in tls_only["Resource"]
+
+
 def test_user_events_read_the_stream_with_partial_batches_retries_and_a_dlq(stack: PackagedStack) -> None:
     # Given the user events resources
     res = resources(stack)
