@@ -66,7 +66,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench-core
-bench: bench-core bench-backfill bench-events bench-directory ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
+bench: bench-core bench-backfill bench-events bench-events-lag bench-directory ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
 
 bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
 	$(PY) -m bench.run $(BENCH_ARGS)
@@ -85,6 +85,10 @@ bench-events: setup ## User change events: stream handler throughput, batches of
 .PHONY: bench-directory
 bench-directory: setup setup-node ## User directory benchmark: find by e-mail, list a tenant vs ListUsers (50k users)
 	$(PY) -m bench.directory_bench
+
+.PHONY: bench-events-lag
+bench-events-lag: setup setup-node ## User change events on the local stack: write -> consumer lag, p50/p99 (BENCH_LAG_ARGS=--writes N)
+	$(PY) -m bench.events_lag $(BENCH_LAG_ARGS)
 
 .PHONY: test-stress
 # The deploy template's IAM check (tests/deploy, when present) runs here too.

@@ -1,6 +1,6 @@
 """`make demo`: the mirror's main job, end to end, on the local stack, as a readable transcript.
 
-    python -m scripts.demo     # starts the stack, runs steps 1-8, stops it; exit 0 only if all checks pass
+    python -m scripts.demo     # starts the stack, runs steps 1-9, stops it; exit 0 only if all checks pass
 
 Ports come from the same variables as `make dev` (MIRROR_DYNAMODB_PORT, ...), so both cannot run at
 once on the defaults; set other ports for one of them.
@@ -19,10 +19,12 @@ from typing import Any
 
 from scripts.dynamodb_local import LocalServiceError
 from scripts.localstack import STATE_DIR, LocalStack
-from scripts.scenario import Scenario, token_claims
+from scripts.scenario import EVENT_TIMEOUT_S, ReceivedEvent, Scenario, token_claims
 
 LATENCY_SAMPLES = 50
 LATENCY_WARMUP = 3
+# "Within seconds": ~1 s warm on this machine; the bound leaves room for a loaded machine.
+EVENT_LAG_LIMIT_S = 10.0
 ALICE = {"email": "alice@example.com", "given_name": "Alice", "family_name": "Liddell"}
 
 
@@ -150,6 +152,7 @@ def step_5_backfill(s: Scenario, t: Transcript, state: DemoState) -> None:
         name: s.admin_create(name, email=f"{name}@example.com", custom__tenant="imported")
         for name in BACKFILLED
     }
+    state.subs.update(subs)
     t.say(f"AdminCreateUser {', '.join(BACKFILLED)}, never signed in: no trigger ran for them")
     t.check("none of them is in the mirror", all(s.stored_row(sub) is None for sub in subs.values()))
     run = s.backfill()
@@ -288,6 +291,64 @@ def step_8_consumer(s: Scenario, t: Transcript, state: DemoState) -> None:
     )
 
 
+def _event_arrived(s: Scenario, t: Transcript, sub: str, written_at: float) -> ReceivedEvent | None:
+    version = int((s.stored_row(sub) or {}).get("observed_at", 0))
+    received = s.wait_for_event(sub, version, written_at)
+    if received is None:
+        t.say(f"no event reached the consumer within {EVENT_TIMEOUT_S:.0f} s")
+    else:
+        t.say(
+            f"the consumer received {received.item['detail_type']!r} {received.lag_s:.2f} s after the write"
+        )
+        t.show("its replica item", {k: v for k, v in received.item.items() if k != "received_at_ms"})
+    return received
+
+
+def step_9_events(s: Scenario, t: Transcript, state: DemoState) -> None:
+    t.step(9, "User change events: the mirror's table stream -> userEvents -> EventBridge -> your service")
+    t.say("serverless-offline-dynamodb-streams runs userEvents on each write of the mirror table; it")
+    t.say(f"publishes on the bus {s.info.event_bus} (moto's EventBridge), where the consumer's rule")
+    t.say("(source cognito-attribute-mirror, writer anything-but backfill) feeds its userChanges function")
+    t.say(f"(a queue and a relay): a replica table ({s.info.replica_table}), last writer wins by version")
+    s.update_attributes("alice", custom__tenant="red-queen")
+    s.deliver_cloudtrail("AdminUpdateUserAttributes", username="alice", sub=state.subs["alice"])
+    written_at = time.time()
+    t.say("AdminUpdateUserAttributes: custom:tenant = red-queen; CloudTrail event -> attributeSync")
+    updated = _event_arrived(s, t, state.subs["alice"], written_at)
+    item = updated.item if updated else {}
+    t.check(
+        "the consumer received 'User Updated' with changes [attributes.custom:tenant], old and new values",
+        item.get("detail_type") == "User Updated"
+        and item.get("changes") == ["attributes.custom:tenant"]
+        and item.get("previous", {}).get("attributes") == {"custom:tenant": "looking-glass"}
+        and item.get("attributes", {}).get("custom:tenant") == "red-queen",
+        f"got {item.get('detail_type')} {item.get('changes')}",
+    )
+    t.check("within seconds", updated is not None and updated.lag_s < EVENT_LAG_LIMIT_S)
+
+    sub = s.sign_up("ivy", email="ivy@example.com", given_name="Ivy")
+    s.delete_user("ivy")
+    s.deliver_cloudtrail("AdminDeleteUser", username="ivy", sub=sub)
+    written_at = time.time()
+    t.say("ivy signs up, then AdminDeleteUser 'ivy'; CloudTrail event -> attributeSync -> tombstone")
+    deleted = _event_arrived(s, t, sub, written_at)
+    item = deleted.item if deleted else {}
+    t.check(
+        "the consumer received 'User Deleted' (no attribute values)",
+        item.get("detail_type") == "User Deleted"
+        and item.get("deleted") is True
+        and "attributes" not in item,
+        f"got {item.get('detail_type')}",
+    )
+    muted = [name for name in BACKFILLED if s.replica_row(state.subs.get(name, "")) is None]
+    t.say(
+        f"the backfill's 'User Created' events (writer backfill) of {', '.join(BACKFILLED)}: rule muted them"
+    )
+    t.check(
+        "the rule's anything-but kept the backfill's events out", muted == list(BACKFILLED), f"muted {muted}"
+    )
+
+
 def _json_or_empty(response: Any) -> dict[str, Any]:
     try:
         body = response.json()
@@ -305,6 +366,7 @@ STEPS = (
     step_6_delete,
     step_7_latency,
     step_8_consumer,
+    step_9_events,
 )
 
 

@@ -40,6 +40,7 @@ from scripts.dynamodb_local import (
     start_dynamodb_local,
     wait_for_port,
 )
+from scripts.event_relay import Relay, create_rule, rule_pattern
 from scripts.library_venv import library_venv
 from scripts.table import create_table
 
@@ -49,6 +50,9 @@ NODE_BIN = ROOT / "node_modules" / ".bin"
 COGNITO_LOCAL = ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start.js"
 SERVICE = "cognito-mirror"
 CONSUMER_DIR = ROOT / "examples" / "consumer"
+CONSUMER_SERVICE = "mirror-consumer"
+# The consumer's function subscribed to the user events (examples/consumer/serverless.yml).
+EVENTS_FUNCTION_KEY = "userChanges"
 # The mirror's function a reader invokes on a miss (serverless.yml `repairUser`).
 REPAIR_FUNCTION_KEY = "repairUser"
 LOCAL_REPAIR_TIMEOUT_S = 15
@@ -64,6 +68,8 @@ PORT_VARIABLES = {
     "lambda_": ("MIRROR_LAMBDA_PORT", 3002),
     "consumer_http": ("MIRROR_CONSUMER_HTTP_PORT", 3100),
     "consumer_lambda": ("MIRROR_CONSUMER_LAMBDA_PORT", 3102),
+    # moto's server: the user event bus, the consumer's rule and its queue (scripts/event_relay.py).
+    "events": ("MIRROR_EVENTS_PORT", 4010),
 }
 START_TIMEOUT_S = 60.0
 
@@ -77,6 +83,7 @@ class Ports:
     # The example consumer's serverless-offline (HTTP API, Lambda API).
     consumer_http: int = PORT_VARIABLES["consumer_http"][1]
     consumer_lambda: int = PORT_VARIABLES["consumer_lambda"][1]
+    events: int = PORT_VARIABLES["events"][1]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -165,6 +172,21 @@ class StackInfo:
         return f"http://127.0.0.1:{self.ports.consumer_http}"
 
     @property
+    def events_endpoint(self) -> str:
+        """moto's server: EventBridge and SQS."""
+        return f"http://127.0.0.1:{self.ports.events}"
+
+    @property
+    def event_bus(self) -> str:
+        """The mirror's user change event bus (serverless.yml UserEventBus)."""
+        return f"{SERVICE}-{self.stage}-user-events"
+
+    @property
+    def replica_table(self) -> str:
+        """The example consumer's replica of the users, fed by the events (examples/consumer)."""
+        return f"{CONSUMER_SERVICE}-{self.stage}-user-replica"
+
+    @property
     def issuer(self) -> str:
         return f"{self.cognito_endpoint}/{self.user_pool_id}"
 
@@ -185,7 +207,11 @@ class StackInfo:
             "USER_POOL_ID": self.user_pool_id,
         }
 
-    def client(self, service: str, connections: int = 10) -> Any:
+    @property
+    def consumer_lambda_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports.consumer_lambda}"
+
+    def client(self, service: str, connections: int = 10, endpoint: str | None = None) -> Any:
         """A boto3 client for `dynamodb`, `cognito-idp` or `lambda` on this stack.
 
         `connections`: its HTTP pool size (botocore's default 10), for callers sharing it across threads.
@@ -197,10 +223,12 @@ class StackInfo:
             "dynamodb": self.dynamodb_endpoint,
             "cognito-idp": self.cognito_endpoint,
             "lambda": self.lambda_endpoint,
+            "events": self.events_endpoint,
+            "sqs": self.events_endpoint,
         }
         return boto3.client(
             service,  # type: ignore[call-overload]
-            endpoint_url=endpoints[service],
+            endpoint_url=endpoint or endpoints[service],
             region_name=self.region,
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -336,6 +364,7 @@ class LocalStack:
     info: StackInfo | None = None
     ready_seconds: float = 0.0
     _dynamodb: DynamoDBLocal | None = None
+    _relay: Relay | None = None
     _children: list[Child] = field(default_factory=list)
 
     def __enter__(self) -> StackInfo:
@@ -380,7 +409,15 @@ class LocalStack:
             self.ports.dynamodb, timeout=START_TIMEOUT_S, log=logs / "dynamodb.log"
         )
         ddb = self._partial_info().client("dynamodb")
-        create_table(ddb, self.table)
+        # With its stream (the userEvents function reads it), unlike the unit tests' tables.
+        create_table(ddb, self.table, stream=True)
+        create_table(
+            ddb,
+            self._partial_info().replica_table,
+            resource=(CONSUMER_DIR / "serverless.yml", "UserReplicaTable"),
+        )
+        # The stream plugin resumes from its checkpoint: a new table's shards start afresh.
+        self._streams_checkpoint.unlink(missing_ok=True)
 
         self.say(f"starting cognito-local on 127.0.0.1:{self.ports.cognito}")
         config = cognito_local_config(self.ports)
@@ -410,6 +447,23 @@ class LocalStack:
             state_dir=self.state_dir,
         )
 
+        self.say(f"starting moto's server (EventBridge, SQS) on 127.0.0.1:{self.ports.events}")
+        moto = self._add(
+            _spawn(
+                "moto-server",
+                [
+                    str(ROOT / ".venv" / "bin" / "moto_server"),
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.ports.events),
+                ],
+                cwd=ROOT,
+                env={**os.environ, **FAKE_CREDENTIALS},
+                logs=logs,
+            )
+        )
+
         self.say(f"starting serverless-offline on 127.0.0.1:{self.ports.http} (Lambda :{self.ports.lambda_})")
         argv, env = self._offline_argv(info), self._offline_env(info)
         offline = self._add(_spawn("serverless-offline", argv, cwd=ROOT, env=env, logs=logs))
@@ -423,6 +477,14 @@ class LocalStack:
             _spawn("consumer-offline", consumer_argv, cwd=CONSUMER_DIR, env=consumer_env, logs=logs)
         )
         _wait_for_child_port(offline, self.ports.lambda_)
+        _wait_for_child_port(moto, self.ports.events)
+        queue_url = create_rule(
+            info.client("events"),
+            info.client("sqs"),
+            bus=info.event_bus,
+            rule=f"{CONSUMER_SERVICE}-{self.stage}-{EVENTS_FUNCTION_KEY}",
+            pattern=rule_pattern(CONSUMER_DIR / "serverless.yml", EVENTS_FUNCTION_KEY),
+        )
         # The authorizer answers 401 without a token: the HTTP API is routing.
         _wait_until(
             lambda: requests.get(f"{info.http_url}/me", timeout=2).status_code == 401,
@@ -443,7 +505,18 @@ class LocalStack:
             cognito,
         )
         ddb.describe_table(TableName=self.table)
+        self._relay = Relay(
+            info.client("sqs"),
+            info.client("lambda", endpoint=info.consumer_lambda_endpoint),
+            queue_url=queue_url,
+            function=f"{CONSUMER_SERVICE}-{self.stage}-{EVENTS_FUNCTION_KEY}",
+        )
+        self._relay.start()
         return info
+
+    @property
+    def _streams_checkpoint(self) -> Path:
+        return self.state_dir / "ddb-streams-checkpoint.json"
 
     def _partial_info(self) -> StackInfo:
         return StackInfo(self.ports, self.stage, REGION, self.table, "", "", self.state_dir)
@@ -469,7 +542,9 @@ class LocalStack:
         ]
 
     def _offline_argv(self, info: StackInfo) -> list[str]:
-        return self._osls_offline_argv(info, f"--param=userPoolId={info.user_pool_id}")
+        return self._osls_offline_argv(
+            info, f"--param=userPoolId={info.user_pool_id}", f"--param=eventBusName={info.event_bus}"
+        )
 
     def _offline_env(self, info: StackInfo) -> dict[str, str]:
         venv_bin = str(ROOT / ".venv" / "bin")
@@ -486,6 +561,9 @@ class LocalStack:
                 "PYTHONPATH": str(ROOT),
                 "MIRROR_HTTP_PORT": str(self.ports.http),
                 "MIRROR_LAMBDA_PORT": str(self.ports.lambda_),
+                "MIRROR_STREAMS_CHECKPOINT": str(self._streams_checkpoint),
+                # userEvents publishes to moto's server (boto3's service-specific endpoint variable).
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": info.events_endpoint,
                 "SLS_TELEMETRY_DISABLED": "1",
                 "SLS_NOTIFICATIONS_MODE": "off",
             }
@@ -503,6 +581,7 @@ class LocalStack:
             str(self.ports.consumer_lambda),
             f"--param=mirrorTable={info.table}",
             f"--param=mirrorRepairFunction={info.function_name(REPAIR_FUNCTION_KEY)}",
+            f"--param=mirrorEventBus={info.event_bus}",
             # serverless-offline starts a function's Python on its first call (seconds here, not
             # the ~1 s of Lambda's init): give a cold repair function time.
             f"--param=repairTimeoutSeconds={LOCAL_REPAIR_TIMEOUT_S}",
@@ -540,6 +619,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop every child, newest first; safe to call twice."""
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
         while self._children:
             self._children.pop().stop()
         if self._dynamodb is not None:
@@ -601,6 +683,8 @@ def describe(info: StackInfo, token: str) -> str:
             f"  HTTP API           {info.http_url}   (GET /me, GET /users/{{sub}})",
             f"  Lambda API         {info.lambda_endpoint}   (functions {info.function_name('<key>')})",
             f"  example consumer   {info.consumer_url}   (GET /hello; examples/consumer, cognito_mirror)",
+            f"  user events        {info.events_endpoint}   (moto: EventBridge bus {info.event_bus}, SQS)",
+            f"  consumer replica   {info.replica_table}   (table fed by userChanges from the events)",
             f"  cognito-local      {info.cognito_endpoint}",
             f"  DynamoDB Local     {info.dynamodb_endpoint}",
             f"  user pool          {info.user_pool_id}",

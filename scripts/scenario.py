@@ -25,6 +25,18 @@ from scripts.localstack import ADMIN_GROUP, ROOT, StackInfo
 
 PASSWORD = "Local-Passw0rd!"  # noqa: S105 - users of a throwaway local pool
 HTTP_TIMEOUT_S = 30.0
+# Write -> stream -> userEvents -> bus -> the consumer: ~1 s warm; a cold userEvents or userChanges
+# (serverless-offline starts their Python on first use) adds seconds.
+EVENT_TIMEOUT_S = 30.0
+EVENT_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """The example consumer's replica item for one event, and how long after the write it arrived."""
+
+    item: dict[str, Any]
+    lag_s: float
 
 
 def token_claims(token: str) -> dict[str, Any]:
@@ -124,13 +136,37 @@ class Scenario:
 
     def stored_row(self, sub: str) -> dict[str, Any] | None:
         """The mirror row of `sub`, as plain Python values (consistent read)."""
+        return self._plain_item(self.info.table, sub)
+
+    def _plain_item(self, table: str, sub: str) -> dict[str, Any] | None:
         from boto3.dynamodb.types import TypeDeserializer
 
-        item = self.ddb.get_item(TableName=self.info.table, Key={"sub": {"S": sub}}, ConsistentRead=True)
+        item = self.ddb.get_item(TableName=table, Key={"sub": {"S": sub}}, ConsistentRead=True)
         if "Item" not in item:
             return None
         deserializer = TypeDeserializer()
         return {name: deserializer.deserialize(value) for name, value in item["Item"].items()}
+
+    def replica_row(self, sub: str) -> dict[str, Any] | None:
+        """The example consumer's replica item of `sub` (what its userChanges function kept)."""
+        return self._plain_item(self.info.replica_table, sub)
+
+    def wait_for_event(
+        self, sub: str, version: int, written_at: float, timeout: float = EVENT_TIMEOUT_S
+    ) -> ReceivedEvent | None:
+        """The consumer's item once it holds `version` of `sub` (bounded wait), or None.
+
+        `written_at`: `time.time()` when the mirror's write had returned; the lag runs from there to
+        the consumer's own clock reading (`received_at_ms`), same machine.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            item = self.replica_row(sub)
+            if item is not None and int(item["version"]) >= version:
+                return ReceivedEvent(item, int(item["received_at_ms"]) / 1000 - written_at)
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(EVENT_POLL_S)
 
     def drop_row(self, sub: str) -> None:
         """Remove `sub`'s row: stands in for a write the mirror missed (a trigger that timed out)."""

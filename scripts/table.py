@@ -38,25 +38,42 @@ def load_serverless(path: Path = ROOT / "serverless.yml") -> dict[str, Any]:
     return data
 
 
-def table_properties() -> dict[str, Any]:
-    props: dict[str, Any] = load_serverless()["resources"]["Resources"]["MirrorTable"]["Properties"]
+MIRROR_TABLE = (ROOT / "serverless.yml", "MirrorTable")
+
+
+def table_properties(resource: tuple[Path, str] = MIRROR_TABLE) -> dict[str, Any]:
+    """The Properties of a table resource: (serverless.yml path, logical id), the mirror's by default."""
+    path, logical_id = resource
+    props: dict[str, Any] = load_serverless(path)["resources"]["Resources"][logical_id]["Properties"]
     return props
 
 
-def create_table_kwargs(name: str) -> dict[str, Any]:
-    props = table_properties()
+def create_table_kwargs(
+    name: str, *, stream: bool = False, resource: tuple[Path, str] = MIRROR_TABLE
+) -> dict[str, Any]:
+    """CreateTable arguments for `name`; with `stream`, the deployed table's stream too.
+
+    Without it the table has no stream: on DynamoDB Local a stream slows every write (the backfill's
+    25-statement PartiQL batches went past a 1 s read timeout), and only the local stack reads it.
+    """
+    props = table_properties(resource)
     kwargs = {key: props[key] for key in _CREATE_KEYS if key in props}
     kwargs["TableName"] = name
+    if stream:
+        # CloudFormation implies StreamEnabled; CreateTable requires it.
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     return kwargs
 
 
-def create_table(client: Any, name: str) -> None:
-    """Create `name` with the deployed definition (idempotent), TTL included."""
+def create_table(
+    client: Any, name: str, *, stream: bool = False, resource: tuple[Path, str] = MIRROR_TABLE
+) -> None:
+    """Create `name` with the deployed definition (idempotent), TTL included; `stream`: see above."""
     existing = client.list_tables().get("TableNames", [])
     if name not in existing:
-        client.create_table(**create_table_kwargs(name))
+        client.create_table(**create_table_kwargs(name, stream=stream, resource=resource))
         client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
-    ttl = table_properties().get("TimeToLiveSpecification")
+    ttl = table_properties(resource).get("TimeToLiveSpecification")
     if ttl:
         try:
             client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)

@@ -11,6 +11,7 @@ import pytest
 from functions.common import event_publisher
 from functions.common.user_events import event_id, user_event
 from tests.fixtures import reset_process_state
+from tests.helpers import load_event
 from tests.user_events_support import (
     BUS,
     StubEvents,
@@ -149,6 +150,21 @@ def test_the_handler_in_names_mode_publishes_schema_valid_events_without_values(
         assert_valid_event(event)
         assert "profile" not in event["detail"] and "previous" not in event["detail"]
     assert "jane.doe@example.com" not in json.dumps(stub.accepted)
+
+
+def test_a_record_from_the_local_stacks_stream_plugin_is_published_like_one_from_lambda(
+    stub: StubEvents,
+) -> None:
+    # Given a record as serverless-offline-dynamodb-streams delivers it from DynamoDB Local
+    # (ApproximateCreationDateTime an ISO string, awsRegion "ddblocal", no stream ARN)
+    batch = load_event("dynamodb_stream_local")
+    # When the handler runs
+    result = run_handler(batch)
+    # Then its event is published and nothing fails
+    assert result == {"batchItemFailures": []}
+    (event,) = stub.events()
+    assert event["detail-type"] == "User Updated"
+    assert_valid_event(event)
 
 
 def test_a_malformed_record_fails_alone_as_a_batch_item_failure(stub: StubEvents) -> None:
