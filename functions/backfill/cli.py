@@ -206,7 +206,10 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
 
 
 def _run(args: argparse.Namespace, stop: threading.Event) -> int:
-    from functions.common.engine import Checkpoint, Engine, EngineError, Mode, Options, WriteMode
+    from functions.common.backfill.checkpoint import Checkpoint
+    from functions.common.backfill.engine import Engine
+    from functions.common.backfill.errors import EngineError
+    from functions.common.backfill.options import Mode, Options, WriteMode
     from models.settings import ConfigurationError
 
     options = Options(
