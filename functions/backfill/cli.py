@@ -91,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RPS,
         help=f"ListUsers calls per second across all segments (default {DEFAULT_MAX_RPS:.0f}; quota 30)",
     )
-    parser.add_argument("--workers", type=_positive_int, default=16, help="listing threads (default 16)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=16,
+        help="listing threads, and as many writer threads (default 16)",
+    )
     parser.add_argument(
         "--write-mode",
         choices=("partiql", "put"),
