@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: wheel help setup setup-node setup-checkov test unit integration lint format mypy demo dev bench clean package
+.PHONY: wheel help setup setup-node setup-checkov test unit integration lint format mypy pr demo dev bench clean package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -56,10 +56,15 @@ dev: setup setup-node ## Local stack on 127.0.0.1 until Ctrl-C (ports: MIRROR_{D
 demo: setup setup-node ## The main job end to end on the local stack, with a transcript
 	$(PY) -m scripts.demo
 
-lint: setup ## ruff + mypy
+lint: setup ## ruff (rules and complexity <= 10) + format check + mypy strict
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MAKE) --no-print-directory mypy
+
+mypy: setup ## mypy strict on the shipped code
 	$(PY) -m mypy cognito_mirror functions models scripts
+
+pr: lint test ## Before a pull request: format check, lint with complexity, mypy, then every test
 
 format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .

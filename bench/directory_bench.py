@@ -135,7 +135,8 @@ def list_through_cognito(expected: int) -> dict[str, Any]:
     import boto3
     from botocore.config import Config
 
-    from functions.common.engine import RateLimiter, segment_prefixes
+    from functions.common.backfill.listing import segment_prefixes
+    from functions.common.backfill.rate_limit import RateLimiter
 
     cognito = boto3.client(
         "cognito-idp",

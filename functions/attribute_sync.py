@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from functions.common.cloudtrail import MalformedSyncRecordError
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
 from functions.common.observability import count, logger, metrics
-from functions.common.sync import MalformedSyncRecordError, require_user_pool_id, sync_message
+from functions.common.sync import require_user_pool_id, sync_message
 from models.mirror_table import MirrorUnavailableError
 
 # An all-failed batch is answered with every id listed, like any partial failure, instead of

@@ -17,6 +17,10 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.user import UserSnapshot
 
 EXIT_FOUND = 0
 EXIT_NONE = 1
@@ -53,10 +57,8 @@ def _query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[s
     return attribute.strip(), value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    attribute, value = _query(args, parser)
+def _configure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Check --limit and --table, and point the process environment at the table."""
     if not 1 <= args.limit <= MAX_LIMIT:
         parser.error(f"--limit must be in 1..{MAX_LIMIT}, got {args.limit}")
     if not args.table:
@@ -68,10 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["AWS_PROFILE"] = args.profile
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    attribute, value = _query(args, parser)
+    _configure(args, parser)
+
     from models.directory import Continuation, DirectoryQueryError, query_users
     from models.mirror_table import MirrorUnavailableError
     from models.settings import ConfigurationError, get_settings
-    from models.user import UserSnapshot
 
     get_settings.cache_clear()
     users: list[UserSnapshot] = []
@@ -91,16 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CANNOT_RUN
     complete = len(users) <= args.limit
     users = users[: args.limit]
+    _print(users, complete, args)
+    return EXIT_FOUND if users else EXIT_NONE
+
+
+def _print(users: list[UserSnapshot], complete: bool, args: argparse.Namespace) -> None:
     if args.json:
         rows = [{k: v for k, v in asdict(u).items() if k not in ("source", "dropped")} for u in users]
         print(json.dumps({"users": rows, "complete": complete}, sort_keys=True))
-    else:
-        for found in users:
-            state = "enabled" if found.enabled else "disabled"
-            print(f"{found.sub}\t{found.username}\t{found.status}\t{state}")
-        if not complete:
-            print(f"more users match than --limit {args.limit}", file=sys.stderr)
-    return EXIT_FOUND if users else EXIT_NONE
+        return
+    for found in users:
+        state = "enabled" if found.enabled else "disabled"
+        print(f"{found.sub}\t{found.username}\t{found.status}\t{state}")
+    if not complete:
+        print(f"more users match than --limit {args.limit}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.engine import Mode, Options, WriteMode, run_reconcile
+from functions.common.backfill.options import Mode, Options, WriteMode
+from functions.common.backfill.reconcile_state import run_reconcile
 from functions.common.observability import count, logger, metrics
 from models.settings import ConfigurationError, get_settings
 

@@ -91,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RPS,
         help=f"ListUsers calls per second across all segments (default {DEFAULT_MAX_RPS:.0f}; quota 30)",
     )
-    parser.add_argument("--workers", type=_positive_int, default=16, help="listing threads (default 16)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=16,
+        help="listing threads, and as many writer threads (default 16)",
+    )
     parser.add_argument(
         "--write-mode",
         choices=("partiql", "put"),
@@ -206,7 +211,10 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
 
 
 def _run(args: argparse.Namespace, stop: threading.Event) -> int:
-    from functions.common.engine import Checkpoint, Engine, EngineError, Mode, Options, WriteMode
+    from functions.common.backfill.checkpoint import Checkpoint
+    from functions.common.backfill.engine import Engine
+    from functions.common.backfill.errors import EngineError
+    from functions.common.backfill.options import Mode, Options, WriteMode
     from models.settings import ConfigurationError
 
     options = Options(

@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.engine import backoff_delay
 from functions.common.observability import count, logger
+from functions.common.retry import backoff_delay
 from functions.common.user_events import (
     EVENT_SOURCE,
     MalformedStreamRecordError,

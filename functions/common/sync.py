@@ -1,4 +1,6 @@
-"""CloudTrail sync: turn one "AWS API Call via CloudTrail" event into guarded mirror writes.
+"""CloudTrail sync decisions: turn one "AWS API Call via CloudTrail" event into guarded mirror writes.
+
+Parsing the record (which events count, who it names) is `functions.common.cloudtrail`.
 
 A CloudTrail record is a signal, never data: its values can be redacted
 (`HIDDEN_FOR_SECURITY_REASONS`), stale or out of order. We only take from it who the user is
@@ -18,72 +20,24 @@ reconcile prunes a user that is really gone. So a tombstone always needs a mirro
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
-from functions.common.cognito import read_user, valid_sub
-from functions.common.observability import count, logger
+from functions.common.cloudtrail import (
+    API_NAME_SHAPE,
+    DETAIL_TYPE,
+    UserSignal,
+    ignore_reason,
+    parse_event,
+    signal_from_detail,
+)
+from functions.common.cognito import read_user
+from functions.common.observability import count, loggable, logger
 from models.mirror_table import WriteOutcome, find_subs_by_username, get_record, put_snapshot, put_tombstone
 from models.settings import ConfigurationError, get_settings
 from models.user import UserSnapshot, now_us
 
 SOURCE = "attribute_sync"
-DETAIL_TYPE = "AWS API Call via CloudTrail"
-EVENT_SOURCE = "cognito-idp.amazonaws.com"
-
-# The calls that change a user without any Cognito trigger seeing it.
-SYNCED_EVENTS = frozenset(
-    {
-        "AdminCreateUser",
-        "AdminConfirmSignUp",
-        "ConfirmSignUp",
-        "AdminUpdateUserAttributes",
-        "UpdateUserAttributes",
-        "VerifyUserAttribute",
-        "AdminDeleteUserAttributes",
-        "DeleteUserAttributes",
-        "AdminDisableUser",
-        "AdminEnableUser",
-        "AdminDeleteUser",
-        "DeleteUser",
-        "AdminLinkProviderForUser",
-        "AdminSetUserPassword",
-        "AdminResetUserPassword",
-    }
-)
-DELETION_EVENTS = frozenset({"AdminDeleteUser", "DeleteUser"})
-# AWS documents HIDDEN_FOR_SECURITY_REASONS; CloudTrail's event history shows HIDDEN_DUE_TO_....
-_HIDDEN_SUFFIX = "_SECURITY_REASONS"
-_MAX_USERNAME = 128
-# What a record's own identifiers must look like to be logged: CloudTrail event ids are GUIDs, API
-# names are CamelCase of two words or more. Anything else (a forged or mangled record) may carry
-# personal data, so it is logged as its type only.
-_EVENT_ID = re.compile(r"^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
-_API_NAME = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
-
-
-class MalformedSyncRecordError(ValueError):
-    """The SQS body is not an EventBridge event: it fails alone and ends in the DLQ."""
-
-
-@dataclass(frozen=True)
-class UserSignal:
-    """Who a CloudTrail record is about; either field may be unknown (None)."""
-
-    event_name: str
-    event_id: str
-    sub: str | None
-    username: str | None
-    # True when the record names our pool; False when it names none (token-authorized calls).
-    pool_named: bool
-
-    @property
-    def is_deletion(self) -> bool:
-        return self.event_name in DELETION_EVENTS
 
 
 @dataclass
@@ -106,104 +60,7 @@ def require_user_pool_id() -> str:
     return pool
 
 
-def parse_event(body: str) -> EventBridgeEvent:
-    """The EventBridge event carried in an SQS body: a `detail-type` string and a `detail` object."""
-    try:
-        payload = json.loads(body)
-    except (TypeError, ValueError) as exc:
-        raise MalformedSyncRecordError("body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedSyncRecordError("body is not a JSON object")
-    if not isinstance(payload.get("detail-type"), str) or not isinstance(payload.get("detail"), dict):
-        raise MalformedSyncRecordError("body is not an EventBridge event with a detail object")
-    return EventBridgeEvent(payload)
-
-
-def _text(value: Any, limit: int) -> str | None:
-    """A usable identifier: a non-empty string that is not redacted."""
-    if not isinstance(value, str) or not value or len(value) > limit or value.endswith(_HIDDEN_SUFFIX):
-        return None
-    return value
-
-
-def loggable(value: Any, shape: re.Pattern[str]) -> str:
-    """`value` when it has the expected shape, else its type name (never a value that could be PII)."""
-    if isinstance(value, str) and shape.match(value):
-        return value
-    return f"<{type(value).__name__}>"
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _pool_of(detail: dict[str, Any]) -> str | None:
-    """The pool a record names: request, additional data, or a `resources` ARN (in that order)."""
-    for holder in (_dict(detail.get("requestParameters")), _dict(detail.get("additionalEventData"))):
-        pool = _text(holder.get("userPoolId"), 64)
-        if pool:
-            return pool
-    for resource in detail.get("resources") or ():
-        arn = _text(_dict(resource).get("ARN"), 256)
-        if arn and ":userpool/" in arn:
-            return arn.rsplit("/", 1)[1]
-    return None
-
-
-def _sub_of(detail: dict[str, Any]) -> str | None:
-    response = _dict(detail.get("responseElements"))
-    candidates = [_dict(detail.get("additionalEventData")).get("sub"), response.get("userSub")]
-    for attribute in _dict(response.get("user")).get("attributes") or ():
-        attribute = _dict(attribute)
-        if attribute.get("name") == "sub":
-            candidates.append(attribute.get("value"))
-    for candidate in candidates:
-        sub = _text(candidate, 128)
-        if sub and valid_sub(sub):
-            return sub
-    return None
-
-
-def _username_of(detail: dict[str, Any]) -> str | None:
-    request = _dict(detail.get("requestParameters"))
-    destination = _dict(request.get("destinationUser"))  # AdminLinkProviderForUser
-    linked = None
-    if destination.get("providerName") == "Cognito":
-        linked = destination.get("providerAttributeValue")
-    created = _dict(_dict(detail.get("responseElements")).get("user")).get("username")
-    for candidate in (request.get("username"), linked, created):
-        username = _text(candidate, _MAX_USERNAME)
-        if username:
-            return username
-    return None
-
-
-def ignore_reason(detail: dict[str, Any], user_pool_id: str) -> str | None:
-    """Why this record is not ours to sync (a metric name), or None."""
-    if detail.get("eventSource") != EVENT_SOURCE:
-        return "SyncIgnoredEventSource"
-    name = detail.get("eventName")
-    if not isinstance(name, str) or name not in SYNCED_EVENTS:
-        return "SyncIgnoredEventName"
-    if detail.get("errorCode"):
-        return "SyncIgnoredFailedCall"  # the call failed: nothing changed in Cognito
-    pool = _pool_of(detail)
-    if pool is not None and pool != user_pool_id:
-        return "SyncIgnoredUserPool"
-    return None
-
-
-def signal_from_detail(detail: dict[str, Any]) -> UserSignal:
-    return UserSignal(
-        event_name=str(detail.get("eventName")),
-        event_id=loggable(detail.get("eventID"), _EVENT_ID),
-        sub=_sub_of(detail),
-        username=_username_of(detail),
-        pool_named=_pool_of(detail) is not None,
-    )
-
-
-class _Writer:
+class SyncWrites:
     """The guarded writes of one event, counted and logged (subs and attribute names only)."""
 
     def __init__(self, signal: UserSignal) -> None:
@@ -252,7 +109,7 @@ class _Writer:
 
 def sync_signal(signal: UserSignal, *, user_pool_id: str) -> SyncResult:
     """Re-read the user the signal names and write Cognito's current state (or a tombstone)."""
-    writer = _Writer(signal)
+    writer = SyncWrites(signal)
     if signal.sub is not None:
         _sync_by_sub(signal.sub, signal, user_pool_id, writer)
     elif signal.username is not None:
@@ -273,7 +130,7 @@ def _gone(username: str, holder: UserSnapshot | None) -> bool:
     return holder is None or holder.username == username
 
 
-def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: _Writer) -> None:
+def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: SyncWrites) -> None:
     record = get_record(sub)
     if record is not None and record.is_tombstone:
         writer.result.unchanged.append(sub)
@@ -309,7 +166,7 @@ def _read_by_sub(sub: str, user_pool_id: str) -> UserSnapshot | None:
     return read_user(user_pool_id=user_pool_id, source=SOURCE, sub=sub)
 
 
-def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writer: _Writer) -> None:
+def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writer: SyncWrites) -> None:
     if not signal.is_deletion:
         current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=username)
         if current is not None:
@@ -349,7 +206,7 @@ def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
         count(reason)
         logger.debug(
             "sync: event ignored",
-            extra={"reason": reason, "event_name": loggable(detail.get("eventName"), _API_NAME)},
+            extra={"reason": reason, "event_name": loggable(detail.get("eventName"), API_NAME_SHAPE)},
         )
         return SyncResult(ignored=reason)
     signal = signal_from_detail(detail)

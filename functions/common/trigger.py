@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
     PostConfirmationTriggerEvent,
 )
 
-from functions.common.observability import count, logger, metrics
+from functions.common.observability import count, loggable, logger, metrics
 from models.mirror_table import WriteOutcome, put_snapshot
 from models.settings import get_settings
 from models.user import MalformedUserError, UserSnapshot, snapshot_from_trigger
@@ -30,6 +30,7 @@ TriggerEvent = PostConfirmationTriggerEvent | PostAuthenticationTriggerEvent
 # A few workers, so one write stuck past its botocore timeouts does not delay the next one.
 _writer = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="mirror-write")
 _SAFETY_MARGIN_S = 0.3
+# A triggerSource for the logs: Cognito's `Name_Name` shape, else only its type (it may be PII).
 _TRIGGER_SOURCE_SHAPE = re.compile(r"[A-Za-z]{1,40}_[A-Za-z]{1,40}")
 
 
@@ -40,13 +41,6 @@ def _budget(context: Any) -> float:
         with contextlib.suppress(Exception):  # a broken context must not break sign-in
             budget = min(budget, max(0.0, remaining_ms() / 1000 - _SAFETY_MARGIN_S))
     return budget
-
-
-def _loggable_source(value: Any) -> str:
-    """A triggerSource for the logs: Cognito's `Name_Name` shape, else only its type (may be PII)."""
-    if isinstance(value, str) and _TRIGGER_SOURCE_SHAPE.fullmatch(value):
-        return value
-    return f"<{type(value).__name__}>"
 
 
 def snapshot_of(event: dict[str, Any], source: str, event_class: type[TriggerEvent]) -> UserSnapshot:
@@ -77,7 +71,10 @@ def mirror_from_trigger(
         return event
     trigger_source = event.get("triggerSource")
     if not isinstance(trigger_source, str) or trigger_source not in accepted_sources:
-        logger.warning("unexpected triggerSource", extra={"trigger_source": _loggable_source(trigger_source)})
+        logger.warning(
+            "unexpected triggerSource",
+            extra={"trigger_source": loggable(trigger_source, _TRIGGER_SOURCE_SHAPE)},
+        )
         count("TriggerMalformedEvent")
         return event
     try:

@@ -117,9 +117,9 @@ CLOUDTRAIL_EVENT_NAMES = {
 
 def synced_event_names() -> set[str]:
     """The events the sync handler acts on (its own list once it is in the checkout)."""
-    if importlib.util.find_spec("functions.common.sync") is None:
+    if importlib.util.find_spec("functions.common.cloudtrail") is None:
         return CLOUDTRAIL_EVENT_NAMES
-    names = set(importlib.import_module("functions.common.sync").SYNCED_EVENTS)
+    names = set(importlib.import_module("functions.common.cloudtrail").SYNCED_EVENTS)
     assert names >= CLOUDTRAIL_EVENT_NAMES
     return names
 

@@ -20,18 +20,11 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from functions.backfill.cli import main
-from functions.common.engine import (
-    CHECKPOINT_APPLICATION_ID,
-    CHECKPOINT_SCHEMA,
-    HEX,
-    Checkpoint,
-    Engine,
-    Mode,
-    Options,
-    RateLimiter,
-    WriteMode,
-    segment_prefixes,
-)
+from functions.common.backfill.checkpoint import CHECKPOINT_APPLICATION_ID, CHECKPOINT_SCHEMA, Checkpoint
+from functions.common.backfill.engine import Engine
+from functions.common.backfill.listing import HEX, segment_prefixes
+from functions.common.backfill.options import Mode, Options, WriteMode
+from functions.common.backfill.rate_limit import RateLimiter
 from models.mirror_table import MirrorUnavailableError, put_snapshot, put_tombstone, scan_records
 from models.user import UserSnapshot, now_us
 
@@ -172,11 +165,11 @@ def test_a_tombstone_of_a_user_gone_since_the_listing_stays(
     cognito: Any, raw_item: Any, capsys: Any, monkeypatch: Any
 ) -> None:
     # Given a listed user whose row is a tombstone, and AdminGetUser no longer finding it
-    from functions.common import engine
+    from functions.common.backfill import confirm
 
     sub = cognito.create_user("bob", email="bob@example.com")
     put_tombstone(sub, observed_at=1, source="sync")
-    monkeypatch.setattr(engine, "read_user", lambda **kwargs: None)
+    monkeypatch.setattr(confirm, "read_user", lambda **kwargs: None)
 
     # When the backfill runs
     code = run_cli(cognito, "--json")
@@ -224,7 +217,7 @@ def test_a_failed_write_is_listed_and_exits_1(cognito: Any, ddb: Any, capsys: An
         return real_put(snapshot)
 
     # When the backfill runs
-    with mock.patch("functions.common.engine.put_snapshot", refusing_put):
+    with mock.patch("functions.common.backfill.compare.put_snapshot", refusing_put):
         code = run_cli(cognito, "--json")
 
     # Then the others are written, the failed one is named in the summary, and the exit code is 1
@@ -312,7 +305,7 @@ def test_prune_keeps_a_row_whose_user_cognito_still_has(cognito: Any, raw_item: 
     engine = Engine(engine_options(cognito, prune=True), checkpoint, sleep=lambda s: None)
 
     # When the orphan check looks at it (without that user in the listed set)
-    engine._orphans(list(scan_records(0, 1)))
+    engine.scanner.orphans(list(scan_records(0, 1)))
 
     # Then Cognito's answer keeps it alive
     assert raw_item(sub)["deleted"]["BOOL"] is False
@@ -423,7 +416,7 @@ def throttled_engine(cognito: Any, throttles: int) -> tuple[Engine, Checkpoint, 
     checkpoint.bind(options.identity())
     delays: list[float] = []
     engine = Engine(options, checkpoint, sleep=delays.append)
-    real = engine._cognito.list_users
+    real = engine.lister.client.list_users
     refusals = iter([True] * throttles)
 
     def busy(**kwargs: Any) -> Any:
@@ -433,7 +426,7 @@ def throttled_engine(cognito: Any, throttles: int) -> tuple[Engine, Checkpoint, 
             )
         return real(**kwargs)
 
-    engine._cognito.list_users = busy
+    engine.lister.client.list_users = busy
     return engine, checkpoint, users, delays
 
 
@@ -547,7 +540,7 @@ def test_missing_credentials_are_one_clear_line(cognito: Any, capsys: Any) -> No
             raise MirrorUnavailableError("mirror state read failed: NoCredentialsError") from exc
 
     # When the backfill runs
-    with mock.patch("functions.common.engine.load_state", no_credentials):
+    with mock.patch("functions.common.backfill.engine.load_state", no_credentials):
         code = run_cli(cognito)
 
     # Then it says so in one line and exits 4

@@ -21,7 +21,7 @@ def run(detail: dict[str, Any], pool: str) -> Any:
 
 def test_identifiers_come_from_sub_username_and_created_user():
     # Given records of three shapes
-    from functions.common.sync import signal_from_detail
+    from functions.common.cloudtrail import signal_from_detail
 
     token_call = cloudtrail("update_user_attributes", pool=FIXTURE_POOL, sub="sub-1")
     admin_call = cloudtrail("admin_delete_user", pool=FIXTURE_POOL, username="bob")
@@ -40,7 +40,7 @@ def test_identifiers_come_from_sub_username_and_created_user():
 @pytest.mark.parametrize("redacted", ["HIDDEN_FOR_SECURITY_REASONS", "HIDDEN_DUE_TO_SECURITY_REASONS"])
 def test_redacted_values_are_never_taken_for_identifiers(redacted):
     # Given a record whose username and sub are redacted
-    from functions.common.sync import signal_from_detail
+    from functions.common.cloudtrail import signal_from_detail
 
     detail = cloudtrail("admin_disable_user", pool=FIXTURE_POOL, sub=redacted, username=redacted)
 
@@ -53,7 +53,7 @@ def test_redacted_values_are_never_taken_for_identifiers(redacted):
 
 def test_the_pool_is_read_from_additional_data_or_a_resource_arn():
     # Given token-call records naming the pool outside requestParameters
-    from functions.common.sync import ignore_reason
+    from functions.common.cloudtrail import ignore_reason
 
     in_additional = cloudtrail("delete_user", pool=FIXTURE_POOL)
     in_additional["additionalEventData"]["userPoolId"] = "eu-west-1_OTHER"
@@ -83,7 +83,7 @@ def test_the_pool_is_read_from_additional_data_or_a_resource_arn():
 )
 def test_bodies_that_are_not_eventbridge_events_are_malformed(body):
     # Given an SQS body that is not an EventBridge event (no detail-type string or detail object)
-    from functions.common.sync import MalformedSyncRecordError, parse_event
+    from functions.common.cloudtrail import MalformedSyncRecordError, parse_event
 
     # When it is parsed
     # Then it is rejected (the record fails alone and ends in the DLQ)

@@ -1,0 +1,125 @@
+"""ListUsers paging by segment: the pool is partitioned by `sub ^= "<hex prefix>"` (1, 16 or 256
+segments) and each segment listed page by page (60 users) under the run's one rate limiter, with
+backoff on throttling (the quota is shared with the application: patience, not failure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from functions.common.backfill.errors import CREDENTIAL_CODES, EngineError, credentials_error
+from functions.common.backfill.options import Options
+from functions.common.backfill.rate_limit import RateLimiter
+from functions.common.backfill.summary import Tally
+from functions.common.cognito import THROTTLE_CODES
+from functions.common.retry import Transient, call_with_backoff
+from models.mirror_table import error_code
+from models.settings import get_settings
+from models.user import MalformedUserError, UserSnapshot, snapshot_from_cognito_user
+
+HEX = "0123456789abcdef"
+PAGE_SIZE = 60  # ListUsers' maximum
+SEGMENT_CHOICES = (1, 16, 256)
+
+
+def segment_prefixes(segments: int) -> list[str]:
+    """Sub prefixes that partition a pool of UUID subs ("" = the whole pool)."""
+    if segments == 1:
+        return [""]
+    if segments == 16:
+        return list(HEX)
+    if segments == 256:
+        return [a + b for a in HEX for b in HEX]
+    raise ValueError(f"segments must be one of {SEGMENT_CHOICES}")
+
+
+class SegmentLister:
+    """ListUsers pages of one pool. A refusal that retrying cannot cure (credentials, no such pool)
+    calls `on_fatal` and raises EngineError."""
+
+    def __init__(
+        self,
+        options: Options,
+        limiter: RateLimiter,
+        *,
+        sleep: Callable[[float], None],
+        on_fatal: Callable[[], None],
+    ) -> None:
+        self.options = options
+        self._limiter = limiter
+        self._sleep = sleep
+        self._on_fatal = on_fatal
+        self._allowlist = get_settings().mirror_attributes
+
+    @cached_property
+    def client(self) -> Any:
+        """A ListUsers client without botocore retries: the limiter and backoff here own retrying."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=3,
+            read_timeout=10,
+            retries={"mode": "standard", "total_max_attempts": 1},
+            max_pool_connections=self.options.workers + 2,
+        )
+        return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
+
+    def list_page(self, prefix: str, token: str | None, tally: Tally) -> dict[str, Any]:
+        """One page of the segment `prefix`, from `token` (None: its first page)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kwargs: dict[str, Any] = {"UserPoolId": self.options.user_pool_id, "Limit": PAGE_SIZE}
+        if prefix:
+            kwargs["Filter"] = f'sub ^= "{prefix}"'
+        if token:
+            kwargs["PaginationToken"] = token
+
+        def transient(exc: Exception) -> Transient | None:
+            if isinstance(exc, ClientError) and error_code(exc) in THROTTLE_CODES:
+                return Transient.THROTTLED
+            if isinstance(exc, BotoCoreError) and error_code(exc) not in CREDENTIAL_CODES:
+                return Transient.FAILED
+            return None
+
+        def throttled() -> None:
+            tally["throttles"] += 1
+
+        try:
+            response: dict[str, Any] = call_with_backoff(
+                lambda: self.client.list_users(**kwargs),
+                what="ListUsers",
+                transient=transient,
+                policy=self.options.listing_retries(),
+                before_attempt=self._limiter.acquire,
+                sleep=self._sleep,
+                on_throttle=throttled,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fatal_error(exc) from exc
+        return response
+
+    def _fatal_error(self, exc: BaseException) -> EngineError:
+        self._on_fatal()
+        code = error_code(exc)
+        if code in CREDENTIAL_CODES:
+            return credentials_error(code)
+        if code == "ResourceNotFoundException":
+            return EngineError(f"user pool {self.options.user_pool_id!r} not found ({code})")
+        return EngineError(f"Cognito refused ListUsers on {self.options.user_pool_id!r}: {code}")
+
+    def snapshots(self, users: list[dict[str, Any]], observed: int) -> tuple[list[UserSnapshot], int]:
+        """The page's users as snapshots, and how many were malformed (counted, never written)."""
+        snapshots: list[UserSnapshot] = []
+        malformed = 0
+        for user in users:
+            try:
+                snapshots.append(
+                    snapshot_from_cognito_user(
+                        user, allowlist=self._allowlist, source=self.options.source, observed_at=observed
+                    )
+                )
+            except MalformedUserError:
+                malformed += 1
+        return snapshots, malformed
