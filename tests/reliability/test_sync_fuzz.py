@@ -5,10 +5,11 @@ records (AdminUpdateUserAttributes for users whose state just changed in moto's 
 ones drawn from several families, in a random order, and hands it to `attribute_sync.handler`:
 
 - the handler never raises;
-- `batchItemFailures` lists every record that cannot be an EventBridge CloudTrail event (not JSON,
-  not an object, wrong `detail-type`, `detail` not an object) and never a good record;
-- records that are valid but not ours (other event source, other pool, a failed call, an API call
-  we do not sync, every identifier `HIDDEN_FOR_SECURITY_REASONS`) are acknowledged and write nothing;
+- `batchItemFailures` lists every record that cannot be an EventBridge event (not JSON, not an
+  object, no `detail-type` string, `detail` not an object) and never a good record;
+- records that are valid but not ours (another `detail-type`, other event source, other pool, a
+  failed call, an API call we do not sync, every identifier `HIDDEN_FOR_SECURITY_REASONS`) are
+  acknowledged and write nothing;
 - mutated fixture records (keys deleted, retyped, added anywhere) may fail, but only themselves;
 - afterwards every good user's row equals Cognito's current state, never a tombstone, and every
   row of a sub Cognito does not know is a tombstone or absent.
@@ -75,17 +76,20 @@ def not_an_object(draw: Any) -> tuple[str, Any, str]:
 
 
 @st.composite
-def wrong_envelope(draw: Any, pool: str) -> tuple[str, Any, str]:
+def wrong_envelope(draw: Any, pool: str) -> tuple[str, Any, str, str]:
+    """Not an EventBridge event (must fail), or another kind of EventBridge event: any other
+    `detail-type` string (CloudTrail's service events, ...) is acknowledged and writes nothing."""
     sub, username = ghost(draw)
     body = eventbridge(cloudtrail("admin_update_user_attributes", pool=pool, sub=sub, username=username))
     how = draw(st.sampled_from(["detail-type", "detail", "no detail", "no detail-type"]))
     if how == "detail-type":
         body["detail-type"] = draw(hostile_text.filter(lambda t: t != "AWS API Call via CloudTrail"))
-    elif how == "detail":
+        return "envelope: another detail-type", body, IGNORED, sub
+    if how == "detail":
         body["detail"] = draw(st.one_of(scalars, st.lists(json_values, max_size=4)))
     else:
         del body[how.removeprefix("no ")]
-    return f"envelope: {how}", body, MUST_FAIL
+    return f"envelope: {how}", body, MUST_FAIL, sub
 
 
 @st.composite
