@@ -36,7 +36,7 @@ HANDLER_FILES = {
     "repairUser": "functions/repair_user.py",
 }
 # Functions whose code reads through the reader library: their artifact ships it.
-LIBRARY_USERS = {"api", "userEvents"}
+LIBRARY_USERS = {"api", "userEvents", "repairUser"}
 # Provided by the Lambda runtime, or not needed behind the JWT authorizer: never in an artifact.
 EXCLUDED_TOP_LEVEL = {"boto3", "botocore", "s3transfer", "urllib3", "jwt", "cryptography", "tests", ".venv"}
 
