@@ -17,7 +17,7 @@ def call_get_me(handler: Any, event: dict[str, Any], context: Any) -> None:
 
 def run(stack: Stack, *, hits: int, misses: int) -> Report:
     from functions.api import handler
-    from functions.common.profiles import get_profile, profile_cache
+    from functions.common.reader import mirror_reader
     from models.mirror_table import get_record
 
     snapshot = seed_user()  # idempotent: a newer snapshot of the same user
@@ -38,16 +38,14 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     calls = {
         "hit": get_me,
         "handler": get_me,
-        "profile": lambda: get_profile(snapshot.sub),
+        "reader": lambda: mirror_reader().get(snapshot.sub),
         "record": lambda: get_record(snapshot.sub),
         "raw": raw_get_item,
     }
-    empty = profile_cache().clear
+    empty = mirror_reader().cache.clear
     with quiet_stdout():
         hit = timed(get_me, hits, warmup=min(1000, hits))
-        miss = interleaved(
-            calls, misses, warmup=min(200, misses), before={"handler": empty, "profile": empty}
-        )
+        miss = interleaved(calls, misses, warmup=min(200, misses), before={"handler": empty, "reader": empty})
     raw_name = "raw boto3 get_item, same item"
     report = Report("api", setup={"dynamodb": stack.dynamodb.endpoint, "table": TABLE})
     report.figures.append(
@@ -75,8 +73,8 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
         )
     )
     for label, name in (
-        ("  under it: get_profile miss (no handler)", "profile"),
-        ("  under it: get_record (PynamoDB GetItem)", "record"),
+        ("  under it: MirrorReader.get miss (no handler)", "reader"),
+        ("  beside it: get_record (PynamoDB GetItem, the writers' model)", "record"),
     ):
         report.figures.append(
             versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")

@@ -74,7 +74,7 @@ def run(stack: Stack, token: str, *, samples: int) -> Report:
     """`token`: an access token of the fixture user on the Cognito stand-in (`access_token`)."""
     from bench import naive_getuser_handler
     from functions.api import handler
-    from functions.common.profiles import profile_cache
+    from functions.common.reader import mirror_reader
 
     event = get_me_event()
     naive_event = get_me_event()
@@ -91,7 +91,7 @@ def run(stack: Stack, token: str, *, samples: int) -> Report:
 
     warmup = min(100, samples)
     with quiet_stdout():
-        miss, naive_a = timed_pair(mirror, naive, samples, warmup=warmup, before=profile_cache().clear)
+        miss, naive_a = timed_pair(mirror, naive, samples, warmup=warmup, before=mirror_reader().cache.clear)
         hit, naive_b = timed_pair(mirror, naive, samples, warmup=warmup)
     label = "naive GET /me: GetUser per request (moto stand-in, no added latency)"
     report = Report(

@@ -32,11 +32,11 @@ def _path(name: str) -> tuple[Callable[[], object], Callable[[], object] | None]
         event = load_event("post_authentication")
         return (lambda: trigger(event, context)), None
     from functions.api import handler
-    from functions.common.profiles import profile_cache
+    from functions.common.reader import mirror_reader
 
     request = get_me_event()
     return (lambda: call_get_me(handler, request, context)), (
-        profile_cache().clear if name == "get-me-miss" else None
+        mirror_reader().cache.clear if name == "get-me-miss" else None
     )
 
 

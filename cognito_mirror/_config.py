@@ -37,12 +37,11 @@ class JwtConfig:
             raise ConfigurationError(f"JWT leeway must be between 0 and {MAX_JWT_LEEWAY_SECONDS:g} s")
 
 
-def token_uses(values: Iterable[str]) -> frozenset[str]:
+def token_uses(values: Iterable[str], name: str = "accepted token_use") -> frozenset[str]:
     accepted = frozenset(values) or frozenset({"access"})
     if not accepted <= TOKEN_USES:
         raise ConfigurationError(
-            f"accepted token_use must name only {', '.join(sorted(TOKEN_USES))}, "
-            f"got {', '.join(sorted(accepted))}"
+            f"{name} must name only {', '.join(sorted(TOKEN_USES))}, got {', '.join(sorted(accepted))}"
         )
     return accepted
 
@@ -72,13 +71,14 @@ def env_csv(name: str) -> tuple[str, ...]:
 
 def jwt_config_from_env() -> JwtConfig | None:
     issuer, jwks, audience = env("JWT_ISSUER"), env("JWT_JWKS_URL"), env_csv("JWT_AUDIENCE")
-    if not any((issuer, jwks, audience)):
-        return None
-    if not (issuer and jwks and audience):
-        raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
+    # Checked even while unused: a bad value is found at deploy time, not when JWT_* is added.
     leeway = env_float("JWT_LEEWAY_SECONDS", 5.0)
     if leeway > MAX_JWT_LEEWAY_SECONDS:
         raise ConfigurationError(
             f"JWT_LEEWAY_SECONDS must be at most {MAX_JWT_LEEWAY_SECONDS:g}, got {leeway:g}"
         )
+    if not any((issuer, jwks, audience)):
+        return None
+    if not (issuer and jwks and audience):
+        raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
     return JwtConfig(issuer=issuer, jwks_url=jwks, audience=frozenset(audience), leeway_seconds=leeway)

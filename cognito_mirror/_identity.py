@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,12 @@ class Caller:
     groups: frozenset[str]
 
 
-def parse_groups(value: Any) -> frozenset[str]:
+def parse_groups(value: Any, unparsable: Callable[[], None] | None = None) -> frozenset[str]:
     """`cognito:groups` as a native list (exact names) or API Gateway's flattening `[a b c]`.
 
     Group names never hold whitespace, so the flattened string is split on whitespace inside its one
     pair of brackets, each name kept exactly: never JSON-decoded, never split on commas. Anything
-    else means no groups (the value is not logged).
+    else means no groups (the value is not logged; `unparsable` is called, to count it).
     """
     if value is None or value == "" or value == "[]":
         return frozenset()
@@ -33,6 +33,8 @@ def parse_groups(value: Any) -> frozenset[str]:
     if isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]":
         return frozenset(value[1:-1].split())
     log.warning("cognito:groups claim not understood: no groups (type %s)", type(value).__name__)
+    if unparsable is not None:
+        unparsable()
     return frozenset()
 
 
@@ -64,7 +66,11 @@ def bearer_token(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def caller_from_claims(claims: Mapping[str, Any], accepted_token_use: frozenset[str]) -> Caller:
+def caller_from_claims(
+    claims: Mapping[str, Any],
+    accepted_token_use: frozenset[str],
+    unparsable_groups: Callable[[], None] | None = None,
+) -> Caller:
     """The caller named by verified claims: the one place that decides which token kinds count."""
     token_use = claims.get("token_use")
     if not isinstance(token_use, str) or token_use not in accepted_token_use:
@@ -76,5 +82,5 @@ def caller_from_claims(claims: Mapping[str, Any], accepted_token_use: frozenset[
     return Caller(
         sub=sub.strip(),
         username=username if isinstance(username, str) and username else None,
-        groups=parse_groups(claims.get("cognito:groups")),
+        groups=parse_groups(claims.get("cognito:groups"), unparsable_groups),
     )

@@ -96,7 +96,9 @@ class MirrorReader:
             "repair": env("MIRROR_REPAIR_FUNCTION"),
             "repair_timeout_seconds": env_float("MIRROR_REPAIR_TIMEOUT_SECONDS", 3.0),
             "jwt": jwt_config_from_env(),
-            "accepted_token_use": env_csv("MIRROR_ACCEPTED_TOKEN_USE"),
+            "accepted_token_use": token_uses(
+                env_csv("MIRROR_ACCEPTED_TOKEN_USE"), "MIRROR_ACCEPTED_TOKEN_USE"
+            ),
             "ddb_connect_timeout": env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
             "ddb_read_timeout": env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
             "ddb_max_retries": int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
@@ -117,7 +119,9 @@ class MirrorReader:
             if token is None:
                 raise UnauthenticatedError("missing bearer token")
             claims = self._token_verifier().verify(token)
-        return caller_from_claims(claims, self.accepted_token_use)
+        return caller_from_claims(
+            claims, self.accepted_token_use, lambda: self._count("GroupsClaimUnparsable")
+        )
 
     def _token_verifier(self) -> Any:
         if self._verifier is None:

@@ -1,25 +1,17 @@
-"""HTTP API (v2) handler: GET /me and GET /users/{sub}, served from the mirror."""
+"""HTTP API (v2) handler: GET /me and GET /users/{sub}, read through the cognito_mirror library."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 
+from cognito_mirror import ConfigurationError as ReaderConfigurationError
 from functions.common.cognito import valid_sub
-from functions.common.errors import (
-    BadRequestError,
-    ForbiddenError,
-    ServiceUnavailableError,
-    UnauthenticatedError,
-    UserDisabledError,
-    UserNotFoundError,
-)
-from functions.common.identity import caller_from_event
 from functions.common.observability import count, logger, metrics
-from functions.common.profiles import get_profile
-from functions.profile import get_caller_profile
+from functions.common.reader import mirror_reader
 from models.settings import ConfigurationError, get_settings
 
 app = APIGatewayHttpResolver()
@@ -27,64 +19,44 @@ app = APIGatewayHttpResolver()
 
 @app.get("/me")
 def me() -> dict[str, Any]:
-    return get_caller_profile(app.current_event.raw_event).to_dict()
+    return mirror_reader().get_caller_profile(app.current_event).to_dict()
 
 
 @app.get("/users/<sub>")
 def user_by_sub(sub: str) -> dict[str, Any]:
-    caller = caller_from_event(app.current_event.raw_event)
-    if get_settings().admin_group not in caller.groups:
-        raise ForbiddenError("reading another user's profile needs the admin group")
+    reader = mirror_reader()
+    if get_settings().admin_group not in reader.get_caller(app.current_event).groups:
+        raise ForbiddenError("Forbidden")
     if not valid_sub(sub):
         raise BadRequestError("malformed sub")
-    return get_profile(sub).to_dict()
+    # An admin reads disabled users too (enabled=false in the answer).
+    return reader.get(sub).to_dict()
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[dict[str, str]]:
+def _answer(exc: ServiceError) -> Response[dict[str, Any]]:
+    """An error as JSON {"statusCode", "message"} with its own headers, counted by status."""
+    status = int(exc.status_code)
     count(f"ApiError{status}")
+    if status >= 500:
+        logger.error("request failed", extra={"status": status, "error": getattr(exc, "detail", "")})
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"message": message},
-        headers=headers,
+        body={"statusCode": status, "message": exc.msg},
+        # The library's errors carry WWW-Authenticate (401) and Retry-After (503).
+        headers=dict(getattr(exc, "headers", {})),
     )
 
 
-@app.exception_handler(UnauthenticatedError)
-def _unauthenticated(exc: UnauthenticatedError) -> Response[dict[str, str]]:
-    return _error(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
-
-
-@app.exception_handler(ForbiddenError)
-def _forbidden(exc: ForbiddenError) -> Response[dict[str, str]]:
-    return _error(403, "Forbidden")
-
-
-@app.exception_handler(UserDisabledError)
-def _disabled(exc: UserDisabledError) -> Response[dict[str, str]]:
-    return _error(403, "User is disabled")
-
-
-@app.exception_handler(UserNotFoundError)
-def _not_found(exc: UserNotFoundError) -> Response[dict[str, str]]:
-    return _error(404, "User not found")
-
-
-@app.exception_handler(BadRequestError)
-def _bad_request(exc: BadRequestError) -> Response[dict[str, str]]:
-    return _error(400, str(exc))
-
-
-@app.exception_handler(ServiceUnavailableError)
-def _unavailable(exc: ServiceUnavailableError) -> Response[dict[str, str]]:
-    logger.error("dependency unavailable", extra={"error": str(exc)})
-    return _error(503, "Service temporarily unavailable", {"Retry-After": "1"})
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response[dict[str, Any]]:
+    # The library's errors, ours, and Powertools' own (an unknown route's 404).
+    return _answer(exc)
 
 
 @app.exception_handler(ConfigurationError)
-def _misconfigured(exc: ConfigurationError) -> Response[dict[str, str]]:
-    logger.error("configuration error", extra={"error": str(exc)})
-    return _error(500, "Internal server error")
+def _misconfigured(exc: ConfigurationError) -> Response[dict[str, Any]]:
+    return _answer(ReaderConfigurationError(str(exc)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -2,7 +2,8 @@
 
 Region and endpoints are never hard-coded: they come from the standard AWS variables
 (`AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`, ...),
-which botocore reads itself.
+which botocore reads itself. The read side's variables (cache, token kinds, `JWT_*`) are read by
+the cognito_mirror library itself (`MirrorReader.from_env`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from functools import lru_cache
 
 from models.user import CUSTOM_PREFIX, is_allowed
 
-TOKEN_USES = frozenset({"access", "id"})
-MAX_JWT_LEEWAY_SECONDS = 60.0
 # Each indexed attribute is a global secondary index slot of the table (`dir0`..`dir2`, declared in
 # serverless.yml) and one more index write for every change of a user: a handful at most.
 MAX_INDEXED_ATTRIBUTES = 3
@@ -60,13 +59,6 @@ def _float(name: str, default: float) -> float:
     return value
 
 
-def _bounded(name: str, default: float, upper: float) -> float:
-    value = _float(name, default)
-    if value > upper:
-        raise ConfigurationError(f"{name} must be at most {upper:g}, got {value:g}")
-    return value
-
-
 def _csv(name: str) -> tuple[str, ...]:
     raw = _env(name)
     if raw is None:
@@ -82,34 +74,17 @@ class Settings:
     # None means the default allowlist: every standard attribute and every custom:* one.
     mirror_attributes: frozenset[str] | None
     admin_group: str
-    cache_ttl_seconds: float
-    cache_max_entries: int
     tombstone_ttl_days: int
     # Bounds for DynamoDB calls. Triggers must return far below Cognito's 5 s limit.
     ddb_connect_timeout: float
     ddb_read_timeout: float
     ddb_max_retries: int
     trigger_budget_seconds: float
-    jwt_issuer: str | None
-    jwt_jwks_url: str | None
-    jwt_audience: tuple[str, ...]
-    # Clock skew tolerated on exp/nbf/iat when the API verifies tokens itself.
-    jwt_leeway_seconds: float
-    # Token kinds (`token_use`) the API accepts, from the authorizer or self-verified alike.
-    accepted_token_use: frozenset[str]
-    # How long "no such user" is remembered (0: never), and how far past expiry a cached profile
-    # may still be served while DynamoDB fails.
-    not_found_ttl_seconds: float
-    stale_if_error_seconds: float
     # User change events (functions/user_events.py): the bus they go to, and how much they carry.
     event_bus: str | None = None
     event_payload: str = "full"
     # Attributes the user directory can find users by, in slot order (`dir0`, `dir1`, ...).
     indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
-
-    @property
-    def self_verify_jwt(self) -> bool:
-        return bool(self.jwt_issuer and self.jwt_jwks_url and self.jwt_audience)
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
@@ -149,37 +124,17 @@ def load_settings() -> Settings:
     if region is None:
         raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
     allow = _csv("MIRROR_ATTRIBUTES")
-    issuer = _env("JWT_ISSUER")
-    jwks = _env("JWT_JWKS_URL")
-    audience = _csv("JWT_AUDIENCE")
-    if any((issuer, jwks, audience)) and not all((issuer, jwks, audience)):
-        raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
-    token_use = frozenset(_csv("MIRROR_ACCEPTED_TOKEN_USE")) or frozenset({"access"})
-    if not token_use <= TOKEN_USES:
-        raise ConfigurationError(
-            f"MIRROR_ACCEPTED_TOKEN_USE must name only {', '.join(sorted(TOKEN_USES))}, "
-            f"got {', '.join(sorted(token_use))}"
-        )
     return Settings(
         table_name=table,
         region=region,
         user_pool_id=_env("USER_POOL_ID"),
         mirror_attributes=frozenset(allow) if allow else None,
         admin_group=_env("MIRROR_ADMIN_GROUP") or "admin",
-        cache_ttl_seconds=_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
-        cache_max_entries=int(_float("MIRROR_CACHE_MAX_ENTRIES", 10_000)),
         tombstone_ttl_days=int(_float("MIRROR_TOMBSTONE_TTL_DAYS", 30)),
         ddb_connect_timeout=_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
         ddb_read_timeout=_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
         ddb_max_retries=int(_float("MIRROR_DDB_MAX_RETRIES", 1)),
         trigger_budget_seconds=_float("MIRROR_TRIGGER_BUDGET_SECONDS", 2.0),
-        jwt_issuer=issuer,
-        jwt_jwks_url=jwks,
-        jwt_audience=audience,
-        jwt_leeway_seconds=_bounded("JWT_LEEWAY_SECONDS", 5.0, MAX_JWT_LEEWAY_SECONDS),
-        accepted_token_use=token_use,
-        not_found_ttl_seconds=_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
-        stale_if_error_seconds=_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
         event_bus=_env("MIRROR_EVENT_BUS"),
         event_payload=_event_payload(),
         indexed_attributes=_indexed_attributes(frozenset(allow) if allow else None),

@@ -26,16 +26,18 @@ TABLE = "mirror-test"
 
 def reset_process_state() -> None:
     """Forget every per-process singleton (settings, bound model, caches, clients)."""
-    from functions.common import cognito, jwt_verify, profiles
+    from cognito_mirror._reader import reset_default_reader
+    from functions.common import cognito
+    from functions.common.reader import mirror_reader
     from models import mirror_table
     from models.settings import get_settings
 
     get_settings.cache_clear()
     mirror_table._bound_to = None
     mirror_table.MirrorRecord._connection = None
-    profiles._cache = None
+    mirror_reader.cache_clear()
+    reset_default_reader()
     cognito.reset_clients()
-    jwt_verify._jwks_client.cache_clear()
 
 
 @pytest.fixture

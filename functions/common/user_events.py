@@ -17,12 +17,11 @@ event, so consumers can drop duplicates by id. Contract and schemas: docs/EVENTS
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from functions.common.profiles import Profile
+from cognito_mirror import Profile
 from models.mirror_table import RESERVED_PREFIX, MirrorRecord
-from models.user import UserSnapshot
 
 EVENT_SOURCE = "cognito-attribute-mirror"
 USER_CREATED = "User Created"
@@ -75,16 +74,8 @@ class _Row:
     is_tombstone: bool
 
     def profile(self) -> dict[str, Any]:
-        snapshot = UserSnapshot(
-            sub=self.sub,
-            username=self.username or "",
-            attributes=self.attributes,
-            status=self.status or "UNKNOWN",
-            enabled=bool(self.enabled),
-            observed_at=self.observed_at,
-            source=self.source,
-        )
-        return Profile.from_snapshot(snapshot).to_dict()
+        # The GET /me shape, read from the row the way every reader of the mirror reads it.
+        return Profile.from_row(asdict(self)).to_dict()
 
 
 def _row(image: dict[str, Any] | None) -> _Row | None:

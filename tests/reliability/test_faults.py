@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from functions.common.reader import mirror_reader
 from models import mirror_table
 from models.settings import get_settings
 from tests.fixtures import reset_process_state
@@ -48,18 +49,24 @@ DDB_FAULTS: dict[str, Callable[[], contextlib.AbstractContextManager[Server]]] =
 }
 
 
-@contextlib.contextmanager
-def dynamodb_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the mirror at `url` (rebinding the model) without touching the profile cache."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+def _rebind() -> None:
+    # The model and the API's reader build their DynamoDB clients again, from the environment;
+    # the reader keeps its profile cache.
     get_settings.cache_clear()
     mirror_table._bound_to = None
+    mirror_reader()._dynamodb = None
+
+
+@contextlib.contextmanager
+def dynamodb_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the mirror at `url` without touching the API's profile cache."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+    _rebind()
     try:
         yield
     finally:
         monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
-        get_settings.cache_clear()
-        mirror_table._bound_to = None
+        _rebind()
 
 
 def mirrored(sub: str) -> None:
@@ -132,7 +139,7 @@ def test_get_me_without_a_cached_profile_is_a_json_503_when_dynamodb_fails(
         elapsed = time.perf_counter() - started
     # Then a clear JSON 503 asks to retry, and the failed read is counted
     assert response["statusCode"] == 503
-    assert body(response) == {"message": "Service temporarily unavailable"}
+    assert body(response) == {"statusCode": 503, "message": "Service temporarily unavailable"}
     assert response["headers"]["Retry-After"] == "1"
     assert emitted(capsys.readouterr().out)["MirrorReadFailed"] == 1
     record_property("elapsed_s", round(elapsed, 3))
@@ -185,7 +192,7 @@ def test_read_through_during_a_cognito_fault_is_a_json_503_and_writes_nothing(
         elapsed = time.perf_counter() - started
     # Then a JSON 503 asks to retry, and nothing was written to the mirror
     assert response["statusCode"] == 503
-    assert body(response) == {"message": "Service temporarily unavailable"}
+    assert body(response) == {"statusCode": 503, "message": "Service temporarily unavailable"}
     assert raw_item(sub) is None
     record_property("elapsed_s", round(elapsed, 3))
     record_property("attempts_seen", len(server.requests))

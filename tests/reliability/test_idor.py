@@ -116,7 +116,7 @@ def test_users_route_refuses_every_caller_outside_the_admin_group(groups: Any) -
     response = call(event)
     # Then it is a JSON 403
     assert response["statusCode"] == 403
-    assert body(response) == {"message": "Forbidden"}
+    assert body(response) == {"statusCode": 403, "message": "Forbidden"}
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_an_attacker_naming_the_victims_username_on_a_mirror_miss_gets_nothing_o
     response = call(event)
     # Then the username resolves to another sub: 404, never the victim's profile (call() checks)
     assert response["statusCode"] == 404
-    assert body(response) == {"message": "User not found"}
+    assert body(response) == {"statusCode": 404, "message": "User not found"}
 
 
 def test_without_an_authorizer_or_verification_nobody_is_identified() -> None:
@@ -184,4 +184,4 @@ def test_without_an_authorizer_or_verification_nobody_is_identified() -> None:
     # When it is served, Then it is a JSON 401
     response = call(event)
     assert response["statusCode"] == 401
-    assert body(response) == {"message": "Unauthorized"}
+    assert body(response) == {"statusCode": 401, "message": "Unauthorized"}

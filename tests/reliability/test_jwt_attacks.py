@@ -176,7 +176,7 @@ def test_every_attack_token_is_refused_with_a_json_401(
     response = get_me(token)
     # Then it gets 401 with a JSON message and a Bearer challenge, never the profile
     assert response["statusCode"] == 401, attack
-    assert body(response) == {"message": "Unauthorized"}
+    assert body(response) == {"statusCode": 401, "message": "Unauthorized"}
     assert response["headers"].get("WWW-Authenticate") == "Bearer"
 
 
@@ -189,7 +189,7 @@ def test_a_missing_or_malformed_authorization_header_is_a_json_401(jwks: Server,
     # When it arrives, Then it is refused with a JSON 401
     response = handler(event, FakeLambdaContext())
     assert response["statusCode"] == 401
-    assert body(response) == {"message": "Unauthorized"}
+    assert body(response) == {"statusCode": 401, "message": "Unauthorized"}
 
 
 def test_unreachable_keys_are_a_503_not_a_401_nor_a_hang(
@@ -204,17 +204,14 @@ def test_unreachable_keys_are_a_503_not_a_401_nor_a_hang(
     response = get_me(sign(key, claims()))
     # Then the caller is told to retry (the token may be fine), with a JSON body
     assert response["statusCode"] == 503
-    assert body(response) == {"message": "Service temporarily unavailable"}
+    assert body(response) == {"statusCode": 503, "message": "Service temporarily unavailable"}
 
 
 def expire_key_set_cache() -> None:
     """Age the cached JWKS document past its lifespan, as time would in a warm container."""
-    from functions.common import jwt_verify
-    from models.settings import get_settings
+    from functions.common.reader import mirror_reader
 
-    url = get_settings().jwt_jwks_url
-    assert url is not None
-    cache = jwt_verify._jwks_client(url).jwk_set_cache
+    cache = mirror_reader()._token_verifier()._client.jwk_set_cache
     assert cache is not None
     cache.lifespan = 0.001
     time.sleep(0.01)
@@ -234,7 +231,7 @@ def test_a_key_removed_from_the_jwks_is_refused_once_the_key_set_expires(
         response = get_me(token)
     # Then a token signed by the revoked key is refused
     assert response["statusCode"] == 401
-    assert body(response) == {"message": "Unauthorized"}
+    assert body(response) == {"statusCode": 401, "message": "Unauthorized"}
 
 
 BROKEN_KEY_SETS: dict[str, tuple[int, Any]] = {
@@ -258,7 +255,7 @@ def test_a_broken_jwks_endpoint_is_a_json_503_with_retry_after(
         response = get_me(sign(key, claims()))
     # Then the dependency is at fault: a JSON 503 asking to retry, never a 401 nor a 500
     assert response["statusCode"] == 503, broken
-    assert body(response) == {"message": "Service temporarily unavailable"}
+    assert body(response) == {"statusCode": 503, "message": "Service temporarily unavailable"}
     assert response["headers"]["Retry-After"] == "1"
 
 
@@ -288,14 +285,14 @@ def test_a_token_minted_a_few_seconds_ahead_of_our_clock_is_accepted(
 def test_id_tokens_are_accepted_only_when_configured(
     jwks: Server, key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.settings import get_settings
+    from functions.common.reader import mirror_reader
 
     id_token = sign(key, claims(token_use="id", client_id=None, aud=CLIENT_ID))
     # Given the default setting (access tokens only), an ID token is refused
     assert get_me(id_token)["statusCode"] == 401
     # When MIRROR_ACCEPTED_TOKEN_USE=access,id
     monkeypatch.setenv("MIRROR_ACCEPTED_TOKEN_USE", "access,id")
-    get_settings.cache_clear()
+    mirror_reader.cache_clear()
     # Then the same ID token reads the profile, and one for another app client still does not
     assert get_me(id_token)["statusCode"] == 200
     assert get_me(sign(key, claims(token_use="id", client_id=None, aud="attacker")))["statusCode"] == 401

@@ -1,4 +1,5 @@
-"""GET /me and GET /users/{sub}: the mirror, its cache, read-through, and clear errors."""
+"""GET /me and GET /users/{sub} through functions.api.handler: the mirror's own API, built on the
+cognito_mirror library (its reader, cache and in-process repair), and its clear JSON errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from functions.common.identity import parse_groups
 from tests.helpers import FakeLambdaContext, body, http_event, load_event
 from tests.unit.conftest import reset_process_state
 
@@ -41,6 +41,18 @@ def sign_up(sub: str = SUB, username: str = "jane.doe", **extra: str) -> None:
         trigger_event("post_confirmation_confirm_signup", sub=sub, username=username, attributes=attrs),
         FakeLambdaContext(),
     )
+
+
+def mirror_down() -> None:
+    """From now on every GetItem of the API's reader fails at the connection (DynamoDB down)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from functions.common.reader import mirror_reader
+
+    def refuse(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    mirror_reader()._ddb().meta.events.register("before-send.dynamodb.GetItem", refuse)
 
 
 def claims_for(sub: str, username: str, groups: Any = None) -> dict[str, Any]:
@@ -90,9 +102,10 @@ def test_no_identity_is_401_with_a_json_body() -> None:
     # Given a request without an authorizer context and no self-verification configured
     # When it calls /me
     response = call(http_event("/me", claims=None))
-    # Then 401 with a JSON message
+    # Then 401 with a JSON message and the scheme to use
     assert response["statusCode"] == 401
-    assert body(response) == {"message": "Unauthorized"}
+    assert body(response) == {"statusCode": 401, "message": "Unauthorized"}
+    assert response["headers"]["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("claims", [{"username": "x"}, {"sub": ""}, {"sub": 12}])
@@ -135,7 +148,7 @@ def test_unknown_user_is_404(cognito: Any) -> None:
     response = call(http_event("/me", claims=claims_for("0000-unknown", "ghost")))
     # Then 404 with a JSON message
     assert response["statusCode"] == 404
-    assert body(response) == {"message": "User not found"}
+    assert body(response) == {"statusCode": 404, "message": "User not found"}
 
 
 def test_username_claim_of_another_user_never_leaks_their_profile(cognito: Any) -> None:
@@ -170,7 +183,7 @@ def test_users_route_is_403_for_non_admins(groups: Any) -> None:
     response = call(http_event(f"/users/{SUB}", claims=claims_for("other-sub", "mallory", groups)))
     # Then 403, and no profile data in the answer
     assert response["statusCode"] == 403
-    assert body(response) == {"message": "Forbidden"}
+    assert body(response) == {"statusCode": 403, "message": "Forbidden"}
 
 
 def test_users_route_honours_the_configured_admin_group(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,9 +203,10 @@ def test_admin_reading_an_unknown_sub_is_404_and_a_malformed_one_400(cognito: An
     # When an admin asks for an unknown sub, and for a "sub" that cannot be one
     unknown = call(http_event("/users/11111111-2222-3333-4444-555555555555", claims=admin))
     malformed = call(http_event("/users/a:b%20or", claims=admin))
-    # Then 404 and 400
+    # Then 404 and 400, each a JSON message
     assert unknown["statusCode"] == 404
     assert malformed["statusCode"] == 400
+    assert body(malformed) == {"statusCode": 400, "message": "malformed sub"}
 
 
 def test_cached_profile_is_served_without_another_read(ddb: Any) -> None:
@@ -218,56 +232,57 @@ def test_cache_disabled_reads_the_mirror_every_time(ddb: Any, monkeypatch: pytes
 
 
 def test_mirror_outage_serves_a_stale_copy_or_a_clear_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    from functions.common import profiles
-    from models.mirror_table import MirrorUnavailableError
-
     # Given a cached profile whose entry has expired
     monkeypatch.setenv("MIRROR_CACHE_TTL_SECONDS", "0.001")
     reset_process_state()
     sign_up()
     assert call(load_event("apigw_http_get_me"))["statusCode"] == 200
-
-    def down(sub: str, **_: Any) -> None:
-        raise MirrorUnavailableError("down")
-
-    monkeypatch.setattr(profiles, "get_record", down)
+    mirror_down()
     # When DynamoDB fails
     stale = call(load_event("apigw_http_get_me"))
-    # Then the stale copy is served; and a caller never cached gets a 503 JSON answer
+    # Then the stale copy is served; and a caller never cached gets a 503 JSON answer to retry
     assert stale["statusCode"] == 200
     other = call(http_event("/me", claims=claims_for("never-seen", "nobody")))
     assert other["statusCode"] == 503
-    assert body(other) == {"message": "Service temporarily unavailable"}
+    assert body(other) == {"statusCode": 503, "message": "Service temporarily unavailable"}
+    assert other["headers"]["Retry-After"] == "1"
 
 
 def test_unknown_route_is_a_json_404() -> None:
     # When a path we do not serve is called
     response = call(http_event("/admin", claims=STRING_CLAIMS))
-    # Then 404, not a 500
+    # Then 404 with a JSON message, not a 500
     assert response["statusCode"] == 404
+    assert body(response) == {"statusCode": 404, "message": "Not found"}
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"),
+    ("raw", "status"),
     [
-        ("[admin ops]", {"admin", "ops"}),
-        ("[admin]", {"admin"}),
-        (["admin", "ops"], {"admin", "ops"}),
-        ("[]", set()),
-        ("", set()),
-        (None, set()),
+        ("[admin ops]", 200),
+        ("[admin]", 200),
+        (["admin", "ops"], 200),
+        ("[ops admin]", 200),
+        ("[]", 403),
+        ("", 403),
+        (None, 403),
         # Names are kept exactly as API Gateway flattened them: quotes, commas and brackets included.
-        ("[ops,admin]", {"ops,admin"}),
-        ('["admin"]', {'"admin"'}),
-        ("['admin']", {"'admin'"}),
-        ('[admin"]', {'admin"'}),
-        ('["admin","ops"]', {'"admin","ops"'}),
-        ("[[admin] ops]", {"[admin]", "ops"}),
-        (["ops,admin"], {"ops,admin"}),
+        ("[ops,admin]", 403),
+        ('["admin"]', 403),
+        ("['admin']", 403),
+        ('[admin"]', 403),
+        ('["admin","ops"]', 403),
+        ("[[admin] ops]", 403),
+        (["ops,admin"], 403),
     ],
 )
-def test_group_claims_are_parsed_exactly_as_api_gateway_flattens_them(raw: Any, expected: set[str]) -> None:
-    assert parse_groups(raw) == expected
+def test_group_claims_are_parsed_exactly_as_api_gateway_flattens_them(raw: Any, status: int) -> None:
+    # Given a mirrored user, and a caller with this cognito:groups claim
+    sign_up()
+    # When the caller reads them by sub
+    response = call(http_event(f"/users/{SUB}", claims=claims_for("other-sub", "mallory", raw)))
+    # Then only a group named exactly "admin" opens the route
+    assert response["statusCode"] == status
 
 
 @pytest.mark.parametrize(
@@ -276,13 +291,12 @@ def test_group_claims_are_parsed_exactly_as_api_gateway_flattens_them(raw: Any, 
 def test_group_claims_that_cannot_be_parsed_grant_no_group_and_are_counted(
     raw: Any, capsys: pytest.CaptureFixture[str], log_output: Any
 ) -> None:
-    from functions.common.observability import metrics
-
-    # When a cognito:groups value is neither a list of names nor API Gateway's "[a b]"
-    groups = parse_groups(raw)
-    metrics.flush_metrics()
-    # Then it grants no group, is counted, and its value is not logged
-    assert groups == frozenset()
+    # Given a mirrored user
+    sign_up()
+    # When a caller's cognito:groups is neither a list of names nor API Gateway's "[a b]"
+    response = call(http_event(f"/users/{SUB}", claims=claims_for("other-sub", "mallory", raw)))
+    # Then it grants no group (403), is counted, and its value is not logged
+    assert response["statusCode"] == 403
     assert "GroupsClaimUnparsable" in capsys.readouterr().out
     assert "admin" not in log_output()
 
@@ -342,19 +356,19 @@ def cognito_calls(delay: float = 0.0) -> list[str]:
 
 
 def test_a_handler_cannot_change_the_cached_profile_other_requests_see() -> None:
-    from functions.profile import get_caller_profile
+    from functions.common.reader import mirror_reader
 
-    # Given a caller's profile, read once (now cached)
+    # Given a caller's profile, read once through the API's reader (now cached)
     sign_up()
     event = load_event("apigw_http_get_me")
-    profile = get_caller_profile(event)
+    profile = mirror_reader().get_caller_profile(event)
     # When a handler tries to edit it, directly and through to_dict()
     with pytest.raises(TypeError):
         profile.attributes["email"] = "changed@example.com"  # type: ignore[index]
     plain = profile.to_dict()
     plain["attributes"]["email"] = "changed@example.com"
     # Then the next request in the same container sees the stored profile
-    assert get_caller_profile(event).attributes["email"] == "jane.doe@example.com"
+    assert mirror_reader().get_caller_profile(event).attributes["email"] == "jane.doe@example.com"
     assert body(call(load_event("apigw_http_get_me")))["attributes"]["email"] == "jane.doe@example.com"
 
 
@@ -408,9 +422,6 @@ def test_concurrent_misses_for_one_sub_make_one_cognito_call(cognito: Any) -> No
 def test_a_stale_profile_is_not_served_past_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from functions.common import profiles
-    from models.mirror_table import MirrorUnavailableError
-
     # Given a cached profile that expired longer ago than MIRROR_STALE_IF_ERROR_SECONDS
     monkeypatch.setenv("MIRROR_CACHE_TTL_SECONDS", "0.001")
     monkeypatch.setenv("MIRROR_STALE_IF_ERROR_SECONDS", "0.05")
@@ -418,11 +429,7 @@ def test_a_stale_profile_is_not_served_past_its_limit(monkeypatch: pytest.Monkey
     mirror_directly(enabled=True)
     assert call(load_event("apigw_http_get_me"))["statusCode"] == 200
     time.sleep(0.1)
-
-    def down(sub: str, **_: Any) -> None:
-        raise MirrorUnavailableError("down")
-
-    monkeypatch.setattr(profiles, "get_record", down)
+    mirror_down()
     # When DynamoDB fails, Then the too-old copy is not served: 503
     assert call(load_event("apigw_http_get_me"))["statusCode"] == 503
 
@@ -454,16 +461,17 @@ def test_a_disabled_user_reading_me_is_403_while_an_admin_still_reads_them() -> 
     admin = call(http_event(f"/users/{SUB}", claims=claims_for("admin-sub", "root", "[admin]")))
     # Then the user is refused, and the admin sees enabled=false
     assert own["statusCode"] == 403
-    assert body(own) == {"message": "User is disabled"}
+    assert body(own) == {"statusCode": 403, "message": "User is disabled"}
     assert admin["statusCode"] == 200
     assert body(admin)["enabled"] is False
 
 
 def test_get_caller_profile_raises_user_disabled_for_a_disabled_caller() -> None:
-    from functions.common.errors import ForbiddenError, UserDisabledError
-    from functions.profile import get_caller_profile
+    from aws_lambda_powertools.event_handler.exceptions import ForbiddenError
 
-    # Given a disabled user, When their own handler asks for their profile, Then a 403-kind error
+    from cognito_mirror import UserDisabledError, get_caller_profile
+
+    # Given a disabled user, When a handler asks the library for their profile, Then a 403-kind error
     mirror_directly(enabled=False)
     with pytest.raises(UserDisabledError) as raised:
         get_caller_profile(load_event("apigw_http_get_me"))
@@ -503,11 +511,19 @@ def test_id_tokens_identify_a_caller_when_configured(monkeypatch: pytest.MonkeyP
     ],
 )
 def test_a_bad_read_setting_is_a_clear_configuration_error(
-    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch, log_output: Any
 ) -> None:
-    from models.settings import ConfigurationError, load_settings
+    from cognito_mirror import ConfigurationError, MirrorReader
 
-    # Given a malformed or out-of-bounds value, When settings load, Then the error names the variable
+    # Given a malformed or out-of-bounds value
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigurationError, match=name):
-        load_settings()
+    reset_process_state()
+    # When the reader is configured, Then the error names the variable
+    with pytest.raises(ConfigurationError) as raised:
+        MirrorReader.from_env()
+    assert name in raised.value.detail
+    # And the API answers a JSON 500 (a deployment fault, logged by name), never a traceback
+    response = call(load_event("apigw_http_get_me"))
+    assert response["statusCode"] == 500
+    assert body(response) == {"statusCode": 500, "message": "Service misconfigured"}
+    assert name in log_output()
