@@ -74,8 +74,8 @@ def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
 
 def find_by_email(client: Any, users: int, samples: int) -> dict[str, Any]:
     """p50/p95 of the data layer's lookup vs the raw Query it makes, interleaved (warm)."""
+    from cognito_mirror.index_keys import index_name, query_keys
     from models.directory import query_users
-    from models.index_keys import index_name, query_keys
 
     def ours(address: str) -> int:
         return len(query_users("email", address, limit=10).users)

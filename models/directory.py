@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.index_keys import index_name, query_keys, slot_attribute
+from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
 from models.mirror_table import RESERVED_PREFIX, MirrorRecord, query_index
 from models.settings import get_settings
 from models.user import UserSnapshot

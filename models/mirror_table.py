@@ -33,7 +33,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from models.index_keys import SLOT_NAMES, index_keys
+from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from models.settings import Settings, get_settings
 from models.user import UserSnapshot
 
@@ -82,7 +82,7 @@ class MirrorRecord(Model):
     source = UnicodeAttribute()
     deleted = BooleanAttribute(default=False)
     expires_at = TTLAttribute(null=True)
-    # The user directory's sparse index keys (models/index_keys.py): present only where the user
+    # The user directory's sparse index keys (cognito_mirror/index_keys.py): present only where the user
     # has the slot's attribute; a tombstone has none.
     dir0 = UnicodeAttribute(null=True)
     dir1 = UnicodeAttribute(null=True)

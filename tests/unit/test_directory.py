@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
 from models.directory import Continuation, DirectoryQueryError, query_users
-from models.index_keys import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
 from models.mirror_table import (
     WriteOutcome,
     get_record,
