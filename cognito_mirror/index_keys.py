@@ -22,6 +22,8 @@ from collections.abc import Mapping
 
 # Index slots declared in serverless.yml (`directory-0`..`directory-2`): at most this many attributes.
 MAX_INDEXED_ATTRIBUTES = 3
+# MIRROR_INDEXED_ATTRIBUTES when unset (the mirror drops from it what its allowlist does not mirror).
+DEFAULT_INDEXED_ATTRIBUTES = ("email", "custom:tenant")
 SLOT_PREFIX = "dir"
 INDEX_PREFIX = "directory-"
 DIRECTORY_SHARDS = 16

@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cognito_mirror.index_keys import MAX_INDEXED_ATTRIBUTES
+from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
 from models.user import CUSTOM_PREFIX, is_allowed
 
 # Each indexed attribute (at most MAX_INDEXED_ATTRIBUTES) is a GSI slot of the table (`dir0`..`dir2`,
 # declared in serverless.yml) and one more index write for every change of a user.
-DEFAULT_INDEXED_ATTRIBUTES = ("email", "custom:tenant")
 # Standard attributes worth finding users by; flags, dates, addresses and URLs are not.
 INDEXABLE_STANDARD_ATTRIBUTES = frozenset(
     {
