@@ -66,6 +66,9 @@ def decode_cursor(attribute: str, value: str, cursor: str) -> Continuation:
         payload, signature = _unb64(encoded), _unb64(mac)
     except (binascii.Error, ValueError) as exc:
         raise CursorError("malformed cursor") from exc
+    # One spelling per cursor: base64's spare bits and padding would let altered text decode alike.
+    if _b64(payload) != encoded or _b64(signature) != mac:
+        raise CursorError("malformed cursor")
     if not hmac.compare_digest(signature, _mac(attribute, value, payload)):
         raise CursorError("the cursor is invalid for this query (or expired): start the listing again")
     decoded = json.loads(payload)

@@ -38,9 +38,8 @@ class UsersQuery:
 def parse_users_query(params: Mapping[str, str] | None) -> UsersQuery:
     """The query of GET /users, or BadRequestError naming what is allowed."""
     params = params or {}
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise BadRequestError(f"unknown parameter {unknown[0][:32]!r}: {_USAGE}")
+    if not set(params) <= set(PARAMETERS):
+        raise BadRequestError(f"unknown parameter (allowed: {', '.join(PARAMETERS)}): {_USAGE}")
     email, attribute, value = params.get("email"), params.get("attribute"), params.get("value")
     if (email is None) == (attribute is None):
         raise BadRequestError(f"give exactly one of email or attribute: {_USAGE}")
