@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -332,6 +333,8 @@ class LocalStack:
     stage: str = DEFAULT_STAGE
     state_dir: Path = STATE_DIR / "dev"
     cache_ttl_seconds: str = "0"
+    # Signs GET /users cursors; one per stack start, so that cursors work across its containers.
+    cursor_key: str = field(default_factory=lambda: secrets.token_hex(32))
     say: Callable[[str], None] = print
     info: StackInfo | None = None
     ready_seconds: float = 0.0
@@ -465,6 +468,7 @@ class LocalStack:
             f"--param=issuerUrl={info.issuer}",
             f"--param=appClientId={info.client_id}",
             f"--param=cacheTtlSeconds={self.cache_ttl_seconds}",
+            f"--param=cursorKey={self.cursor_key}",
             *extra,
         ]
 
