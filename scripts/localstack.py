@@ -56,6 +56,8 @@ LOCAL_REPAIR_TIMEOUT_S = 15
 REGION = "eu-west-1"
 DEFAULT_STAGE = "local"
 ADMIN_GROUP = "admin"
+# Members list their own tenant through GET /users (serverless.yml tenantAdminGroup).
+TENANT_ADMIN_GROUP = "tenant-admin"
 # DynamoDB Local and cognito-local accept any credentials; botocore needs some.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 PORT_VARIABLES = {
@@ -561,6 +563,7 @@ def create_pool(cognito: Any, name: str = "mirror-local") -> tuple[str, str]:
         ],
     )["UserPool"]
     cognito.create_group(GroupName=ADMIN_GROUP, UserPoolId=pool["Id"])
+    cognito.create_group(GroupName=TENANT_ADMIN_GROUP, UserPoolId=pool["Id"])
     client = cognito.create_user_pool_client(
         UserPoolId=pool["Id"],
         ClientName="mirror-local-app",
