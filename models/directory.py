@@ -80,14 +80,14 @@ def query_users(
         _check_last_key(last_key, key_name, partitions[shard])
     index = index_name(slot)
     users: list[UserSnapshot] = []
-    width = 1  # shards read at once: 1 until a shard read to its end tells how full shards are
+    width = 1  # shards read at once: 1 until a shard read whole tells how full shards are
+    whole: list[int] = []  # sizes of the shards read whole (from their start to their end)
     while True:
         want = limit - len(users)
         batch = range(shard, min(shard + width, len(partitions)))
         starts = [last_key] + [None] * (len(batch) - 1)
         answers = _read_shards(index, key_name, [partitions[s] for s in batch], starts, want)
-        sizes: list[int] = []
-        for current, (items, next_key) in zip(batch, answers, strict=True):
+        for current, start, (items, next_key) in zip(batch, starts, answers, strict=True):
             for position, item in enumerate(items):
                 found = live_snapshot_from_item(item)
                 if found is not None:
@@ -99,7 +99,8 @@ def query_users(
             if next_key is not None:  # this shard goes on: the page is full, or read it further
                 shard, last_key = current, next_key
                 break
-            sizes.append(len(items))
+            if start is None:
+                whole.append(len(items))
             shard, last_key = current + 1, None
             if shard == len(partitions):
                 return DirectoryPage(users, None)
@@ -107,14 +108,17 @@ def query_users(
                 return DirectoryPage(users, Continuation(shard, None))
         if len(users) >= limit:
             return DirectoryPage(users, Continuation(shard, last_key))
-        width = _width(limit - len(users), sizes, len(partitions) - shard)
+        width = _width(limit - len(users), whole, len(partitions) - shard)
 
 
-def _width(want: int, sizes: list[int], remaining: int) -> int:
-    """How many shards to read at once next: enough to fill the page if the shards just read to
-    their end are typical, so that a full tenant is read in little more than what the page needs."""
-    typical = sum(sizes) / len(sizes) if sizes else 0
-    needed = remaining if typical < 1 else math.ceil(want / typical) + 1
+def _width(want: int, whole: list[int], remaining: int) -> int:
+    """How many shards to read at once next: as many as the page still needs if shards hold what
+    the shards read whole held (all the rest when those were empty), so that a large tenant reads
+    about one shard beyond its page and a small one takes two round trips."""
+    if not whole:
+        return 1
+    typical = sum(whole) / len(whole)
+    needed = remaining if typical < 1 else math.ceil(want / typical)
     return max(1, min(needed, remaining))
 
 
