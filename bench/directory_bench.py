@@ -5,9 +5,10 @@
 (a) Find by e-mail, warm: `query_users("email", ...)` (the data layer) vs a raw DynamoDB Query on the
     same index, interleaved, p50 ratio (goal <= 1.3x).
 (b) Every user of one tenant (users / tenants of them) in a pool of `--users`: the directory page
-    by page (100 a page) vs Cognito's only way, ListUsers over the whole pool filtering on the
-    client (custom attributes are not searchable), on the Cognito stand-in at 100 ms a call and
-    30 RPS, given its best chance: 16 sub-prefix segments in parallel under one 30 RPS limiter.
+    by page (500 a page, the data layer's largest; also timed at 100, GET /users' largest) vs
+    Cognito's only way, ListUsers over the whole pool filtering on the client (custom attributes
+    are not searchable), on the Cognito stand-in at 100 ms a call and 30 RPS, given its best
+    chance: 16 sub-prefix segments in parallel under one 30 RPS limiter.
 The mirror is filled with the stand-in's very users (rows and index keys built by the data layer).
 Results: bench/results/directory.json.
 Ports (overridable): BENCH_DIRECTORY_DDB_PORT (12003), BENCH_DIRECTORY_STANDIN_PORT (12103).
@@ -39,7 +40,8 @@ RESULTS = ROOT / "bench" / "results" / "directory.json"
 DDB_PORT = int(os.environ.get("BENCH_DIRECTORY_DDB_PORT", "12003"))
 STANDIN_PORT = int(os.environ.get("BENCH_DIRECTORY_STANDIN_PORT", "12103"))
 TABLE = "bench-directory"
-PAGE = 100
+PAGE = 500
+API_PAGE = 100
 TENANT = "tenant-0"
 
 
@@ -74,8 +76,8 @@ def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
 
 def find_by_email(client: Any, users: int, samples: int) -> dict[str, Any]:
     """p50/p95 of the data layer's lookup vs the raw Query it makes, interleaved (warm)."""
+    from cognito_mirror.index_keys import index_name, query_keys
     from models.directory import query_users
-    from models.index_keys import index_name, query_keys
 
     def ours(address: str) -> int:
         return len(query_users("email", address, limit=10).users)
@@ -112,14 +114,14 @@ def find_by_email(client: Any, users: int, samples: int) -> dict[str, Any]:
     return result
 
 
-def list_through_directory(expected: int) -> dict[str, Any]:
+def list_through_directory(expected: int, page_size: int = PAGE) -> dict[str, Any]:
     from models.directory import Continuation, query_users
 
     started = time.perf_counter()
     after: Continuation | None = None
     listed, pages = 0, 0
     while True:
-        page = query_users("custom:tenant", TENANT, limit=PAGE, after=after)
+        page = query_users("custom:tenant", TENANT, limit=page_size, after=after)
         listed += len(page.users)
         pages += 1
         if page.next is None:
@@ -128,6 +130,32 @@ def list_through_directory(expected: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     assert listed == expected, f"directory listed {listed} of {expected}"
     return {"seconds": round(elapsed, 3), "pages": pages, "users": listed}
+
+
+def list_raw_floor(client: Any, expected: int) -> dict[str, Any]:
+    """The floor: a bare boto3 Query loop over the 16 shards (1 MB pages, no decoding)."""
+    from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
+
+    started = time.perf_counter()
+    listed, calls = 0, 0
+    for key in query_keys("custom:tenant", TENANT):
+        kwargs: dict[str, Any] = {
+            "TableName": TABLE,
+            "IndexName": index_name(1),
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": slot_attribute(1)},
+            "ExpressionAttributeValues": {":v": {"S": key}},
+        }
+        while True:
+            response = client.query(**kwargs)
+            listed += len(response["Items"])
+            calls += 1
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    elapsed = time.perf_counter() - started
+    assert listed == expected, f"raw Query loop read {listed} of {expected}"
+    return {"seconds": round(elapsed, 3), "query_calls": calls, "users": listed}
 
 
 def list_through_cognito(expected: int) -> dict[str, Any]:
@@ -197,8 +225,13 @@ def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
         print(json.dumps(results["find_by_email"]), flush=True)
         expected = len(range(0, users, tenants))
         listing: dict[str, Any] = {"tenant_users": expected, "pool_users": users, "page": PAGE}
+        list_raw_floor(client, expected)  # warm-up: the first pass over an index is slower
+        listing["raw_query_floor"] = list_raw_floor(client, expected)
+        print(json.dumps(listing["raw_query_floor"]), flush=True)
         listing["directory"] = list_through_directory(expected)
         print(json.dumps(listing["directory"]), flush=True)
+        listing["directory_api_page"] = {"page": API_PAGE, **list_through_directory(expected, API_PAGE)}
+        print(json.dumps(listing["directory_api_page"]), flush=True)
         options = ["--tenants", str(tenants), "--latency-ms", "100", "--list-rps", "30"]
         with standin(users, port=STANDIN_PORT, options=options) as stats:
             listing["list_users"] = list_through_cognito(expected)

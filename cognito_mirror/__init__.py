@@ -18,6 +18,7 @@ from typing import Any
 from cognito_mirror._config import JwtConfig
 from cognito_mirror._errors import (
     ConfigurationError,
+    DirectoryQueryError,
     MirrorError,
     MirrorUnavailableError,
     UnauthenticatedError,
@@ -32,6 +33,7 @@ from cognito_mirror._reader import MirrorReader, default_reader
 __all__ = [
     "Caller",
     "ConfigurationError",
+    "DirectoryQueryError",
     "JwtConfig",
     "MirrorError",
     "MirrorReader",

@@ -4,6 +4,7 @@
     ├── UnauthenticatedError   401  UnauthorizedError
     ├── UserDisabledError      403  ForbiddenError
     ├── UserNotFoundError      404  NotFoundError
+    ├── DirectoryQueryError    400  BadRequestError (attribute not indexed, blank value)
     ├── MirrorUnavailableError 503  ServiceUnavailableError (Retry-After)
     └── ConfigurationError     500  InternalServerError (a deployment fault, never the caller's)
 
@@ -49,6 +50,14 @@ class UserNotFoundError(MirrorError, pt.NotFoundError):
 
     status = 404
     message = "User not found"
+
+
+class DirectoryQueryError(MirrorError, pt.BadRequestError):
+    """A directory lookup the indexes cannot answer: the attribute is not indexed, or the value is
+    blank or too long to be indexed (400)."""
+
+    status = 400
+    message = "Bad request"
 
 
 class MirrorUnavailableError(MirrorError, pt.ServiceUnavailableError):

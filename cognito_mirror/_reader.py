@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from cognito_mirror._cache import Answer, ProfileCache
@@ -20,6 +20,7 @@ from cognito_mirror._config import (
 )
 from cognito_mirror._errors import (
     ConfigurationError,
+    DirectoryQueryError,
     MirrorUnavailableError,
     UnauthenticatedError,
     UserDisabledError,
@@ -27,6 +28,16 @@ from cognito_mirror._errors import (
 )
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
+from cognito_mirror.index_keys import (
+    DEFAULT_INDEXED_ATTRIBUTES,
+    MAX_INDEXED_ATTRIBUTES,
+    index_name,
+    query_keys,
+    slot_attribute,
+)
+
+# Rows whose sub starts with this are the mirror's own state, never a user.
+RESERVED_PREFIX = "#"
 
 log = logging.getLogger("cognito_mirror.reader")
 
@@ -61,6 +72,7 @@ class MirrorReader:
         ddb_connect_timeout: float = 0.5,
         ddb_read_timeout: float = 1.0,
         ddb_max_retries: int = 1,
+        indexed_attributes: Sequence[str] = DEFAULT_INDEXED_ATTRIBUTES,
     ) -> None:
         if not table_name:
             raise ConfigurationError("the mirror's table name is required")
@@ -80,6 +92,10 @@ class MirrorReader:
         self._verifier: Any = None
         self._lock = threading.Lock()
         self.cache = ProfileCache(cache_max_entries)
+        if len(indexed_attributes) > MAX_INDEXED_ATTRIBUTES:
+            raise ConfigurationError(f"at most {MAX_INDEXED_ATTRIBUTES} indexed attributes")
+        # In the mirror's MIRROR_INDEXED_ATTRIBUTES order: attribute i lives in index directory-<i>.
+        self.indexed_attributes = tuple(indexed_attributes)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> MirrorReader:
@@ -102,6 +118,7 @@ class MirrorReader:
             "ddb_connect_timeout": env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
             "ddb_read_timeout": env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
             "ddb_max_retries": int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
+            "indexed_attributes": _indexed_from_env(),
         }
         settings.update(overrides)
         return cls(table, **settings)
@@ -242,6 +259,53 @@ class MirrorReader:
         except ValueError as exc:
             raise MirrorUnavailableError("the repair function answered no JSON") from exc
 
+    # --- the user directory (GetItem/Query on the directory indexes only) ----------------------
+
+    def find_by_email(self, address: str) -> list[Profile]:
+        """The live users whose e-mail is `address` (any case, trimmed): normally one, [] if none."""
+        return list(self.iter_users("email", address))
+
+    def iter_users(self, attribute: str, value: str, *, page_size: int = 500) -> Iterator[Profile]:
+        """Every live user whose indexed `attribute` is `value` (normalised as the mirror stores it),
+        read lazily page by page, in (shard, sub) order. Deleted users are never yielded. The
+        indexes are eventually consistent: a change shows up within about a second."""
+        if attribute not in self.indexed_attributes:
+            raise DirectoryQueryError(f"{attribute[:64]!r} is not an indexed attribute")
+        if not 1 <= page_size <= 1000:
+            raise DirectoryQueryError("page_size must be in 1..1000")
+        partitions = query_keys(attribute, value)
+        if not partitions:
+            raise DirectoryQueryError("the value is empty or too long to be indexed")
+        slot = self.indexed_attributes.index(attribute)
+        for partition in partitions:
+            yield from self._query_partition(slot, partition, page_size)
+
+    def _query_partition(self, slot: int, partition: str, page_size: int) -> Iterator[Profile]:
+        from boto3.dynamodb.types import TypeDeserializer
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        deserialize = TypeDeserializer().deserialize
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index_name(slot),
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": slot_attribute(slot)},
+            "ExpressionAttributeValues": {":v": {"S": partition}},
+            "Limit": page_size,
+        }
+        while True:
+            try:
+                response = self._ddb().query(**kwargs)
+            except (BotoCoreError, ClientError) as exc:
+                raise MirrorUnavailableError(f"mirror query failed: {_code(exc)}") from exc
+            for item in response.get("Items", []):
+                row = {name: deserialize(raw) for name, raw in item.items()}
+                if not row.get("deleted") and not str(row.get("sub", "")).startswith(RESERVED_PREFIX):
+                    yield Profile.from_row(row)
+            if not response.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
 
     def _ddb(self) -> Any:
@@ -270,6 +334,14 @@ class MirrorReader:
     def _count(self, name: str) -> None:
         if self._metrics is not None:
             self._metrics.add_metric(name=name, unit="Count", value=1)
+
+
+def _indexed_from_env() -> tuple[str, ...]:
+    """MIRROR_INDEXED_ATTRIBUTES as the mirror reads it (its own deployment validates the names)."""
+    raw = env("MIRROR_INDEXED_ATTRIBUTES")
+    if raw is not None and raw.lower() == "none":
+        return ()
+    return env_csv("MIRROR_INDEXED_ATTRIBUTES") or DEFAULT_INDEXED_ATTRIBUTES
 
 
 def _found(answer: Answer) -> Profile:

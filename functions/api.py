@@ -1,4 +1,5 @@
-"""HTTP API (v2) handler: GET /me and GET /users/{sub}, read through the cognito_mirror library."""
+"""HTTP API (v2) handler: GET /me, GET /users/{sub} and GET /users (the directory), read through the
+cognito_mirror library and the directory's indexes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cognito_mirror import ConfigurationError as ReaderConfigurationError
 from functions.common.cognito import valid_sub
 from functions.common.observability import count, logger, metrics
 from functions.common.reader import mirror_reader
+from functions.common.user_directory import authorised_query, list_users
 from models.settings import ConfigurationError, get_settings
 
 app = APIGatewayHttpResolver()
@@ -31,6 +33,14 @@ def user_by_sub(sub: str) -> dict[str, Any]:
         raise BadRequestError("malformed sub")
     # An admin reads disabled users too (enabled=false in the answer).
     return reader.get(sub).to_dict()
+
+
+@app.get("/users")
+def users() -> dict[str, Any]:
+    reader = mirror_reader()
+    caller = reader.get_caller(app.current_event)
+    params = app.current_event.query_string_parameters
+    return list_users(authorised_query(caller, params, lambda: reader.get_caller_profile(app.current_event)))
 
 
 def _answer(exc: ServiceError) -> Response[dict[str, Any]]:

@@ -33,7 +33,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from models.index_keys import SLOT_NAMES, index_keys
+from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from models.settings import Settings, get_settings
 from models.user import UserSnapshot
 
@@ -82,7 +82,7 @@ class MirrorRecord(Model):
     source = UnicodeAttribute()
     deleted = BooleanAttribute(default=False)
     expires_at = TTLAttribute(null=True)
-    # The user directory's sparse index keys (models/index_keys.py): present only where the user
+    # The user directory's sparse index keys (cognito_mirror/index_keys.py): present only where the user
     # has the slot's attribute; a tombstone has none.
     dir0 = UnicodeAttribute(null=True)
     dir1 = UnicodeAttribute(null=True)
@@ -391,8 +391,8 @@ def put_index_keys(sub: str, *, observed_at: int, keys: dict[str, str | None]) -
 
 def query_index(
     index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
-) -> tuple[list[MirrorRecord], dict[str, Any] | None]:
-    """One Query page of a GSI partition, in sort-key order: its rows and LastEvaluatedKey."""
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One Query page of a GSI partition, in sort-key order: its raw items and LastEvaluatedKey."""
     kwargs: dict[str, Any] = {
         "TableName": _bound_model().Meta.table_name,
         "IndexName": index,
@@ -407,8 +407,28 @@ def query_index(
         response = _client().query(**kwargs)
     except (BotoCoreError, ClientError) as exc:
         raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
-    rows = [MirrorRecord.from_raw_data(item) for item in response.get("Items", [])]
-    return rows, response.get("LastEvaluatedKey")
+    return response.get("Items", []), response.get("LastEvaluatedKey")
+
+
+def live_snapshot_from_item(item: dict[str, Any]) -> UserSnapshot | None:
+    """The user of a raw directory item (its projection), or None for a tombstone or reserved row.
+
+    Read straight from the wire format: a listing decodes thousands of these, and a full
+    `MirrorRecord` per item costs several times more than the Query itself on a fast store.
+    """
+    sub = item["sub"]["S"]
+    if item.get("deleted", {}).get("BOOL") or sub.startswith(RESERVED_PREFIX):
+        return None
+    attributes = item.get("attributes", {}).get("M", {})
+    return UserSnapshot(
+        sub=sub,
+        username=item.get("username", {}).get("S", ""),
+        attributes={name: value["S"] for name, value in attributes.items() if "S" in value},
+        status=item.get("status", {}).get("S", "UNKNOWN"),
+        enabled=bool(item.get("enabled", {}).get("BOOL")),
+        observed_at=int(item["observed_at"]["N"]),
+        source=item.get("source", {}).get("S", ""),
+    )
 
 
 def load_state(key: str) -> str | None:

@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
 from models.user import CUSTOM_PREFIX, is_allowed
 
-# Each indexed attribute is a global secondary index slot of the table (`dir0`..`dir2`, declared in
-# serverless.yml) and one more index write for every change of a user: a handful at most.
-MAX_INDEXED_ATTRIBUTES = 3
-DEFAULT_INDEXED_ATTRIBUTES = ("email", "custom:tenant")
+# Each indexed attribute (at most MAX_INDEXED_ATTRIBUTES) is a GSI slot of the table (`dir0`..`dir2`,
+# declared in serverless.yml) and one more index write for every change of a user.
 # Standard attributes worth finding users by; flags, dates, addresses and URLs are not.
 INDEXABLE_STANDARD_ATTRIBUTES = frozenset(
     {
@@ -85,6 +84,12 @@ class Settings:
     event_payload: str = "full"
     # Attributes the user directory can find users by, in slot order (`dir0`, `dir1`, ...).
     indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
+    # GET /users: members of this group list their own tenant's users, the tenant being the value
+    # of `tenant_attribute` on their own mirrored row.
+    tenant_admin_group: str = "tenant-admin"
+    tenant_attribute: str = "custom:tenant"
+    # Signs GET /users cursors; None: a random key per container (docs/DIRECTORY.md).
+    cursor_key: bytes | None = None
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
@@ -138,7 +143,25 @@ def load_settings() -> Settings:
         event_bus=_env("MIRROR_EVENT_BUS"),
         event_payload=_event_payload(),
         indexed_attributes=_indexed_attributes(frozenset(allow) if allow else None),
+        tenant_admin_group=_env("MIRROR_TENANT_ADMIN_GROUP") or "tenant-admin",
+        tenant_attribute=_env("MIRROR_TENANT_ATTRIBUTE") or "custom:tenant",
+        cursor_key=_cursor_key(),
     )
+
+
+MIN_CURSOR_KEY_CHARS = 32
+
+
+def _cursor_key() -> bytes | None:
+    raw = _env("MIRROR_CURSOR_KEY")
+    if raw is None:
+        return None
+    if len(raw) < MIN_CURSOR_KEY_CHARS:
+        raise ConfigurationError(
+            f"MIRROR_CURSOR_KEY must be at least {MIN_CURSOR_KEY_CHARS} characters "
+            "(e.g. openssl rand -hex 32)"
+        )
+    return raw.encode()
 
 
 # --- User change events -------------------------------------------------------------------------

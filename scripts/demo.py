@@ -349,6 +349,42 @@ def step_9_events(s: Scenario, t: Transcript, state: DemoState) -> None:
     )
 
 
+def _subs(response: Any) -> list[str]:
+    return [user.get("sub") for user in _json_or_empty(response).get("users", [])]
+
+
+def step_10_directory(s: Scenario, t: Transcript, state: DemoState) -> None:
+    t.step(
+        10, "The user directory: an admin finds a user by e-mail; a tenant admin lists their own tenant only"
+    )
+    admin_token = s.sign_in("root")
+    found = s.get("/users", admin_token, params={"email": "ALICE@example.com"})
+    t.say(f"admin 'root': GET /users?email=ALICE@example.com -> {found.status_code}")
+    t.check(
+        "the admin finds alice by e-mail in another case",
+        found.status_code == 200 and _subs(found) == [state.subs["alice"]],
+        found.text[:200],
+    )
+    hatter = s.sign_up("hatter", email="hatter@example.com", custom__tenant="tea-party")
+    dormouse = s.sign_up("dormouse", email="dormouse@example.com", custom__tenant="tea-party")
+    s.make_tenant_admin("hatter")
+    token = s.sign_in("hatter")
+    own = s.get("/users", token, params={"attribute": "custom:tenant", "value": "tea-party"})
+    t.say(
+        f"tenant admin 'hatter' (tea-party): GET /users?attribute=custom:tenant&value=tea-party"
+        f" -> {own.status_code}"
+    )
+    t.show("users listed", _subs(own))
+    t.check(
+        "the tenant admin lists tea-party: hatter and dormouse, nobody else",
+        own.status_code == 200 and sorted(_subs(own)) == sorted([hatter, dormouse]),
+        own.text[:200],
+    )
+    other = s.get("/users", token, params={"attribute": "custom:tenant", "value": "looking-glass"})
+    t.say(f"... and value=looking-glass (alice's tenant) -> {other.status_code} {other.text[:80]}")
+    t.check("another tenant is refused with 403", other.status_code == 403, other.text[:200])
+
+
 def _json_or_empty(response: Any) -> dict[str, Any]:
     try:
         body = response.json()
@@ -367,6 +403,7 @@ STEPS = (
     step_7_latency,
     step_8_consumer,
     step_9_events,
+    step_10_directory,
 )
 
 

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -59,6 +60,8 @@ LOCAL_REPAIR_TIMEOUT_S = 15
 REGION = "eu-west-1"
 DEFAULT_STAGE = "local"
 ADMIN_GROUP = "admin"
+# Members list their own tenant through GET /users (serverless.yml tenantAdminGroup).
+TENANT_ADMIN_GROUP = "tenant-admin"
 # DynamoDB Local and cognito-local accept any credentials; botocore needs some.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 PORT_VARIABLES = {
@@ -360,6 +363,8 @@ class LocalStack:
     stage: str = DEFAULT_STAGE
     state_dir: Path = STATE_DIR / "dev"
     cache_ttl_seconds: str = "0"
+    # Signs GET /users cursors; one per stack start, so that cursors work across its containers.
+    cursor_key: str = field(default_factory=lambda: secrets.token_hex(32))
     say: Callable[[str], None] = print
     info: StackInfo | None = None
     ready_seconds: float = 0.0
@@ -538,6 +543,7 @@ class LocalStack:
             f"--param=issuerUrl={info.issuer}",
             f"--param=appClientId={info.client_id}",
             f"--param=cacheTtlSeconds={self.cache_ttl_seconds}",
+            f"--param=cursorKey={self.cursor_key}",
             *extra,
         ]
 
@@ -639,6 +645,7 @@ def create_pool(cognito: Any, name: str = "mirror-local") -> tuple[str, str]:
         ],
     )["UserPool"]
     cognito.create_group(GroupName=ADMIN_GROUP, UserPoolId=pool["Id"])
+    cognito.create_group(GroupName=TENANT_ADMIN_GROUP, UserPoolId=pool["Id"])
     client = cognito.create_user_pool_client(
         UserPoolId=pool["Id"],
         ClientName="mirror-local-app",

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from models.user import attribute_list_to_dict
-from scripts.localstack import ADMIN_GROUP, ROOT, StackInfo
+from scripts.localstack import ADMIN_GROUP, ROOT, TENANT_ADMIN_GROUP, StackInfo
 
 PASSWORD = "Local-Passw0rd!"  # noqa: S105 - users of a throwaway local pool
 HTTP_TIMEOUT_S = 30.0
@@ -93,10 +93,13 @@ class Scenario:
         )
         return str(attribute_list_to_dict(user["Attributes"])["sub"])
 
-    def make_admin(self, username: str) -> None:
+    def make_admin(self, username: str, group: str = ADMIN_GROUP) -> None:
         self.cognito.admin_add_user_to_group(
-            UserPoolId=self.info.user_pool_id, Username=username, GroupName=ADMIN_GROUP
+            UserPoolId=self.info.user_pool_id, Username=username, GroupName=group
         )
+
+    def make_tenant_admin(self, username: str) -> None:
+        self.make_admin(username, TENANT_ADMIN_GROUP)
 
     def sign_in(self, username: str) -> str:
         """USER_PASSWORD_AUTH (cognito-local fires PostAuthentication); returns the access token."""
@@ -126,11 +129,17 @@ class Scenario:
 
     # --- HTTP API (serverless-offline) ----------------------------------------------------------
 
-    def get(self, path: str, token: str | None, base_url: str | None = None) -> requests.Response:
+    def get(
+        self,
+        path: str,
+        token: str | None,
+        base_url: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
         """GET on the mirror's HTTP API, or on `base_url` (e.g. the consumer's, `info.consumer_url`)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         url = f"{base_url or self.info.http_url}{path}"
-        return self.http.get(url, headers=headers, timeout=HTTP_TIMEOUT_S)
+        return self.http.get(url, headers=headers, params=params, timeout=HTTP_TIMEOUT_S)
 
     # --- DynamoDB Local -------------------------------------------------------------------------
 

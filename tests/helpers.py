@@ -66,5 +66,19 @@ def http_event(
     return event
 
 
+def users_event(params: dict[str, str] | None, *, claims: dict[str, Any] | None) -> dict[str, Any]:
+    """An HTTP API v2 event for GET /users with these query parameters (None: no query string)."""
+    from urllib.parse import urlencode
+
+    event = http_event("/users", claims=claims, fixture="apigw_http_get_users")
+    event["routeKey"] = event["requestContext"]["routeKey"] = "GET /users"
+    event["rawQueryString"] = urlencode(params or {})
+    if params is None:
+        event.pop("queryStringParameters", None)
+    else:
+        event["queryStringParameters"] = params
+    return event
+
+
 def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None

@@ -17,5 +17,8 @@ def mirror_reader() -> MirrorReader:
     The API's role may read Cognito and write the mirror, so a miss runs the repair function's logic
     here (Cognito read, guarded write). Without USER_POOL_ID there is nothing to repair from: a 404.
     """
-    repair = repair_user if get_settings().user_pool_id else None
-    return MirrorReader.from_env(repair=repair, metrics=metrics)
+    settings = get_settings()
+    repair = repair_user if settings.user_pool_id else None
+    return MirrorReader.from_env(
+        repair=repair, metrics=metrics, indexed_attributes=settings.indexed_attributes
+    )

@@ -344,8 +344,12 @@ def test_table_is_on_demand_encrypted_recoverable_retained_and_protected(stack: 
 def test_every_route_requires_the_jwt_authorizer(stack: PackagedStack) -> None:
     # Given the HTTP API routes
     routes = stack.resources_of_type("AWS::ApiGatewayV2::Route")
-    # Then they are exactly the two documented ones, each behind the Cognito JWT authorizer
-    assert {route["Properties"]["RouteKey"] for route in routes.values()} == {"GET /me", "GET /users/{sub}"}
+    # Then they are exactly the documented ones, each behind the Cognito JWT authorizer
+    assert {route["Properties"]["RouteKey"] for route in routes.values()} == {
+        "GET /me",
+        "GET /users/{sub}",
+        "GET /users",
+    }
     for route in routes.values():
         assert route["Properties"]["AuthorizationType"] == "JWT"
         assert route["Properties"]["AuthorizerId"] == {"Ref": "HttpApiAuthorizerCognitoJwt"}

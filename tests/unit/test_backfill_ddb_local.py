@@ -149,8 +149,8 @@ def keys_of(sub: str) -> dict[str, str | None]:
 
 @pytest.mark.usefixtures("local_table")
 def test_both_partiql_forms_write_the_index_keys_and_an_update_removes_a_lost_one() -> None:
+    from cognito_mirror.index_keys import shard_of
     from models.directory import query_users
-    from models.index_keys import shard_of
 
     # Given a user INSERTed (read as missing) with an e-mail and a tenant
     assert put_snapshots([tenant_snap("d1", 10, "acme")], missing={"d1"}) == [W]
@@ -167,8 +167,8 @@ def test_both_partiql_forms_write_the_index_keys_and_an_update_removes_a_lost_on
 
 @pytest.mark.usefixtures("local_table")
 def test_a_tenant_listing_on_the_real_indexes_pages_through_every_shard() -> None:
+    from cognito_mirror.index_keys import shard_of
     from models.directory import Continuation, query_users
-    from models.index_keys import shard_of
 
     # Given 60 users of acme written by the PartiQL batch path and a tombstoned one
     page = [tenant_snap(f"m-{i:02d}", 10, "acme") for i in range(60)]

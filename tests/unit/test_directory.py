@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
 from models.directory import Continuation, DirectoryQueryError, query_users
-from models.index_keys import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
 from models.mirror_table import (
     WriteOutcome,
     get_record,
@@ -381,3 +381,42 @@ def test_the_command_on_a_missing_table_is_one_clear_line(capsys: pytest.Capture
     err = capsys.readouterr().err
     assert err.startswith("directory: error: mirror query failed: ResourceNotFoundException")
     assert len(err.splitlines()) == 1
+
+
+def test_after_a_shard_read_to_its_end_the_next_shards_are_read_in_parallel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from models import directory
+
+    # Given a small tenant (3 users across the 16 shards)
+    for i in range(3):
+        put_snapshot(tenant_user(f"small-{i}", "initech"))
+    threads: list[str] = []
+    real = directory.query_index
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(directory, "query_index", recorded)
+    # When it is listed in one page
+    page = query_users(TENANT, "initech", limit=50)
+    # Then one Query per shard: the first alone, the 15 others at once on the directory's threads
+    assert sorted(found.sub for found in page.users) == ["small-0", "small-1", "small-2"]
+    assert page.next is None
+    assert len(threads) == DIRECTORY_SHARDS
+    assert sum(name.startswith("directory") for name in threads) == DIRECTORY_SHARDS - 1
+
+
+def test_a_page_that_fills_inside_a_shard_resumes_right_after_its_last_user() -> None:
+    # Given 60 users of one tenant
+    subs = [f"big-{i:03d}" for i in range(60)]
+    for sub in subs:
+        put_snapshot(tenant_user(sub, "umbrella"))
+    # When it is listed 7 at a time
+    listed, pages = everyone(TENANT, "umbrella", 7)
+    # Then every page but the last is full, and every user comes once, in (shard, sub) order
+    assert listed == sorted(subs, key=lambda sub: (shard_of(sub), sub))
+    assert pages == 9

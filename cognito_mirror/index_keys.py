@@ -10,6 +10,8 @@ phone number, preferred username), and `<attribute>#<normalised value>#<shard>` 
 (a tenant may hold a million users): shard = crc32(sub) mod DIRECTORY_SHARDS spreads one value's
 writes over that many index partitions, each far below a partition's ~1,000 writes/s.
 The attribute name in the key keeps a row written under another setting from ever matching.
+The one definition of the format: the mirror's write path (models/) and the library's lookups
+(`MirrorReader.find_by_email`, `iter_users`) both use it. Pure: no AWS, no settings.
 See docs/DIRECTORY.md.
 """
 
@@ -18,8 +20,10 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 
-from models.settings import MAX_INDEXED_ATTRIBUTES
-
+# Index slots declared in serverless.yml (`directory-0`..`directory-2`): at most this many attributes.
+MAX_INDEXED_ATTRIBUTES = 3
+# MIRROR_INDEXED_ATTRIBUTES when unset (the mirror drops from it what its allowlist does not mirror).
+DEFAULT_INDEXED_ATTRIBUTES = ("email", "custom:tenant")
 SLOT_PREFIX = "dir"
 INDEX_PREFIX = "directory-"
 DIRECTORY_SHARDS = 16

@@ -1,0 +1,106 @@
+"""GET /users: who may list what, the query's parameters, and one page of profiles.
+
+Administrators (MIRROR_ADMIN_GROUP) query any indexed attribute. Tenant administrators
+(MIRROR_TENANT_ADMIN_GROUP) list their own tenant only: the value of MIRROR_TENANT_ATTRIBUTE on
+their own mirrored row, never a claim, a parameter or a cursor. Everyone else: 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError
+
+from cognito_mirror import Caller, MirrorUnavailableError, Profile
+from cognito_mirror.index_keys import normalise_value
+from functions.common.cursor import CursorError, decode_cursor, encode_cursor
+from models.directory import DirectoryQueryError, query_users
+from models.mirror_table import MirrorUnavailableError as TableUnavailableError
+from models.settings import get_settings
+from models.user import UserSnapshot
+
+PARAMETERS = ("email", "attribute", "value", "limit", "cursor")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+_USAGE = "use ?email=<address> or ?attribute=<name>&value=<value>, with optional limit and cursor"
+
+
+@dataclass(frozen=True)
+class UsersQuery:
+    attribute: str
+    value: str
+    limit: int
+    cursor: str | None
+
+
+def parse_users_query(params: Mapping[str, str] | None) -> UsersQuery:
+    """The query of GET /users, or BadRequestError naming what is allowed."""
+    params = params or {}
+    if not set(params) <= set(PARAMETERS):
+        raise BadRequestError(f"unknown parameter (allowed: {', '.join(PARAMETERS)}): {_USAGE}")
+    email, attribute, value = params.get("email"), params.get("attribute"), params.get("value")
+    if (email is None) == (attribute is None):
+        raise BadRequestError(f"give exactly one of email or attribute: {_USAGE}")
+    if email is not None:
+        if value is not None:
+            raise BadRequestError(f"value goes with attribute, not with email: {_USAGE}")
+        attribute, value = "email", email
+    assert attribute is not None
+    indexed = get_settings().indexed_attributes
+    if attribute not in indexed:
+        allowed = ", ".join(indexed) or "none (no attribute is indexed)"
+        raise BadRequestError(f"attribute must be an indexed attribute: {allowed}")
+    if value is None or not value.strip():
+        raise BadRequestError("value must not be empty")
+    raw_limit = params.get("limit", str(DEFAULT_LIMIT))
+    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
+        raise BadRequestError(f"limit must be a whole number in 1..{MAX_LIMIT}")
+    return UsersQuery(attribute, value, int(raw_limit), params.get("cursor"))
+
+
+def authorised_query(
+    caller: Caller, params: Mapping[str, str] | None, own_profile: Callable[[], Profile]
+) -> UsersQuery:
+    """The caller's query, if they may run it: ForbiddenError unless they are an administrator, or a
+    tenant administrator listing the tenant of their own mirrored row (`own_profile`, read only for
+    them). Parameters are checked (BadRequestError) only for members of either group."""
+    settings = get_settings()
+    if settings.admin_group in caller.groups:
+        return parse_users_query(params)
+    if settings.tenant_admin_group not in caller.groups:
+        raise ForbiddenError("Forbidden")
+    query = parse_users_query(params)
+    if query.attribute != settings.tenant_attribute:
+        raise ForbiddenError("Forbidden")
+    tenant = own_profile().attributes.get(settings.tenant_attribute, "")
+    own = normalise_value(settings.tenant_attribute, tenant)
+    if not own or own != normalise_value(query.attribute, query.value):
+        raise ForbiddenError("Forbidden")
+    return query
+
+
+def _profile(user: UserSnapshot) -> dict[str, Any]:
+    row = {
+        "sub": user.sub,
+        "username": user.username,
+        "attributes": user.attributes,
+        "status": user.status,
+        "enabled": user.enabled,
+        "observed_at": user.observed_at,
+    }
+    return Profile.from_row(row).to_dict()
+
+
+def list_users(query: UsersQuery) -> dict[str, Any]:
+    """One page: {"users": [<profile>...], "cursor": <next page's cursor or None>}."""
+    try:
+        after = decode_cursor(query.attribute, query.value, query.cursor) if query.cursor else None
+        page = query_users(query.attribute, query.value, limit=query.limit, after=after)
+    except (CursorError, DirectoryQueryError) as exc:
+        raise BadRequestError(str(exc)) from exc
+    except TableUnavailableError as exc:
+        raise MirrorUnavailableError(str(exc)) from exc
+    cursor = encode_cursor(query.attribute, query.value, page.next) if page.next else None
+    return {"users": [_profile(user) for user in page.users], "cursor": cursor}
