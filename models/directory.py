@@ -62,10 +62,20 @@ def _check_last_key(last_key: dict[str, Any], key_name: str, partition: str) -> 
         raise DirectoryQueryError("the continuation does not belong to this query")
 
 
-def query_users(
-    attribute: str, value: str, *, limit: int, after: Continuation | None = None
-) -> DirectoryPage:
-    """Up to `limit` live users whose `attribute` equals `value` (normalised), from `after` on."""
+@dataclass(frozen=True)
+class _Query:
+    """One query's index, key attribute, partitions (one per shard) and page size."""
+
+    index: str
+    key_name: str
+    partitions: list[str]
+    limit: int
+
+
+def _plan(
+    attribute: str, value: str, limit: int, after: Continuation | None
+) -> tuple[_Query, int, dict[str, Any] | None]:
+    """The query and where its page starts (shard, LastEvaluatedKey), or DirectoryQueryError."""
     slot = _slot(attribute)
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise DirectoryQueryError(f"limit must be in 1..{MAX_PAGE_SIZE}")
@@ -78,37 +88,69 @@ def query_users(
     key_name = slot_attribute(slot)
     if last_key is not None:
         _check_last_key(last_key, key_name, partitions[shard])
-    index = index_name(slot)
+    return _Query(index_name(slot), key_name, partitions, limit), shard, last_key
+
+
+def query_users(
+    attribute: str, value: str, *, limit: int, after: Continuation | None = None
+) -> DirectoryPage:
+    """Up to `limit` live users whose `attribute` equals `value` (normalised), from `after` on."""
+    query, shard, last_key = _plan(attribute, value, limit, after)
     users: list[UserSnapshot] = []
     width = 1  # shards read at once: 1 until a shard read whole tells how full shards are
     whole: list[int] = []  # sizes of the shards read whole (from their start to their end)
     while True:
-        want = limit - len(users)
-        batch = range(shard, min(shard + width, len(partitions)))
-        starts = [last_key] + [None] * (len(batch) - 1)
-        answers = _read_shards(index, key_name, [partitions[s] for s in batch], starts, want)
-        for current, start, (items, next_key) in zip(batch, starts, answers, strict=True):
-            for position, item in enumerate(items):
-                found = live_snapshot_from_item(item)
-                if found is not None:
-                    users.append(found)
-                if len(users) == limit and position < len(items) - 1:
-                    # The page fills inside this answer: resume right after the last item taken.
-                    resume = {key_name: {"S": partitions[current]}, "sub": item["sub"]}
-                    return DirectoryPage(users, Continuation(current, resume))
-            if next_key is not None:  # this shard goes on: the page is full, or read it further
-                shard, last_key = current, next_key
-                break
-            if start is None:
-                whole.append(len(items))
-            shard, last_key = current + 1, None
-            if shard == len(partitions):
-                return DirectoryPage(users, None)
-            if len(users) >= limit:
-                return DirectoryPage(users, Continuation(shard, None))
-        if len(users) >= limit:
-            return DirectoryPage(users, Continuation(shard, last_key))
-        width = _width(limit - len(users), whole, len(partitions) - shard)
+        page, shard, last_key = _read_batch(query, users, shard, last_key, width, whole)
+        if page is not None:
+            return page
+        width = _width(limit - len(users), whole, len(query.partitions) - shard)
+
+
+def _read_batch(
+    query: _Query,
+    users: list[UserSnapshot],
+    shard: int,
+    last_key: dict[str, Any] | None,
+    width: int,
+    whole: list[int],
+) -> tuple[DirectoryPage | None, int, dict[str, Any] | None]:
+    """Read `width` shards from `shard` into `users`: the page once it is complete, else where to go on."""
+    batch = range(shard, min(shard + width, len(query.partitions)))
+    starts = [last_key] + [None] * (len(batch) - 1)
+    want = query.limit - len(users)
+    answers = _read_shards(query.index, query.key_name, [query.partitions[s] for s in batch], starts, want)
+    for current, start, (items, next_key) in zip(batch, starts, answers, strict=True):
+        page = _take(query, users, current, items)
+        if page is not None:
+            return page, current, None
+        if next_key is not None:  # this shard goes on: the page is full, or read it further
+            shard, last_key = current, next_key
+            break
+        if start is None:
+            whole.append(len(items))
+        shard, last_key = current + 1, None
+        if shard == len(query.partitions):
+            return DirectoryPage(users, None), shard, None
+        if len(users) >= query.limit:
+            return DirectoryPage(users, Continuation(shard, None)), shard, None
+    if len(users) >= query.limit:
+        return DirectoryPage(users, Continuation(shard, last_key)), shard, last_key
+    return None, shard, last_key
+
+
+def _take(
+    query: _Query, users: list[UserSnapshot], shard: int, items: list[dict[str, Any]]
+) -> DirectoryPage | None:
+    """Add the live users of one answer; the page when it fills inside the answer."""
+    for position, item in enumerate(items):
+        found = live_snapshot_from_item(item)
+        if found is not None:
+            users.append(found)
+        if len(users) == query.limit and position < len(items) - 1:
+            # The page fills inside this answer: resume right after the last item taken.
+            resume = {query.key_name: {"S": query.partitions[shard]}, "sub": item["sub"]}
+            return DirectoryPage(users, Continuation(shard, resume))
+    return None
 
 
 def _width(want: int, whole: list[int], remaining: int) -> int:
