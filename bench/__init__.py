@@ -1,1 +1,1 @@
-"""Benchmarks (issue 7): the mirror vs Cognito GetUser per request. Run with `make bench`."""
+"""Benchmarks: the mirror vs Cognito GetUser per request. Run with `make bench`."""

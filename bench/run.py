@@ -1,4 +1,4 @@
-"""Run the benchmarks of issue 7: a table on stdout, one JSON per benchmark in bench/results/.
+"""Run the benchmarks: a table on stdout, one JSON per benchmark in bench/results/.
 
     python -m bench.run            # everything (what `make bench-core` runs)
     python -m bench.run --quick    # fewer samples, for a smoke run
