@@ -21,8 +21,10 @@ import uuid
 
 from bench.stats import Report, absolute, render
 from scripts.dynamodb_local import LocalServiceError
-from scripts.localstack import STATE_DIR, LocalStack, Ports
+from scripts.ports import Ports
 from scripts.scenario import Scenario
+from scripts.stack import LocalStack
+from scripts.stack_info import STATE_DIR
 
 WARMUP = 3
 # The stream plugin polls every ~1 s: the goal is that plus the two functions' own time.

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scripts.dynamodb_local import LocalServiceError
-from scripts.localstack import STATE_DIR, LocalStack
 from scripts.scenario import EVENT_TIMEOUT_S, ReceivedEvent, Scenario, token_claims
+from scripts.stack import LocalStack
+from scripts.stack_info import STATE_DIR
 
 LATENCY_SAMPLES = 50
 LATENCY_WARMUP = 3
