@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
     )
     parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
-    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    parser.add_argument(
+        "--aws-profile",
+        "--profile",
+        dest="aws_profile",
+        help="AWS profile (default: AWS_PROFILE); --profile is an alias",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return parser
 
@@ -66,8 +71,8 @@ def _configure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
     os.environ["MIRROR_TABLE"] = args.table
     if args.region:
         os.environ["AWS_REGION"] = args.region
-    if args.profile:
-        os.environ["AWS_PROFILE"] = args.profile
+    if args.aws_profile:
+        os.environ["AWS_PROFILE"] = args.aws_profile
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 

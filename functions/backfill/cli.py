@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
     )
     parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
-    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    parser.add_argument(
+        "--aws-profile",
+        "--profile",
+        dest="aws_profile",
+        help="AWS profile (default: AWS_PROFILE); --profile is an alias",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="read both sides, write nothing, report")
     mode.add_argument("--verify", action="store_true", help="drift report only; exit 3 when drift is found")
@@ -136,8 +141,8 @@ def _configure_environment(args: argparse.Namespace) -> None:
     os.environ["USER_POOL_ID"] = args.user_pool_id
     os.environ["AWS_REGION"] = args.region
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    if args.profile:
-        os.environ["AWS_PROFILE"] = args.profile
+    if args.aws_profile:
+        os.environ["AWS_PROFILE"] = args.aws_profile
     for name, value in _BULK_DDB_ENV.items():
         os.environ.setdefault(name, value)
 
