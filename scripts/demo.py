@@ -12,34 +12,15 @@ from __future__ import annotations
 import sys
 import time
 
-from scripts.demo_consumer_steps import step_8_consumer, step_9_events, step_10_directory
-from scripts.demo_mirror_steps import (
-    step_1_sign_up,
-    step_2_sign_in,
-    step_3_attribute_sync,
-    step_4_admin_created,
-    step_5_backfill,
-    step_6_delete,
-    step_7_latency,
-)
+from scripts.demo_consumer_steps import CONSUMER_STEPS
+from scripts.demo_mirror_steps import MIRROR_STEPS
 from scripts.demo_transcript import DemoState, Transcript
 from scripts.dynamodb_local import LocalServiceError
 from scripts.scenario import Scenario
 from scripts.stack import LocalStack
 from scripts.stack_info import STATE_DIR
 
-STEPS = (
-    step_1_sign_up,
-    step_2_sign_in,
-    step_3_attribute_sync,
-    step_4_admin_created,
-    step_5_backfill,
-    step_6_delete,
-    step_7_latency,
-    step_8_consumer,
-    step_9_events,
-    step_10_directory,
-)
+STEPS = (*MIRROR_STEPS, *CONSUMER_STEPS)
 
 
 def run_steps(scenario: Scenario, transcript: Transcript) -> None:

@@ -162,3 +162,6 @@ def step_10_directory(s: Scenario, t: Transcript, state: DemoState) -> None:
     other = s.get("/users", token, params={"attribute": "custom:tenant", "value": "looking-glass"})
     t.say(f"... and value=looking-glass (alice's tenant) -> {other.status_code} {other.text[:80]}")
     t.check("another tenant is refused with 403", other.status_code == 403, other.text[:200])
+
+
+CONSUMER_STEPS = (step_8_consumer, step_9_events, step_10_directory)

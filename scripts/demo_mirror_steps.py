@@ -185,3 +185,14 @@ def step_7_latency(s: Scenario, t: Transcript, state: DemoState) -> None:
         "the mirror serves the same attribute values as GetUser",
         bool(mirrored) and all(from_get_user.get(name) == value for name, value in mirrored.items()),
     )
+
+
+MIRROR_STEPS = (
+    step_1_sign_up,
+    step_2_sign_in,
+    step_3_attribute_sync,
+    step_4_admin_created,
+    step_5_backfill,
+    step_6_delete,
+    step_7_latency,
+)
