@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from functions.common.admin_cli import add_aws_arguments
+
 if TYPE_CHECKING:
     from models.user import UserSnapshot
 
@@ -39,16 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--find-email", metavar="ADDRESS", help="users with this e-mail (any case)")
     what.add_argument("--find", metavar="ATTRIBUTE=VALUE", help="users whose indexed ATTRIBUTE is VALUE")
     parser.add_argument("--limit", type=int, default=100, help=f"most users shown, 1-{MAX_LIMIT} (100)")
-    parser.add_argument(
-        "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
-    )
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
-    parser.add_argument(
-        "--aws-profile",
-        "--profile",
-        dest="aws_profile",
-        help="AWS profile (default: AWS_PROFILE); --profile is an alias",
-    )
+    add_aws_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return parser
 
