@@ -2,7 +2,7 @@
 
     python -m bench.events_lag [--writes 50]   (make bench-events-lag)
 
-Starts the local stack (scripts/localstack.py, loopback ports the kernel picks), then, one at a
+Starts the local stack (scripts/stack.py, loopback ports the kernel picks), then, one at a
 time, changes `custom:tenant` of one user through the mirror's guarded write
 (`models.mirror_table.put_snapshot`) and waits (bounded) until the example consumer's replica
 table holds that version: table stream (serverless-offline-dynamodb-streams) → userEvents →
