@@ -2,7 +2,7 @@
 
     python -m bench.events_lag [--writes 50]   (make bench-events-lag)
 
-Starts the local stack (scripts/localstack.py, loopback ports the kernel picks), then, one at a
+Starts the local stack (scripts/stack.py, loopback ports the kernel picks), then, one at a
 time, changes `custom:tenant` of one user through the mirror's guarded write
 (`models.mirror_table.put_snapshot`) and waits (bounded) until the example consumer's replica
 table holds that version: table stream (serverless-offline-dynamodb-streams) → userEvents →
@@ -21,8 +21,10 @@ import uuid
 
 from bench.stats import Report, absolute, render
 from scripts.dynamodb_local import LocalServiceError
-from scripts.localstack import STATE_DIR, LocalStack, Ports
+from scripts.ports import Ports
 from scripts.scenario import Scenario
+from scripts.stack import LocalStack
+from scripts.stack_info import STATE_DIR
 
 WARMUP = 3
 # The stream plugin polls every ~1 s: the goal is that plus the two functions' own time.

@@ -1,7 +1,7 @@
 """The seed's approach (bench/naive_getuser_handler.py) on the same stand-ins, vs the mirror.
 
 Cognito stand-in: moto's server on 127.0.0.1 (real GetUser wire protocol, a real access token
-from AdminInitiateAuth, NO injected latency: real Cognito answers over the internet, so these
+from InitiateAuth, NO injected latency: real Cognito answers over the internet, so these
 naive figures are a lower bound). The quota arithmetic is printed as a separate labelled line.
 """
 
@@ -13,6 +13,7 @@ from bench.api import call_get_me
 from bench.fixtures import FakeLambdaContext, get_me_event, load_event
 from bench.stack import Stack
 from bench.stats import Report, quiet_stdout, timed_pair, versus
+from scripts.user_pool import create_pool, create_user, sign_in
 
 PASSWORD = "Bench-Passw0rd!"  # noqa: S105 - a throwaway user on a local moto server
 
@@ -25,34 +26,13 @@ DYNAMODB_TABLE_RRU = 40_000
 def access_token(stack: Stack) -> str:
     """A user like the fixture's, in a fresh moto pool, signed in: its access token."""
     idp = stack.cognito_client()
-    pool = idp.create_user_pool(
-        PoolName="mirror-bench",
-        Schema=[{"Name": "tenant", "AttributeDataType": "String", "Mutable": True}],
-    )["UserPool"]["Id"]
-    app = idp.create_user_pool_client(
-        UserPoolId=pool, ClientName="bench", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"]
-    )["UserPoolClient"]["ClientId"]
+    pool_id, client_id = create_pool(idp, "mirror-bench", client_name="bench")
     event = load_event("post_authentication")
     attrs = {
         k: v for k, v in event["request"]["userAttributes"].items() if not k.startswith(("sub", "cognito:"))
     }
-    idp.admin_create_user(
-        UserPoolId=pool,
-        Username=event["userName"],
-        UserAttributes=[{"Name": k, "Value": v} for k, v in attrs.items()],
-        MessageAction="SUPPRESS",
-    )
-    idp.admin_set_user_password(
-        UserPoolId=pool, Username=event["userName"], Password=PASSWORD, Permanent=True
-    )
-    auth = idp.admin_initiate_auth(
-        UserPoolId=pool,
-        ClientId=app,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": event["userName"], "PASSWORD": PASSWORD},
-    )
-    token: str = auth["AuthenticationResult"]["AccessToken"]
-    return token
+    create_user(idp, pool_id, event["userName"], attrs, password=PASSWORD)
+    return sign_in(idp, client_id, event["userName"], PASSWORD)
 
 
 def quota_line() -> str:

@@ -2,7 +2,7 @@
 
 - DynamoDB Local (scripts.dynamodb_local) with the table from serverless.yml (scripts.table);
 - moto's server as the Cognito stand-in for the naive GetUser baseline (real wire protocol,
-  access tokens from AdminInitiateAuth; no injected latency);
+  access tokens from InitiateAuth; no injected latency);
 - a "silent" socket that accepts connections and never answers, and a closed port, for the
   unreachable-DynamoDB figures.
 """

@@ -1,13 +1,17 @@
-"""MirrorReader: the caller's identity, then their row (one GetItem, cached), repaired on a miss."""
+"""MirrorReader: the caller's identity, then their row (one GetItem, cached), repaired on a miss.
+
+Its parts: the repair answers (`_repair.py`), the directory's index reads (`_directory.py`), boto3
+clients and items (`_aws.py`), the cache (`_cache.py`), identity (`_identity.py`, `_jwt.py`).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+from cognito_mirror._aws import bounded_client, error_code, plain_item
 from cognito_mirror._cache import Answer, ProfileCache
 from cognito_mirror._config import (
     JwtConfig,
@@ -18,9 +22,9 @@ from cognito_mirror._config import (
     token_uses,
     valid_sub,
 )
+from cognito_mirror._directory import directory_query, live_users
 from cognito_mirror._errors import (
     ConfigurationError,
-    DirectoryQueryError,
     MirrorUnavailableError,
     UnauthenticatedError,
     UserDisabledError,
@@ -28,22 +32,10 @@ from cognito_mirror._errors import (
 )
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
-from cognito_mirror.index_keys import (
-    DEFAULT_INDEXED_ATTRIBUTES,
-    MAX_INDEXED_ATTRIBUTES,
-    index_name,
-    query_keys,
-    slot_attribute,
-)
-
-# Rows whose sub starts with this are the mirror's own state, never a user.
-RESERVED_PREFIX = "#"
+from cognito_mirror._repair import RepairCallable, invoke_repair_function, repaired_profile
+from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
 
 log = logging.getLogger("cognito_mirror.reader")
-
-# A repair callable takes {"sub", "username"} and answers like the repair function:
-# {"found": true, "profile": {...}}, {"found": false} or {"error": "..."}.
-RepairCallable = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 
 class MetricsSink(Protocol):
@@ -208,17 +200,13 @@ class MirrorReader:
         return answer
 
     def _read_row(self, sub: str) -> dict[str, Any] | None:
-        from boto3.dynamodb.types import TypeDeserializer
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             item = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}}).get("Item")
         except (BotoCoreError, ClientError) as exc:
-            raise MirrorUnavailableError(f"mirror read failed: {_code(exc)}") from exc
-        if not item:
-            return None
-        deserialize = TypeDeserializer().deserialize
-        return {name: deserialize(value) for name, value in item.items()}
+            raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
+        return plain_item(item) if item else None
 
     def _repair(self, sub: str, username: str | None) -> Answer:
         if self.repair is None:
@@ -226,38 +214,9 @@ class MirrorReader:
             return None
         self._count("ProfileRepair")
         payload = {"sub": sub, "username": username}
-        answer = self.repair(payload) if callable(self.repair) else self._invoke_repair(payload)
-        if not isinstance(answer, Mapping) or "error" in answer:
-            raise MirrorUnavailableError("the repair function failed")
-        if answer.get("found") is not True:
-            return None
-        profile = answer.get("profile")
-        try:
-            repaired = Profile.from_dict(profile if isinstance(profile, Mapping) else {})
-        except ValueError as exc:
-            raise MirrorUnavailableError("the repair function answered an unreadable profile") from exc
-        if repaired.sub != sub:
-            raise MirrorUnavailableError("the repair function answered another user")
-        return repaired
-
-    def _invoke_repair(self, payload: dict[str, Any]) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self._lambda_client().invoke(
-                FunctionName=self.repair,
-                InvocationType="RequestResponse",
-                Payload=json.dumps(payload).encode(),
-            )
-            body = response["Payload"].read()
-        except (BotoCoreError, ClientError) as exc:
-            raise MirrorUnavailableError(f"repair invoke failed: {_code(exc)}") from exc
-        if response.get("FunctionError"):
-            raise MirrorUnavailableError("the repair function failed")
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise MirrorUnavailableError("the repair function answered no JSON") from exc
+        if callable(self.repair):
+            return repaired_profile(self.repair(payload), sub)
+        return repaired_profile(invoke_repair_function(self._lambda_client, self.repair, payload), sub)
 
     # --- the user directory (GetItem/Query on the directory indexes only) ----------------------
 
@@ -269,42 +228,9 @@ class MirrorReader:
         """Every live user whose indexed `attribute` is `value` (normalised as the mirror stores it),
         read lazily page by page, in (shard, sub) order. Deleted users are never yielded. The
         indexes are eventually consistent: a change shows up within about a second."""
-        if attribute not in self.indexed_attributes:
-            raise DirectoryQueryError(f"{attribute[:64]!r} is not an indexed attribute")
-        if not 1 <= page_size <= 1000:
-            raise DirectoryQueryError("page_size must be in 1..1000")
-        partitions = query_keys(attribute, value)
-        if not partitions:
-            raise DirectoryQueryError("the value is empty or too long to be indexed")
-        slot = self.indexed_attributes.index(attribute)
+        slot, partitions = directory_query(self.indexed_attributes, attribute, value, page_size)
         for partition in partitions:
-            yield from self._query_partition(slot, partition, page_size)
-
-    def _query_partition(self, slot: int, partition: str, page_size: int) -> Iterator[Profile]:
-        from boto3.dynamodb.types import TypeDeserializer
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        deserialize = TypeDeserializer().deserialize
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index_name(slot),
-            "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": slot_attribute(slot)},
-            "ExpressionAttributeValues": {":v": {"S": partition}},
-            "Limit": page_size,
-        }
-        while True:
-            try:
-                response = self._ddb().query(**kwargs)
-            except (BotoCoreError, ClientError) as exc:
-                raise MirrorUnavailableError(f"mirror query failed: {_code(exc)}") from exc
-            for item in response.get("Items", []):
-                row = {name: deserialize(raw) for name, raw in item.items()}
-                if not row.get("deleted") and not str(row.get("sub", "")).startswith(RESERVED_PREFIX):
-                    yield Profile.from_row(row)
-            if not response.get("LastEvaluatedKey"):
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            yield from live_users(self._ddb, self.table_name, slot, partition, page_size)
 
     # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
 
@@ -320,16 +246,8 @@ class MirrorReader:
         return self._lambda
 
     def _client(self, service: str, connect: float, read: float, attempts: int) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=connect,
-            read_timeout=read,
-            retries={"mode": "standard", "total_max_attempts": attempts},
-        )
         with self._lock:
-            return boto3.client(service, region_name=self.region, config=config)  # type: ignore[call-overload]
+            return bounded_client(service, self.region, connect, read, attempts)
 
     def _count(self, name: str) -> None:
         if self._metrics is not None:
@@ -348,15 +266,6 @@ def _found(answer: Answer) -> Profile:
     if answer is None:
         raise UserNotFoundError("user not found")
     return answer
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        code = response.get("Error", {}).get("Code")
-        if isinstance(code, str):
-            return code
-    return type(exc).__name__
 
 
 _default: MirrorReader | None = None

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from functions.common.admin_cli import add_aws_arguments
+
 if TYPE_CHECKING:
     from models.user import UserSnapshot
 
@@ -39,11 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--find-email", metavar="ADDRESS", help="users with this e-mail (any case)")
     what.add_argument("--find", metavar="ATTRIBUTE=VALUE", help="users whose indexed ATTRIBUTE is VALUE")
     parser.add_argument("--limit", type=int, default=100, help=f"most users shown, 1-{MAX_LIMIT} (100)")
-    parser.add_argument(
-        "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
-    )
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
-    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    add_aws_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return parser
 
@@ -66,8 +64,8 @@ def _configure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
     os.environ["MIRROR_TABLE"] = args.table
     if args.region:
         os.environ["AWS_REGION"] = args.region
-    if args.profile:
-        os.environ["AWS_PROFILE"] = args.profile
+    if args.aws_profile:
+        os.environ["AWS_PROFILE"] = args.aws_profile
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 

@@ -7,7 +7,7 @@ It is what a user's service gets from `pip install cognito-attribute-mirror`: th
 this checkout (`pip wheel --no-deps`), installed with its declared dependencies from the package
 index, pinned to this repository's versions (`requirements.txt` as constraints). Nothing of the
 repository is on its path, and it has no pip of its own (this process's pip installs into it). The
-example consumer runs on it locally (scripts/localstack.py); the wheel test uses it too.
+example consumer runs on it locally (scripts/stack.py); the wheel test uses it too.
 
 The venv is keyed by a hash of the library's sources and pyproject.toml: an unchanged library
 reuses it in milliseconds; a change rebuilds it (about half a minute, downloads cached by pip).

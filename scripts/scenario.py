@@ -21,7 +21,15 @@ from typing import Any
 import requests
 
 from models.user import attribute_list_to_dict
-from scripts.localstack import ADMIN_GROUP, ROOT, TENANT_ADMIN_GROUP, StackInfo
+from scripts.stack_info import ROOT, StackInfo
+from scripts.user_pool import (
+    ADMIN_GROUP,
+    TENANT_ADMIN_GROUP,
+    attribute_list,
+    cognito_names,
+    create_user,
+    sign_in,
+)
 
 PASSWORD = "Local-Passw0rd!"  # noqa: S105 - users of a throwaway local pool
 HTTP_TIMEOUT_S = 30.0
@@ -46,11 +54,6 @@ def token_claims(token: str) -> dict[str, Any]:
     return decoded
 
 
-def attributes_of(**attributes: str) -> list[dict[str, str]]:
-    """`custom__tenant="acme"` -> `[{"Name": "custom:tenant", "Value": "acme"}]`."""
-    return [{"Name": name.replace("__", ":"), "Value": value} for name, value in attributes.items()]
-
-
 @dataclass
 class Scenario:
     info: StackInfo
@@ -71,7 +74,7 @@ class Scenario:
             ClientId=self.info.client_id,
             Username=username,
             Password=PASSWORD,
-            UserAttributes=attributes_of(**attributes),
+            UserAttributes=attribute_list(cognito_names(**attributes)),
         )
         self.confirm(username)
         return str(response["UserSub"])
@@ -82,16 +85,9 @@ class Scenario:
 
     def admin_create(self, username: str, **attributes: str) -> str:
         """AdminCreateUser with a permanent password: no PostConfirmation fires. Returns the sub."""
-        user = self.cognito.admin_create_user(
-            UserPoolId=self.info.user_pool_id,
-            Username=username,
-            UserAttributes=attributes_of(**attributes),
-            MessageAction="SUPPRESS",
-        )["User"]
-        self.cognito.admin_set_user_password(
-            UserPoolId=self.info.user_pool_id, Username=username, Password=PASSWORD, Permanent=True
+        return create_user(
+            self.cognito, self.info.user_pool_id, username, cognito_names(**attributes), password=PASSWORD
         )
-        return str(attribute_list_to_dict(user["Attributes"])["sub"])
 
     def make_admin(self, username: str, group: str = ADMIN_GROUP) -> None:
         self.cognito.admin_add_user_to_group(
@@ -103,16 +99,13 @@ class Scenario:
 
     def sign_in(self, username: str) -> str:
         """USER_PASSWORD_AUTH (cognito-local fires PostAuthentication); returns the access token."""
-        auth = self.cognito.initiate_auth(
-            ClientId=self.info.client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
-        )
-        return str(auth["AuthenticationResult"]["AccessToken"])
+        return sign_in(self.cognito, self.info.client_id, username, PASSWORD)
 
     def update_attributes(self, username: str, **attributes: str) -> None:
         self.cognito.admin_update_user_attributes(
-            UserPoolId=self.info.user_pool_id, Username=username, UserAttributes=attributes_of(**attributes)
+            UserPoolId=self.info.user_pool_id,
+            Username=username,
+            UserAttributes=attribute_list(cognito_names(**attributes)),
         )
 
     def delete_user(self, username: str) -> None:

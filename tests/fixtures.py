@@ -20,6 +20,7 @@ from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
 # a logger first built inside such a test would keep writing to its closed stream.
 import functions.common.observability  # noqa: F401 - imported for that side effect
 from scripts.table import create_table
+from scripts.user_pool import cognito_names, create_pool, create_user
 
 TABLE = "mirror-test"
 
@@ -86,26 +87,16 @@ def raw_item(ddb: Any) -> Callable[[str], dict[str, Any] | None]:
 def cognito(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A moto user pool with custom attributes; USER_POOL_ID points at it."""
     client = boto3.client("cognito-idp")
-    pool = client.create_user_pool(
-        PoolName="mirror-test",
-        Schema=[
-            {"Name": "tenant", "AttributeDataType": "String", "Mutable": True},
-            {"Name": "plan", "AttributeDataType": "String", "Mutable": True},
-        ],
-    )["UserPool"]
-    monkeypatch.setenv("USER_POOL_ID", pool["Id"])
+    pool_id, _ = create_pool(client, "mirror-test")
+    monkeypatch.setenv("USER_POOL_ID", pool_id)
     reset_process_state()
 
     class Pool:
-        id = pool["Id"]
+        id = pool_id
         idp = client
 
         def create_user(self, username: str, **attributes: str) -> str:
-            attrs = [{"Name": k.replace("__", ":"), "Value": v} for k, v in attributes.items()]
-            user = client.admin_create_user(
-                UserPoolId=self.id, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS"
-            )["User"]
-            return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+            return create_user(client, self.id, username, cognito_names(**attributes))
 
     return Pool()
 

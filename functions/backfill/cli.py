@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any, TextIO
 
+from functions.common.admin_cli import add_aws_arguments
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -63,11 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "4 bad pool/table/credentials/checkpoint, 130 interrupted (resume with the same --checkpoint).",
     )
     parser.add_argument("--user-pool-id", default=os.environ.get("USER_POOL_ID"), help="(env USER_POOL_ID)")
-    parser.add_argument(
-        "--table", default=os.environ.get("MIRROR_TABLE"), help="mirror table (env MIRROR_TABLE)"
-    )
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
-    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    add_aws_arguments(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="read both sides, write nothing, report")
     mode.add_argument("--verify", action="store_true", help="drift report only; exit 3 when drift is found")
@@ -136,8 +134,8 @@ def _configure_environment(args: argparse.Namespace) -> None:
     os.environ["USER_POOL_ID"] = args.user_pool_id
     os.environ["AWS_REGION"] = args.region
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    if args.profile:
-        os.environ["AWS_PROFILE"] = args.profile
+    if args.aws_profile:
+        os.environ["AWS_PROFILE"] = args.aws_profile
     for name, value in _BULK_DDB_ENV.items():
         os.environ.setdefault(name, value)
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from scripts.package_check import MODES, PackagedStack, PackageError, check, package
+from scripts.package_build import MODES, PackagedStack, PackageError, package
+from scripts.package_check import check
 
 FUNCTIONS = (
     "postConfirmation",

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from scripts.package_check import PackagedStack, scan
+from scripts.package_build import PackagedStack
+from scripts.package_lint import scan
 
 pytestmark = pytest.mark.deploy
 

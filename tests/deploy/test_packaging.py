@@ -9,19 +9,10 @@ from typing import Any
 
 import pytest
 
-from scripts.package_check import (
-    ARTIFACT_BUDGET_BYTES,
-    IGNORED_LINT_RULES,
-    ROOT,
-    PackagedStack,
-    PackageError,
-    handler_in_repository,
-    lint,
-    osls_command,
-    python_functions,
-    run_osls,
-    unresolved_imports,
-)
+from scripts.package_build import ROOT, PackagedStack, PackageError, osls_command, run_osls
+from scripts.package_check import ARTIFACT_BUDGET_BYTES
+from scripts.package_imports import handler_in_repository, python_functions, unresolved_imports
+from scripts.package_lint import IGNORED_LINT_RULES, lint
 from tests.deploy.conftest import FUNCTIONS
 
 pytestmark = pytest.mark.deploy

@@ -9,14 +9,8 @@ from typing import Any
 
 import pytest
 
-from scripts.package_check import (
-    ALLOWED_WILDCARDS,
-    MODES,
-    ROOT,
-    PackagedStack,
-    iam_grants,
-    unexpected_wildcards,
-)
+from scripts.package_build import MODES, ROOT, PackagedStack
+from scripts.package_iam import ALLOWED_WILDCARDS, iam_grants, unexpected_wildcards
 from tests.deploy.conftest import FUNCTIONS, function_logical_id
 
 pytestmark = pytest.mark.deploy

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from scripts.dynamodb_local import LocalServiceError
-from scripts.localstack import LocalStack, Ports, StackInfo
+from scripts.ports import Ports
 from scripts.scenario import Scenario
+from scripts.stack import LocalStack
+from scripts.stack_info import StackInfo
 
 HERE = Path(__file__).resolve().parent
 

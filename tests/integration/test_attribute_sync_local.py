@@ -15,6 +15,7 @@ import pytest
 
 from scripts.dynamodb_local import LocalServiceError, port_in_use, start_dynamodb_local, wait_for_port
 from scripts.table import create_table
+from scripts.user_pool import create_pool, create_user
 from tests.helpers import FakeLambdaContext
 from tests.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
 from tests.unit.conftest import reset_process_state
@@ -49,10 +50,7 @@ def stack() -> Iterator[Any]:
             dynamodb = boto3.client("dynamodb")
             create_table(dynamodb, TABLE)
             idp = boto3.client("cognito-idp")
-            pool = idp.create_user_pool(
-                PoolName="sync-it",
-                Schema=[{"Name": "plan", "AttributeDataType": "String", "Mutable": True}],
-            )["UserPool"]["Id"]
+            pool, _ = create_pool(idp, "sync-it")
             env.setenv("USER_POOL_ID", pool)
             reset_process_state()
 
@@ -83,16 +81,8 @@ def stored(stack: Any, sub: str) -> dict[str, Any] | None:
 
 
 def create(stack: Any, username: str, plan: str) -> str:
-    user = stack.cognito.admin_create_user(
-        UserPoolId=stack.pool_id,
-        Username=username,
-        UserAttributes=[
-            {"Name": "email", "Value": f"{username}@example.com"},
-            {"Name": "custom:plan", "Value": plan},
-        ],
-        MessageAction="SUPPRESS",
-    )["User"]
-    return str(next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub"))
+    attributes = {"email": f"{username}@example.com", "custom:plan": plan}
+    return create_user(stack.cognito, stack.pool_id, username, attributes)
 
 
 def test_a_batch_over_real_services_converges_and_survives_redelivery(stack):

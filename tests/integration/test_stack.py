@@ -7,9 +7,11 @@ import json
 import pytest
 import requests
 
-from scripts import localstack
+from scripts import stack as local_stack
 from scripts.dynamodb_local import LocalServiceError, port_in_use
-from scripts.localstack import LocalStack, Ports, StackInfo
+from scripts.ports import Ports
+from scripts.stack import LocalStack
+from scripts.stack_info import StackInfo
 
 
 def test_every_service_answers_on_its_own_port(stack: StackInfo):
@@ -31,7 +33,7 @@ def test_a_start_that_fails_midway_stops_everything_it_started(tmp_path, monkeyp
     def broken_pool(cognito: object) -> tuple[str, str]:
         raise LocalServiceError("pool creation failed")
 
-    monkeypatch.setattr(localstack, "create_pool", broken_pool)
+    monkeypatch.setattr(local_stack, "create_pool", broken_pool)
     ports = Ports.free()
     stack = LocalStack(ports=ports, state_dir=tmp_path, say=lambda line: None)
     # When it starts

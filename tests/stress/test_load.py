@@ -32,8 +32,10 @@ import pytest
 import requests
 
 from scripts.dynamodb_local import LocalServiceError, port_in_use
-from scripts.localstack import LocalStack, Ports, StackInfo
+from scripts.ports import Ports
 from scripts.scenario import Scenario
+from scripts.stack import LocalStack
+from scripts.stack_info import StackInfo
 
 USERS = int(os.environ.get("MIRROR_LOAD_USERS", "200"))
 WORKERS = int(os.environ.get("MIRROR_LOAD_WORKERS", str(min(20, 5 * (os.cpu_count() or 2)))))

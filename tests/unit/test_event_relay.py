@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 from scripts.event_relay import Relay, create_rule, rule_pattern
-from scripts.localstack import CONSUMER_DIR, EVENTS_FUNCTION_KEY
+from scripts.stack_info import CONSUMER_DIR, EVENTS_FUNCTION_KEY
 
 BUS = "cognito-mirror-test-user-events"
 

@@ -1,4 +1,4 @@
-"""scripts.localstack without starting anything: ports, config, and failing fast."""
+"""The local stack (scripts/stack.py and its parts) without starting anything: ports, config, failing fast."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from scripts import localstack
+from scripts import offline
+from scripts import stack as local_stack
 from scripts.dynamodb_local import LocalServiceError
-from scripts.localstack import LocalStack, Ports, StackInfo, cognito_local_config
+from scripts.ports import Ports
+from scripts.stack import LocalStack, cognito_local_config
+from scripts.stack_info import StackInfo
 
 
 def test_ports_default_to_the_documented_ones():
@@ -66,12 +69,12 @@ def test_serverless_offline_gets_the_pool_client_and_issuer_as_params(tmp_path: 
     stack = LocalStack(ports=Ports(1, 2, 3, 4), state_dir=tmp_path)
     info = StackInfo(stack.ports, "local", "eu-west-1", stack.table, "local_abc", "client1", tmp_path)
     # When the serverless-offline command line is built
-    argv = stack._offline_argv(info)
+    argv = offline.mirror_argv(info, stack.offline_params)
     # Then the JWT authorizer and the functions are configured for this pool
     assert "--param=issuerUrl=http://127.0.0.1:2/local_abc" in argv
     assert "--param=appClientId=client1" in argv
     assert "--param=userPoolId=local_abc" in argv
-    assert stack._offline_env(info)["MIRROR_LAMBDA_PORT"] == "4"
+    assert offline.mirror_env(info)["MIRROR_LAMBDA_PORT"] == "4"
 
 
 def test_the_consumer_gets_plain_mirror_values_its_own_ports_and_only_the_library_venv(
@@ -83,8 +86,8 @@ def test_the_consumer_gets_plain_mirror_values_its_own_ports_and_only_the_librar
     stack = LocalStack(ports=Ports(1, 2, 3, 4, 5, 6), state_dir=tmp_path)
     info = StackInfo(stack.ports, "local", "eu-west-1", stack.table, "local_abc", "client1", tmp_path)
     # When the consumer's serverless-offline command line and environment are built
-    argv = stack._consumer_argv(info)
-    env = stack._consumer_env(info, tmp_path / "venv")
+    argv = offline.consumer_argv(info, stack.offline_params)
+    env = offline.consumer_env(info, tmp_path / "venv")
     # Then it serves on its own ports, with the table and the mirror's repair function as plain params
     assert argv[argv.index("--httpPort") + 1] == "5"
     assert argv[argv.index("--lambdaPort") + 1] == "6"
@@ -102,9 +105,9 @@ def test_the_consumer_gets_plain_mirror_values_its_own_ports_and_only_the_librar
 @pytest.mark.loopback
 def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # Given a port already taken by someone else
-    monkeypatch.setattr(localstack, "check_prerequisites", lambda: None)
+    monkeypatch.setattr(local_stack, "check_prerequisites", lambda: None)
     started: list[int] = []
-    monkeypatch.setattr(localstack, "start_dynamodb_local", lambda port, **_: started.append(port))
+    monkeypatch.setattr(local_stack, "start_dynamodb_local", lambda port, **_: started.append(port))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -119,7 +122,7 @@ def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path, monkeypatch:
 def test_stopping_a_service_whose_leader_already_exited_still_stops_its_workers(tmp_path: Path) -> None:
     import subprocess
 
-    from scripts.localstack import Child, group_members
+    from scripts.processes import Child, group_members
 
     # Given a service whose leader exited but left a worker running in its process group
     process = subprocess.Popen(["/bin/sh", "-c", "sleep 60 & exit 0"], start_new_session=True)

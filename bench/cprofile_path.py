@@ -1,8 +1,8 @@
 """cProfile of one benchmarked path, to explain a figure (e.g. a missed goal).
 
-    python -m bench.profile get-me-miss      # functions.api.handler, cache emptied each call
-    python -m bench.profile get-me-hit
-    python -m bench.profile trigger          # functions.post_authentication.handler
+    python -m bench.cprofile_path get-me-miss      # functions.api.handler, cache emptied each call
+    python -m bench.cprofile_path get-me-hit
+    python -m bench.cprofile_path trigger          # functions.post_authentication.handler
 
 Runs against the same stand-ins as bench.run (DynamoDB Local on BENCH_DYNAMODB_PORT, ...).
 """
