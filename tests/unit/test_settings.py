@@ -40,36 +40,46 @@ def error_lines(output: str) -> list[dict[str, Any]]:
     ]
 
 
+def the_one_error(output: str) -> str:
+    """The reason of the one error line logged (and there is exactly one)."""
+    errors = error_lines(output)
+    assert len(errors) == 1, errors
+    reason: str = errors[0]["error"]
+    return reason
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        (
-            "MIRROR_RECONCILE_MARGIN_MS",
-            "soon",
-            "MIRROR_RECONCILE_MARGIN_MS must be a whole number from 1000 to 900000",
-        ),
-        ("MIRROR_RECONCILE_MARGIN_MS", "999", "MIRROR_RECONCILE_MARGIN_MS must be a whole number from 1000"),
-        ("MIRROR_RECONCILE_SEGMENTS", "8", "MIRROR_RECONCILE_SEGMENTS must be one of 1, 16, 256, got '8'"),
-        ("MIRROR_RECONCILE_MAX_RPS", "fast", "MIRROR_RECONCILE_MAX_RPS must be a number, got 'fast'"),
-        ("MIRROR_RECONCILE_MAX_RPS", "31", "MIRROR_RECONCILE_MAX_RPS must be at most 30"),
-        ("MIRROR_RECONCILE_MAX_RPS", "0", "MIRROR_RECONCILE_MAX_RPS must be at least 0.1"),
-        ("MIRROR_RECONCILE_WORKERS", "0", "MIRROR_RECONCILE_WORKERS must be a whole number from 1 to 64"),
-        ("MIRROR_RECONCILE_WORKERS", "2.5", "MIRROR_RECONCILE_WORKERS must be a whole number from 1 to 64"),
-        ("MIRROR_RECONCILE_WRITE_MODE", "batch", "MIRROR_RECONCILE_WRITE_MODE must be one of partiql, put"),
+        ("MIRROR_RECONCILE_MARGIN_MS", "soon", "must be a whole number from 1000 to 900000"),
+        ("MIRROR_RECONCILE_MARGIN_MS", "999", "must be a whole number from 1000"),
+        ("MIRROR_RECONCILE_SEGMENTS", "8", "must be one of 1, 16, 256, got '8'"),
+        ("MIRROR_RECONCILE_MAX_RPS", "fast", "must be a number, got 'fast'"),
+        ("MIRROR_RECONCILE_MAX_RPS", "31", "must be at most 30"),
+        ("MIRROR_RECONCILE_MAX_RPS", "0", "must be at least 0.1"),
+        ("MIRROR_RECONCILE_WORKERS", "0", "must be a whole number from 1 to 64"),
+        ("MIRROR_RECONCILE_WORKERS", "2.5", "must be a whole number from 1 to 64"),
+        ("MIRROR_RECONCILE_WRITE_MODE", "batch", "must be one of partiql, put"),
+        ("MIRROR_COGNITO_CONNECT_TIMEOUT", "0", "must be at least 0.1, got '0'"),
+        ("MIRROR_COGNITO_READ_TIMEOUT", "nan", "must be a number"),
+        ("MIRROR_COGNITO_BATCH_READ_TIMEOUT", "60", "must be at most 30"),
+        ("MIRROR_COGNITO_MAX_ATTEMPTS", "11", "must be a whole number from 1 to 10"),
+        ("MIRROR_EVENT_PAYLOAD", "all", "must be one of full, names, got 'all'"),
     ],
 )
-def test_a_bad_reconcile_knob_is_a_clear_configuration_error(
+def test_a_bad_value_is_the_one_configuration_error_naming_its_variable(
     name: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cognito_mirror import ConfigurationError
+    import cognito_mirror
     from functions.common.settings import reconcile_settings
 
-    # Given a pool and one reconcile knob out of its bounds
+    # Given a pool and one setting (reconcile's own or the mirror's) malformed or out of its bounds
     monkeypatch.setenv("USER_POOL_ID", "eu-west-1_SETTINGS")
     monkeypatch.setenv(name, value)
     reset_process_state()
-    # When reconcile's settings load / Then one error names the variable and what it allows
-    with pytest.raises(ConfigurationError, match=message):
+    # When reconcile's settings (which hold the mirror's) load
+    # Then the library's one ConfigurationError names the variable and what it allows
+    with pytest.raises(cognito_mirror.ConfigurationError, match=f"^{name} {message}"):
         reconcile_settings()
 
 
@@ -121,37 +131,6 @@ def test_cognito_clients_take_their_bounds_from_settings(monkeypatch: pytest.Mon
     assert interactive.meta.config.retries["total_max_attempts"] == 1
 
 
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        (
-            "MIRROR_COGNITO_CONNECT_TIMEOUT",
-            "0",
-            "MIRROR_COGNITO_CONNECT_TIMEOUT must be at least 0.1, got '0'",
-        ),
-        ("MIRROR_COGNITO_READ_TIMEOUT", "nan", "MIRROR_COGNITO_READ_TIMEOUT must be a number"),
-        ("MIRROR_COGNITO_BATCH_READ_TIMEOUT", "60", "MIRROR_COGNITO_BATCH_READ_TIMEOUT must be at most 30"),
-        (
-            "MIRROR_COGNITO_MAX_ATTEMPTS",
-            "11",
-            "MIRROR_COGNITO_MAX_ATTEMPTS must be a whole number from 1 to 10",
-        ),
-        ("MIRROR_EVENT_PAYLOAD", "all", "MIRROR_EVENT_PAYLOAD must be one of full, names, got 'all'"),
-    ],
-)
-def test_a_bad_mirror_setting_is_the_librarys_configuration_error(
-    name: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import cognito_mirror
-    from models.settings import load_settings
-
-    # Given one malformed or out-of-bounds setting
-    monkeypatch.setenv(name, value)
-    # When the settings load / Then the one ConfigurationError (the library's) names it
-    with pytest.raises(cognito_mirror.ConfigurationError, match=message):
-        load_settings()
-
-
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_a_bad_setting_is_logged_in_one_line_at_cold_start(
     handler: str, monkeypatch: pytest.MonkeyPatch, log_output: Callable[[], str]
@@ -165,32 +144,28 @@ def test_a_bad_setting_is_logged_in_one_line_at_cold_start(
     module = cold_start(monkeypatch, handler)
     # Then the import succeeds and one error line names the variable and what it allows
     assert callable(module.handler)
-    errors = error_lines(log_output())
-    assert len(errors) == 1
-    assert errors[0]["error"] == "MIRROR_DDB_READ_TIMEOUT must be a number, got 'slow'"
+    assert the_one_error(log_output()) == "MIRROR_DDB_READ_TIMEOUT must be a number, got 'slow'"
 
 
-@pytest.mark.parametrize(
-    ("handler", "unset", "variable"),
-    [
-        ("attribute_sync", "USER_POOL_ID", "USER_POOL_ID"),
-        ("repair_user", "USER_POOL_ID", "USER_POOL_ID"),
-        ("reconcile", "USER_POOL_ID", "USER_POOL_ID"),
-        ("user_events", "MIRROR_EVENT_BUS", "MIRROR_EVENT_BUS"),
-    ],
-)
+REQUIRED = {
+    "attribute_sync": "USER_POOL_ID",
+    "repair_user": "USER_POOL_ID",
+    "reconcile": "USER_POOL_ID",
+    "user_events": "MIRROR_EVENT_BUS",
+}
+
+
+@pytest.mark.parametrize(("handler", "variable"), REQUIRED.items())
 def test_a_missing_required_setting_is_logged_at_cold_start(
-    handler: str, unset: str, variable: str, monkeypatch: pytest.MonkeyPatch, log_output: Callable[[], str]
+    handler: str, variable: str, monkeypatch: pytest.MonkeyPatch, log_output: Callable[[], str]
 ) -> None:
     # Given an entry point's required variable unset
-    monkeypatch.delenv(unset, raising=False)
+    monkeypatch.delenv(variable, raising=False)
     reset_process_state()
     # When Lambda imports the handler
     cold_start(monkeypatch, handler)
     # Then one error line says which variable is missing
-    errors = error_lines(log_output())
-    assert len(errors) == 1
-    assert errors[0]["error"].startswith(f"{variable} is not set")
+    assert the_one_error(log_output()).startswith(f"{variable} is not set")
 
 
 def test_well_configured_handlers_log_nothing_at_cold_start(
