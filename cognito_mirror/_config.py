@@ -1,7 +1,13 @@
-"""The reader's configuration, explicit or from the environment (the mirror's own variable names)."""
+"""The reader's configuration, explicit or from the environment (the mirror's own variable names).
+
+The environment parsers here (`env`, `env_float`, `env_int`, `env_choice`, `env_csv`) are the only
+ones of the project: the mirror's own settings (models/settings.py) use them too, so every bad value
+is one `ConfigurationError` whose message names the variable and what it allows.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -47,11 +53,13 @@ def token_uses(values: Iterable[str], name: str = "accepted token_use") -> froze
 
 
 def env(name: str) -> str | None:
+    """The variable's value, stripped; None when unset or blank."""
     value = os.environ.get(name, "").strip()
     return value or None
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+    """A number within [minimum, maximum] (default: not negative, no upper bound)."""
     raw = env(name)
     if raw is None:
         return default
@@ -59,12 +67,43 @@ def env_float(name: str, default: float) -> float:
         value = float(raw)
     except ValueError as exc:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    if math.isnan(value):
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}")
+    if value < minimum:
+        bound = "must not be negative" if minimum == 0 else f"must be at least {minimum:g}"
+        raise ConfigurationError(f"{name} {bound}, got {raw!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum:g}, got {raw!r}")
     return value
 
 
+def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    """A whole number within [minimum, maximum]."""
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(
+            f"{name} must be a whole number from {minimum} to {maximum}, got {raw[:64]!r}"
+        )
+    return value
+
+
+def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
+    """One of `choices` (case-insensitive, answered in lower case)."""
+    allowed = tuple(choices)
+    raw = env(name) or default
+    if raw.lower() not in allowed:
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {raw[:64]!r}")
+    return raw.lower()
+
+
 def env_csv(name: str) -> tuple[str, ...]:
+    """Comma-separated items, stripped, blanks dropped."""
     raw = env(name)
     return tuple(item.strip() for item in raw.split(",") if item.strip()) if raw else ()
 

@@ -9,13 +9,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 
-from cognito_mirror import ConfigurationError as ReaderConfigurationError
 from functions.common.cognito import valid_sub
 from functions.common.observability import count, logger, metrics
 from functions.common.reader import mirror_reader
+from functions.common.settings import check_at_cold_start
 from functions.common.user_directory import authorised_query, list_users
-from models.settings import ConfigurationError, get_settings
+from models.settings import get_settings
 
+# The API's settings are the mirror's and the reader's: both are parsed when the reader is built.
+check_at_cold_start("api", mirror_reader)
 app = APIGatewayHttpResolver()
 
 
@@ -60,13 +62,9 @@ def _answer(exc: ServiceError) -> Response[dict[str, Any]]:
 
 @app.exception_handler(ServiceError)
 def _service_error(exc: ServiceError) -> Response[dict[str, Any]]:
-    # The library's errors, ours, and Powertools' own (an unknown route's 404).
+    # The library's errors (a bad setting's ConfigurationError: 500 "Service misconfigured"), ours,
+    # and Powertools' own (an unknown route's 404).
     return _answer(exc)
-
-
-@app.exception_handler(ConfigurationError)
-def _misconfigured(exc: ConfigurationError) -> Response[dict[str, Any]]:
-    return _answer(ReaderConfigurationError(str(exc)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

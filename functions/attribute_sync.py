@@ -14,25 +14,27 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.cloudtrail import MalformedSyncRecordError
-from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from functions.common.errors import DEPENDENCY_DOWN, CognitoThrottledError
 from functions.common.observability import count, logger, metrics
-from functions.common.sync import require_user_pool_id, sync_message
-from models.mirror_table import MirrorUnavailableError
+from functions.common.settings import check_at_cold_start, pool_settings
+from functions.common.sync import sync_message
 
 # An all-failed batch is answered with every id listed, like any partial failure, instead of
 # raising: SQS retries the same records either way, without an invocation error per batch.
+NEEDED_BY = "attribute sync"
+check_at_cold_start("attribute_sync", lambda: pool_settings(NEEDED_BY))
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:
     """Sync one message; a raised error fails this record only (the processor reports it)."""
     try:
-        sync_message(record.body, user_pool_id=require_user_pool_id())
+        sync_message(record.body, user_pool_id=pool_settings(NEEDED_BY).user_pool_id)
     except MalformedSyncRecordError as exc:
         logger.warning("sync: malformed record", extra={"message_id": record.message_id, "reason": str(exc)})
         count("SyncMalformedRecord")
         raise
-    except (ServiceUnavailableError, MirrorUnavailableError) as exc:
+    except DEPENDENCY_DOWN as exc:
         logger.warning(
             "sync: dependency unavailable, record will be retried",
             extra={"message_id": record.message_id, "error": str(exc)},
@@ -51,7 +53,7 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # Misconfiguration fails the whole invocation (every record retried), never one by one.
-    require_user_pool_id()
+    pool_settings(NEEDED_BY)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

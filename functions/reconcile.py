@@ -9,32 +9,27 @@ the Lambda's time runs out and continues on the next invocation (see docs/BACKFI
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.backfill.options import Mode, Options, WriteMode
+from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.reconcile_state import run_reconcile
 from functions.common.observability import count, logger, metrics
-from models.settings import ConfigurationError, get_settings
+from functions.common.settings import ReconcileSettings, check_at_cold_start, reconcile_settings
 
-# Stop listing this long before the Lambda's deadline: the prune scan and the state save need it.
-_MARGIN_MS = int(os.environ.get("MIRROR_RECONCILE_MARGIN_MS", "60000"))
+check_at_cold_start("reconcile", reconcile_settings)
 
 
-def _options() -> Options:
-    pool = get_settings().user_pool_id
-    if pool is None:
-        raise ConfigurationError("USER_POOL_ID is not set: reconcile needs the user pool")
+def _options(settings: ReconcileSettings) -> Options:
     return Options(
-        user_pool_id=pool,
+        user_pool_id=settings.user_pool_id,
         mode=Mode.FILL,
         prune=True,
-        segments=int(os.environ.get("MIRROR_RECONCILE_SEGMENTS", "16")),
-        max_rps=float(os.environ.get("MIRROR_RECONCILE_MAX_RPS", "10")),
-        workers=int(os.environ.get("MIRROR_RECONCILE_WORKERS", "16")),
-        write_mode=WriteMode(os.environ.get("MIRROR_RECONCILE_WRITE_MODE", "partiql")),
+        segments=settings.segments,
+        max_rps=settings.max_rps,
+        workers=settings.workers,
+        write_mode=settings.write_mode,
         source="reconcile",
     )
 
@@ -42,10 +37,11 @@ def _options() -> Options:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = reconcile_settings()
     summary = run_reconcile(
-        _options(),
-        should_stop=lambda: context.get_remaining_time_in_millis() < _MARGIN_MS,
-        workdir=os.environ.get("MIRROR_RECONCILE_WORKDIR", "/tmp"),  # noqa: S108 - Lambda's only disk
+        _options(settings),
+        should_stop=lambda: context.get_remaining_time_in_millis() < settings.margin_ms,
+        workdir=settings.workdir,
     )
     count("DriftMissing", summary.missing)
     count("DriftStale", summary.stale)

@@ -8,6 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.observability import logger, metrics
 from functions.common.repair import repair_user
+from functions.common.settings import check_at_cold_start, pool_settings
+
+check_at_cold_start("repair_user", lambda: pool_settings("the repair function"))
 
 
 @logger.inject_lambda_context

@@ -15,8 +15,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from functions.common.event_publisher import publish_stream_batch
 from functions.common.observability import logger, metrics
-from models.settings import ConfigurationError, get_settings
+from functions.common.settings import check_at_cold_start, event_settings
 
+check_at_cold_start("user_events", event_settings)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
@@ -27,10 +28,8 @@ class EventNotPublishedError(RuntimeError):
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    settings = get_settings()
-    if settings.event_bus is None:
-        # Misconfiguration fails the whole invocation (every record retried), never one by one.
-        raise ConfigurationError("MIRROR_EVENT_BUS is not set: name the bus user events go to")
+    # Misconfiguration fails the whole invocation (every record retried), never one by one.
+    settings = event_settings()
     outcome = publish_stream_batch(
         event.get("Records") or [], bus=settings.event_bus, payload=settings.event_payload
     )

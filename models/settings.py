@@ -3,16 +3,19 @@
 Region and endpoints are never hard-coded: they come from the standard AWS variables
 (`AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`, ...),
 which botocore reads itself. The read side's variables (cache, token kinds, `JWT_*`) are read by
-the cognito_mirror library itself (`MirrorReader.from_env`).
+the cognito_mirror library itself (`MirrorReader.from_env`). Parsing and the one
+`ConfigurationError` are the library's (cognito_mirror/_config.py): a bad value names its variable and
+what it allows. Each entry point's own settings (functions/common/settings.py) build on these.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
+from cognito_mirror._config import env, env_choice, env_csv, env_float, env_int
 from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
 from models.user import CUSTOM_PREFIX, is_allowed
 
@@ -36,33 +39,24 @@ INDEXABLE_STANDARD_ATTRIBUTES = frozenset(
 _CUSTOM_NAME = re.compile(r"custom:[A-Za-z0-9_-]{1,20}")
 
 
-class ConfigurationError(RuntimeError):
-    """A required setting is missing or malformed (a deployment fault, not a caller's)."""
+# Cognito client bounds: (connect timeout s, read timeout s, attempts in all), per profile.
+COGNITO_TIMEOUT_RANGE = (0.1, 30.0)
+COGNITO_ATTEMPTS_RANGE = (1, 10)
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+@dataclass(frozen=True)
+class ClientBounds:
+    """How long a Cognito client waits to connect and for an answer, and how many attempts it makes."""
+
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
 
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def _csv(name: str) -> tuple[str, ...]:
-    raw = _env(name)
-    if raw is None:
-        return ()
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+# Interactive: read-through inside an API request (a hung Cognito costs a caller ~1.5 s, then 503).
+INTERACTIVE_COGNITO = ClientBounds(connect_timeout=0.5, read_timeout=1.0, max_attempts=1)
+# Batch: sync, reconcile, backfill (their callers retry too; a slow answer beats a failed record).
+BATCH_COGNITO = ClientBounds(connect_timeout=1.0, read_timeout=3.0, max_attempts=3)
 
 
 @dataclass(frozen=True)
@@ -90,14 +84,17 @@ class Settings:
     tenant_attribute: str = "custom:tenant"
     # Signs GET /users cursors; None: a random key per container (docs/DIRECTORY.md).
     cursor_key: bytes | None = None
+    # Cognito clients (functions/common/cognito.py): read-through in a request, and batch work.
+    cognito_interactive: ClientBounds = INTERACTIVE_COGNITO
+    cognito_batch: ClientBounds = BATCH_COGNITO
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
     """`MIRROR_INDEXED_ATTRIBUTES`: known, mirrored, distinct names, at most a handful ("none": no index)."""
-    raw = _env("MIRROR_INDEXED_ATTRIBUTES")
+    raw = env("MIRROR_INDEXED_ATTRIBUTES")
     if raw is not None and raw.lower() == "none":
         return ()
-    names = _csv("MIRROR_INDEXED_ATTRIBUTES")
+    names = env_csv("MIRROR_INDEXED_ATTRIBUTES")
     if not names:  # the default indexes what the allowlist mirrors of it; a chosen set must be mirrored
         return tuple(attribute for attribute in DEFAULT_INDEXED_ATTRIBUTES if is_allowed(attribute, mirrored))
     name = "MIRROR_INDEXED_ATTRIBUTES"
@@ -122,30 +119,45 @@ def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
 
 
 def load_settings() -> Settings:
-    table = _env("MIRROR_TABLE")
+    table = env("MIRROR_TABLE")
     if table is None:
         raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
-    region = _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
+    region = env("AWS_REGION") or env("AWS_DEFAULT_REGION")
     if region is None:
         raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
-    allow = _csv("MIRROR_ATTRIBUTES")
+    allow = env_csv("MIRROR_ATTRIBUTES")
     return Settings(
         table_name=table,
         region=region,
-        user_pool_id=_env("USER_POOL_ID"),
+        user_pool_id=env("USER_POOL_ID"),
         mirror_attributes=frozenset(allow) if allow else None,
-        admin_group=_env("MIRROR_ADMIN_GROUP") or "admin",
-        tombstone_ttl_days=int(_float("MIRROR_TOMBSTONE_TTL_DAYS", 30)),
-        ddb_connect_timeout=_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
-        ddb_read_timeout=_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
-        ddb_max_retries=int(_float("MIRROR_DDB_MAX_RETRIES", 1)),
-        trigger_budget_seconds=_float("MIRROR_TRIGGER_BUDGET_SECONDS", 2.0),
-        event_bus=_env("MIRROR_EVENT_BUS"),
+        admin_group=env("MIRROR_ADMIN_GROUP") or "admin",
+        tombstone_ttl_days=int(env_float("MIRROR_TOMBSTONE_TTL_DAYS", 30)),
+        ddb_connect_timeout=env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
+        ddb_read_timeout=env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
+        ddb_max_retries=int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
+        trigger_budget_seconds=env_float("MIRROR_TRIGGER_BUDGET_SECONDS", 2.0),
+        event_bus=env("MIRROR_EVENT_BUS"),
         event_payload=_event_payload(),
         indexed_attributes=_indexed_attributes(frozenset(allow) if allow else None),
-        tenant_admin_group=_env("MIRROR_TENANT_ADMIN_GROUP") or "tenant-admin",
-        tenant_attribute=_env("MIRROR_TENANT_ATTRIBUTE") or "custom:tenant",
+        tenant_admin_group=env("MIRROR_TENANT_ADMIN_GROUP") or "tenant-admin",
+        tenant_attribute=env("MIRROR_TENANT_ATTRIBUTE") or "custom:tenant",
         cursor_key=_cursor_key(),
+        cognito_interactive=_cognito_bounds("MIRROR_COGNITO", INTERACTIVE_COGNITO),
+        cognito_batch=_cognito_bounds("MIRROR_COGNITO_BATCH", BATCH_COGNITO),
+    )
+
+
+def _cognito_bounds(prefix: str, default: ClientBounds) -> ClientBounds:
+    """`<prefix>_CONNECT_TIMEOUT`, `<prefix>_READ_TIMEOUT` (0.1-30 s), `<prefix>_MAX_ATTEMPTS` (1-10)."""
+    low, high = COGNITO_TIMEOUT_RANGE
+    fewest, most = COGNITO_ATTEMPTS_RANGE
+    return ClientBounds(
+        connect_timeout=env_float(
+            f"{prefix}_CONNECT_TIMEOUT", default.connect_timeout, minimum=low, maximum=high
+        ),
+        read_timeout=env_float(f"{prefix}_READ_TIMEOUT", default.read_timeout, minimum=low, maximum=high),
+        max_attempts=env_int(f"{prefix}_MAX_ATTEMPTS", default.max_attempts, minimum=fewest, maximum=most),
     )
 
 
@@ -153,7 +165,7 @@ MIN_CURSOR_KEY_CHARS = 32
 
 
 def _cursor_key() -> bytes | None:
-    raw = _env("MIRROR_CURSOR_KEY")
+    raw = env("MIRROR_CURSOR_KEY")
     if raw is None:
         return None
     if len(raw) < MIN_CURSOR_KEY_CHARS:
@@ -170,12 +182,7 @@ EVENT_PAYLOADS = ("full", "names")
 
 def _event_payload() -> str:
     """`full` (profile and previous values in each event) or `names` (what changed, no values)."""
-    raw = _env("MIRROR_EVENT_PAYLOAD") or "full"
-    if raw.lower() not in EVENT_PAYLOADS:
-        raise ConfigurationError(
-            f"MIRROR_EVENT_PAYLOAD must be one of {', '.join(EVENT_PAYLOADS)}, got {raw!r}"
-        )
-    return raw.lower()
+    return env_choice("MIRROR_EVENT_PAYLOAD", "full", EVENT_PAYLOADS)
 
 
 @lru_cache(maxsize=1)

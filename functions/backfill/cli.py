@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any, TextIO
@@ -28,6 +29,7 @@ EXIT_CANNOT_RUN = 4
 EXIT_INTERRUPTED = 130
 DEFAULT_MAX_RPS = 20.0  # of ListUsers' 30 RPS account quota, which the application shares
 ACCOUNT_RPS = 30.0
+PROGRESS_INTERVAL_S = 0.5
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")  # what botocore accepts
 # Bulk jobs can wait longer for DynamoDB than a trigger (these only set defaults).
 _BULK_DDB_ENV = {
@@ -141,24 +143,35 @@ def _configure_environment(args: argparse.Namespace) -> None:
 
 
 class _Progress:
-    """tqdm on stderr when it is a terminal; nothing otherwise."""
+    """One line on stderr, redrawn at most twice a second, when it is a terminal; nothing otherwise."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._bar: Any = None
+        self._stream = stream if stream.isatty() else None
         self._lock = threading.Lock()
-        if stream.isatty():
-            from tqdm import tqdm  # type: ignore[import-untyped]
-
-            self._bar = tqdm(file=stream, unit="user", desc="listed", dynamic_ncols=True)
+        self._listed = 0
+        self._started = self._shown = time.monotonic()
 
     def __call__(self, users: int) -> None:
-        if self._bar is not None:
-            with self._lock:
-                self._bar.update(users)
+        if self._stream is None:
+            return
+        with self._lock:
+            self._listed += users
+            if time.monotonic() - self._shown >= PROGRESS_INTERVAL_S:
+                self._show()
+
+    def _show(self) -> None:
+        assert self._stream is not None
+        self._shown = time.monotonic()
+        rate = self._listed / max(self._shown - self._started, 1e-3)
+        self._stream.write(f"\rlisted {self._listed} users ({rate:.0f}/s)")
+        self._stream.flush()
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        if self._stream is not None:
+            with self._lock:
+                self._show()
+                self._stream.write("\n")
+                self._stream.flush()
 
 
 def _render(summary: dict[str, Any]) -> str:

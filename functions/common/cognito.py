@@ -1,11 +1,13 @@
 """Reading users from Cognito: lazily created, bounded clients, at most two per process.
 
 Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
-hot `GET /me` path never pays for it. Two profiles:
-- interactive (read-through inside an API request): 0.5 s connect, 1 s read, no retry, so a hung
-  Cognito costs a caller at most ~1.5 s per call before a clear 503 (the client retries);
-- batch (sync, reconcile, backfill): 1 s connect, 3 s read, 3 attempts; their callers retry too
-  (SQS redelivery, the engine's backoff), but a slow answer is better than a failed record.
+hot `GET /me` path never pays for it. Two profiles, each a setting (models/settings.py):
+- interactive (read-through inside an API request; `MIRROR_COGNITO_*`): by default 0.5 s connect,
+  1 s read, no retry, so a hung Cognito costs a caller at most ~1.5 s per call before a clear 503
+  (the client retries);
+- batch (sync, reconcile, backfill; `MIRROR_COGNITO_BATCH_*`): by default 1 s connect, 3 s read,
+  3 attempts; their callers retry too (SQS redelivery, the engine's backoff), but a slow answer is
+  better than a failed record.
 """
 
 from __future__ import annotations
@@ -56,15 +58,14 @@ def _new_client(interactive: bool) -> CognitoIdentityProviderClient:
     import boto3
     from botocore.config import Config
 
-    if interactive:
-        config = Config(
-            connect_timeout=0.5, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}
-        )
-    else:
-        config = Config(
-            connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3}
-        )
-    return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
+    settings = get_settings()
+    bounds = settings.cognito_interactive if interactive else settings.cognito_batch
+    config = Config(
+        connect_timeout=bounds.connect_timeout,
+        read_timeout=bounds.read_timeout,
+        retries={"mode": "standard", "total_max_attempts": bounds.max_attempts},
+    )
+    return boto3.client("cognito-idp", region_name=settings.region, config=config)
 
 
 def _classify(exc: Exception) -> Exception:

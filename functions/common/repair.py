@@ -17,8 +17,8 @@ from cognito_mirror._config import valid_sub
 from functions.common.cognito import read_user
 from functions.common.errors import ServiceUnavailableError
 from functions.common.observability import count, logger
+from functions.common.settings import pool_settings
 from models.mirror_table import MirrorUnavailableError, put_snapshot
-from models.settings import ConfigurationError, get_settings
 
 SOURCE = "read_through"
 MAX_USERNAME = 128
@@ -43,9 +43,7 @@ def repair_user(payload: Any) -> dict[str, Any]:
     except ValueError as exc:
         count("RepairMalformedRequest")
         return {"error": str(exc)}
-    pool = get_settings().user_pool_id
-    if pool is None:
-        raise ConfigurationError("USER_POOL_ID is not set: the repair function needs the user pool")
+    pool = pool_settings("the repair function").user_pool_id
     try:
         # Usernames are unique among live users: a caller's username that resolves to another sub means
         # their user is gone (no ListUsers search, the scarcer quota). Only a request by sub searches.

@@ -34,7 +34,6 @@ from functions.common.cloudtrail import (
 from functions.common.cognito import read_user
 from functions.common.observability import count, loggable, logger
 from models.mirror_table import WriteOutcome, find_subs_by_username, get_record, put_snapshot, put_tombstone
-from models.settings import ConfigurationError, get_settings
 from models.user import UserSnapshot, now_us
 
 SOURCE = "attribute_sync"
@@ -51,13 +50,6 @@ class SyncResult:
     # Subs possibly deleted (not found) for which Cognito gave no evidence: left to reconcile.
     unconfirmed: list[str] = field(default_factory=list)
     not_found: bool = False
-
-
-def require_user_pool_id() -> str:
-    pool = get_settings().user_pool_id
-    if pool is None:
-        raise ConfigurationError("USER_POOL_ID is not set: attribute sync needs the pool it mirrors")
-    return pool
 
 
 class SyncWrites:

@@ -4,6 +4,10 @@ The write runs on a worker thread and is awaited for at most the trigger budget 
 less if the Lambda has less time left). Whatever happens (malformed input, DynamoDB down or
 slow, a bug of ours), the handler logs it without values, counts it and returns the event
 unchanged; the mirror is repaired later by read-through, sync and reconcile.
+
+A bad setting is logged at cold start (functions/common/settings.py) and again, as one line naming the
+variable, on every invocation, counted as `MirrorWriteFailed`; the trigger writes nothing and returns
+the event unchanged (sign-in never depends on the mirror's configuration).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
     PostConfirmationTriggerEvent,
 )
 
+from cognito_mirror import ConfigurationError
 from functions.common.observability import count, loggable, logger, metrics
+from functions.common.settings import check_at_cold_start
 from models.mirror_table import WriteOutcome, put_snapshot
 from models.settings import get_settings
 from models.user import MalformedUserError, UserSnapshot, snapshot_from_trigger
@@ -56,6 +62,17 @@ def snapshot_of(event: dict[str, Any], source: str, event_class: type[TriggerEve
     )
 
 
+def _configured() -> bool:
+    """False, logged and counted, when a setting is bad: the trigger then writes nothing."""
+    try:
+        get_settings()
+    except ConfigurationError as exc:
+        logger.error("trigger misconfigured: mirror write skipped", extra={"error": exc.detail})
+        count("MirrorWriteFailed")
+        return False
+    return True
+
+
 def mirror_from_trigger(
     event: Any,
     context: Any,
@@ -77,6 +94,8 @@ def mirror_from_trigger(
         )
         count("TriggerMalformedEvent")
         return event
+    if not _configured():
+        return event
     try:
         # Work on a copy: the event goes back to Cognito exactly as it came.
         snapshot = snapshot_of(copy.deepcopy(event), source, event_class)
@@ -84,7 +103,7 @@ def mirror_from_trigger(
         logger.warning("malformed trigger event", extra={"reason": str(exc)[:200]})
         count("TriggerMalformedEvent")
         return event
-    except Exception:  # noqa: BLE001 - e.g. configuration errors: sign-in must still succeed
+    except Exception:  # noqa: BLE001 - a bug of ours: sign-in must still succeed
         logger.exception("trigger could not prepare the mirror write")
         count("MirrorWriteFailed")
         return event
@@ -117,7 +136,8 @@ def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
 def trigger_handler(
     source: str, accepted_sources: frozenset[str], event_class: type[TriggerEvent]
 ) -> Callable[[Any, Any], Any]:
-    """Build a Lambda handler for one trigger kind."""
+    """Build a Lambda handler for one trigger kind (its settings are checked now, at cold start)."""
+    check_at_cold_start(source, get_settings)
 
     @metrics_flushed
     def handler(event: Any, context: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functions.common.backfill.confirm import UserConfirmer
 from functions.common.backfill.options import Options, WriteMode
 from functions.common.backfill.summary import Tally
-from functions.common.errors import ServiceUnavailableError
+from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
 from models.mirror_table import (
     MirrorRecord,
@@ -105,7 +105,7 @@ class PageRepairer:
         try:
             current = self._confirmer.current_user(listed.username or None, listed.sub)
             outcome = revive_tombstone(current) if current is not None else WriteOutcome.SKIPPED
-        except (ServiceUnavailableError, MirrorUnavailableError) as exc:
+        except DEPENDENCY_DOWN as exc:
             logger.warning("revive failed", extra={"sub": listed.sub, "error": str(exc)})
             tally["failed"] += 1
             return False

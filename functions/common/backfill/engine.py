@@ -25,7 +25,7 @@ from functions.common.backfill.pipeline import ListedPage, PagePipeline
 from functions.common.backfill.rate_limit import RateLimiter
 from functions.common.backfill.summary import Summary, new_tally
 from functions.common.cognito import cognito_client
-from functions.common.errors import ServiceUnavailableError
+from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
 from models.mirror_table import (
     MalformedStateError,
@@ -179,7 +179,7 @@ class Engine:
             elif not listed and self.options.prune:
                 summary.prune_skipped = "the listing did not complete"
             summary.complete = listed
-        except (ServiceUnavailableError, MirrorUnavailableError) as exc:
+        except DEPENDENCY_DOWN as exc:
             logger.error("run stopped", extra={"error": str(exc)})
             summary.complete = False
         summary.interrupted = not summary.complete and not self._fatal.is_set() and self._should_stop()
