@@ -95,20 +95,36 @@ def write_changes(stop: threading.Event, writes: Writes) -> None:
         stop.wait(WRITE_PAUSE_S)
 
 
-def receive_events(sqs: Any, queue_url: str, expected: set[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Every event on the observer's queue until `expected` all arrived (bounded), then 3 s more."""
-    details: list[dict[str, Any]] = []
-    deadline = time.monotonic() + CATCH_UP_S
-    quiet_until: float | None = None
-    while time.monotonic() < deadline and (quiet_until is None or time.monotonic() < quiet_until):
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in answer.get("Messages", []):
-            details.append(json.loads(message["Body"])["detail"])
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        seen = {(d["sub"], int(d["version"])) for d in details}
-        if quiet_until is None and expected <= seen:
-            quiet_until = time.monotonic() + 3.0  # late duplicates of the redelivered batch
-    return details
+class Observer:
+    """A daemon thread that drains the observer's queue into `details` (arrival order)."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.details: list[dict[str, Any]] = []
+        self._sqs, self._queue_url = sqs, queue_url
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="observer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            answer = self._sqs.receive_message(
+                QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            for message in answer.get("Messages", []):
+                self.details.append(json.loads(message["Body"])["detail"])
+                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def seen(self) -> set[tuple[str, int]]:
+        return {(detail["sub"], int(detail["version"])) for detail in list(self.details)}
+
+    def wait_for(self, expected: set[tuple[str, int]], timeout: float) -> None:
+        """Until `expected` all arrived (bounded), then 3 s more for late duplicates; then stop."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not expected <= self.seen():
+            time.sleep(0.5)
+        time.sleep(3.0)
+        self._stopped.set()
+        self._thread.join(timeout=5)
 
 
 def late_arrivals(details: list[dict[str, Any]]) -> int:
@@ -135,11 +151,16 @@ def test_a_crash_of_the_stream_poller_loses_no_change_and_its_duplicates_share_t
         rule=f"restart-observer-{uuid.uuid4().hex[:8]}",
         pattern={"source": ["cognito-attribute-mirror"]},
     )
+    observer = Observer(sqs, queue_url)
     writes, stop = Writes(), threading.Event()
     writer = threading.Thread(target=write_changes, args=(stop, writes), name="writer")
     writer.start()
     try:
         time.sleep(BEFORE_S)
+        # (the kill lands while events flow: the first ones have reached the consumer)
+        first_events = time.monotonic() + CATCH_UP_S
+        while not observer.details and time.monotonic() < first_events:
+            time.sleep(0.2)
         # When the process that polls the stream is killed, stays down while writes go on, and is
         # started again
         restarted = time.monotonic()
@@ -150,7 +171,8 @@ def test_a_crash_of_the_stream_poller_loses_no_change_and_its_duplicates_share_t
         stop.set()
         writer.join()
     expected = writes.expected()
-    details = receive_events(sqs, queue_url, expected)
+    observer.wait_for(expected, CATCH_UP_S)
+    details = observer.details
 
     # Then every accepted change reached the consumer at least once
     seen = {(d["sub"], int(d["version"])) for d in details}
