@@ -32,6 +32,11 @@ def rule_pattern(consumer_yml: Path, function_key: str) -> dict[str, Any]:
 def create_rule(events: Any, sqs: Any, *, bus: str, rule: str, pattern: dict[str, Any]) -> str:
     """The bus, and a rule on it whose target is a new queue; returns the queue's URL."""
     events.create_event_bus(Name=bus)
+    return subscribe_queue(events, sqs, bus=bus, rule=rule, pattern=pattern)
+
+
+def subscribe_queue(events: Any, sqs: Any, *, bus: str, rule: str, pattern: dict[str, Any]) -> str:
+    """A rule on the existing `bus` whose target is a new queue named after it; the queue's URL."""
     queue_url = str(
         sqs.create_queue(QueueName=rule, Attributes={"VisibilityTimeout": str(RETRY_AFTER_S)})["QueueUrl"]
     )

@@ -30,7 +30,7 @@ from scripts.event_relay import Relay, create_rule, rule_pattern
 from scripts.library_venv import library_venv
 from scripts.offline import NODE_BIN, OfflineParams, consumer_argv, consumer_env, mirror_argv, mirror_env
 from scripts.ports import Ports
-from scripts.processes import START_TIMEOUT_S, Child, spawn, wait_for_child_port, wait_until
+from scripts.processes import START_TIMEOUT_S, Child, kill_group, spawn, wait_for_child_port, wait_until
 from scripts.stack_info import (
     CONSUMER_DIR,
     CONSUMER_SERVICE,
@@ -180,8 +180,7 @@ class LocalStack:
         )
 
         self.say(f"starting serverless-offline on 127.0.0.1:{self.ports.http} (Lambda :{self.ports.lambda_})")
-        argv, env = mirror_argv(info, self.offline_params), mirror_env(info)
-        offline = self._add(spawn("serverless-offline", argv, cwd=ROOT, env=env, logs=logs))
+        offline = self._add(self._spawn_offline(info))
         # The consumer starts alongside (it needs the mirror only when a request comes in).
         self.say(
             f"starting the example consumer on 127.0.0.1:{self.ports.consumer_http}"
@@ -199,13 +198,7 @@ class LocalStack:
             rule=consumer_function,
             pattern=rule_pattern(CONSUMER_DIR / "serverless.yml", EVENTS_FUNCTION_KEY),
         )
-        # The authorizer answers 401 without a token: the HTTP API is routing.
-        wait_until(
-            lambda: requests.get(f"{info.http_url}/me", timeout=2).status_code == 401,
-            "serverless-offline's HTTP API",
-            START_TIMEOUT_S,
-            offline,
-        )
+        self._wait_offline_routes(offline, info)
         wait_until(
             lambda: requests.get(f"{info.consumer_url}/hello", timeout=2).status_code == 401,
             "the example consumer's HTTP API",
@@ -227,6 +220,35 @@ class LocalStack:
         )
         self._relay.start()
         return info
+
+    def _spawn_offline(self, info: StackInfo) -> Child:
+        argv, env = mirror_argv(info, self.offline_params), mirror_env(info)
+        return spawn("serverless-offline", argv, cwd=ROOT, env=env, logs=self.state_dir / "logs")
+
+    def _wait_offline_routes(self, offline: Child, info: StackInfo) -> None:
+        # The authorizer answers 401 without a token: the HTTP API is routing.
+        wait_until(
+            lambda: requests.get(f"{info.http_url}/me", timeout=2).status_code == 401,
+            "serverless-offline's HTTP API",
+            START_TIMEOUT_S,
+            offline,
+        )
+
+    def restart_offline(self, *, down_s: float = 0.0) -> None:
+        """Kill the mirror's serverless-offline as a crash would (SIGKILL to its whole process group:
+        nothing gets to save), stay down `down_s`, start it again with the same arguments and wait
+        until it routes. The stream checkpoint file is kept: the stream plugin resumes after the
+        last batch whose handler had finished (docs/LOCAL.md)."""
+        if self.info is None:
+            raise LocalServiceError("the stack is not running")
+        (index,) = [i for i, child in enumerate(self._children) if child.name == "serverless-offline"]
+        crashed = self._children[index]
+        kill_group(crashed.process.pid)
+        crashed.process.wait(timeout=5)
+        time.sleep(down_s)
+        offline = self._children[index] = self._spawn_offline(self.info)
+        wait_for_child_port(offline, self.ports.lambda_)
+        self._wait_offline_routes(offline, self.info)
 
     def _add(self, child: Child) -> Child:
         self._children.append(child)

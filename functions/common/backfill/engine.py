@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from functions.common.backfill.checkpoint import Checkpoint
@@ -72,12 +72,13 @@ class Engine:
 
     # --- listing and repair ----------------------------------------------------------------------
 
-    def _list_and_repair(self, prefixes: list[str]) -> bool:
-        """List every segment and repair each page; True when every page of every segment was."""
+    def _list_and_repair(self, prefixes: list[str], table_ready: Future[None]) -> bool:
+        """List every segment and repair each page; True when every page of every segment was.
+        Writers start once `table_ready` (the preflight) succeeded: listing does not wait for it."""
         writers = max(1, self.options.workers)
         pipeline = PagePipeline(writers * _PAGES_QUEUED_PER_WRITER, abandoned=self.stopping)
         with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="backfill-write") as pool:
-            repairs = [pool.submit(self._repair_pages, pipeline) for _ in range(writers)]
+            repairs = [pool.submit(self._repair_pages, pipeline, table_ready) for _ in range(writers)]
             try:
                 listed = self._parallel(
                     lambda prefix: self._list_segment(prefix, pipeline), prefixes, self.options.workers
@@ -109,8 +110,9 @@ class Engine:
             done = token is None
         return True
 
-    def _repair_pages(self, pipeline: PagePipeline) -> None:
+    def _repair_pages(self, pipeline: PagePipeline, table_ready: Future[None]) -> None:
         try:
+            table_ready.result()  # re-raises the preflight's error: nothing is read or written
             for page in pipeline.pages():
                 if pipeline.wait_turn(page):
                     self._repair_page(page)
@@ -160,17 +162,34 @@ class Engine:
     def _needs_scan(self) -> bool:
         return self.options.prune or self.options.checks_index or self.options.mode is not Mode.FILL
 
+    def _start_preflight(self) -> Future[None]:
+        """The preflight on its own thread: the table's client (PynamoDB's own botocore session)
+        warms up while the listing starts, instead of before it (a fixed cost of every run)."""
+        starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-preflight")
+        try:
+            return starter.submit(self.preflight)
+        finally:
+            starter.shutdown(wait=False)
+
     def run(self) -> Summary:
         started = time.monotonic()
         set_pool_size(self.options.workers + 2)
-        self.preflight()
-        # Create the clients before the threads: boto3's default session is not thread-safe.
-        self.lister.client  # noqa: B018
-        if self.options.prune:
-            cognito_client()
+        table_ready = self._start_preflight()
+        try:
+            # Create the clients before the threads: boto3's default session is not thread-safe.
+            self.lister.client  # noqa: B018
+            if self.options.prune:
+                cognito_client()
+        except Exception:
+            table_ready.result()  # the preflight names a credentials problem in one line
+            raise
         summary = Summary(mode=self.options.mode)
         try:
-            listed = self._list_and_repair(segment_prefixes(self.options.segments))
+            try:
+                listed = self._list_and_repair(segment_prefixes(self.options.segments), table_ready)
+            except EngineError:
+                table_ready.result()  # a table or credentials problem is the one to report first
+                raise
             if listed and self.checkpoint.flag("partial_listing"):
                 summary.prune_skipped = "the listing was resumed from saved progress: its sub set is partial"
             elif listed and self._needs_scan():
