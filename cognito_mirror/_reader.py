@@ -196,11 +196,11 @@ class MirrorReader:
             return stale.answer
         if row is not None:
             self._count("ProfileMirrorRead")
-            if row.get("deleted"):
+            if row.get("deleted", {}).get("BOOL"):
                 # Tombstones are final: a deleted user stays deleted.
                 self.cache.put(sub, None, self.cache_ttl_seconds, final=True)
                 return None
-            profile = Profile.from_row(row)
+            profile = Profile.from_item(row)
             self.cache.put(sub, profile, self.cache_ttl_seconds)
             return profile
         answer = self._repair(sub, username)
@@ -208,17 +208,14 @@ class MirrorReader:
         return answer
 
     def _read_row(self, sub: str) -> dict[str, Any] | None:
-        from boto3.dynamodb.types import TypeDeserializer
+        """The user's raw item (DynamoDB's wire format), or None."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             item = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}}).get("Item")
         except (BotoCoreError, ClientError) as exc:
             raise MirrorUnavailableError(f"mirror read failed: {_code(exc)}") from exc
-        if not item:
-            return None
-        deserialize = TypeDeserializer().deserialize
-        return {name: deserialize(value) for name, value in item.items()}
+        return item or None
 
     def _repair(self, sub: str, username: str | None) -> Answer:
         if self.repair is None:
@@ -281,10 +278,8 @@ class MirrorReader:
             yield from self._query_partition(slot, partition, page_size)
 
     def _query_partition(self, slot: int, partition: str, page_size: int) -> Iterator[Profile]:
-        from boto3.dynamodb.types import TypeDeserializer
         from botocore.exceptions import BotoCoreError, ClientError
 
-        deserialize = TypeDeserializer().deserialize
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index_name(slot),
@@ -299,9 +294,9 @@ class MirrorReader:
             except (BotoCoreError, ClientError) as exc:
                 raise MirrorUnavailableError(f"mirror query failed: {_code(exc)}") from exc
             for item in response.get("Items", []):
-                row = {name: deserialize(raw) for name, raw in item.items()}
-                if not row.get("deleted") and not str(row.get("sub", "")).startswith(RESERVED_PREFIX):
-                    yield Profile.from_row(row)
+                sub = item.get("sub", {}).get("S", "")
+                if not item.get("deleted", {}).get("BOOL") and not sub.startswith(RESERVED_PREFIX):
+                    yield Profile.from_item(item)
             if not response.get("LastEvaluatedKey"):
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -320,8 +315,10 @@ class MirrorReader:
         return self._lambda
 
     def _client(self, service: str, connect: float, read: float, attempts: int) -> Any:
-        import boto3
+        # botocore's own session, as boto3.client builds it: importing boto3 (its resources layer,
+        # s3transfer) would add to every cold start and nothing to a GetItem or an invoke.
         from botocore.config import Config
+        from botocore.session import Session
 
         config = Config(
             connect_timeout=connect,
@@ -329,7 +326,7 @@ class MirrorReader:
             retries={"mode": "standard", "total_max_attempts": attempts},
         )
         with self._lock:
-            return boto3.client(service, region_name=self.region, config=config)  # type: ignore[call-overload]
+            return Session().create_client(service, region_name=self.region, config=config)
 
     def _count(self, name: str) -> None:
         if self._metrics is not None:
