@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -315,22 +316,39 @@ class MirrorReader:
         return self._lambda
 
     def _client(self, service: str, connect: float, read: float, attempts: int) -> Any:
-        # botocore's own session, as boto3.client builds it: importing boto3 (its resources layer,
-        # s3transfer) would add to every cold start and nothing to a GetItem or an invoke.
         from botocore.config import Config
-        from botocore.session import Session
 
         config = Config(
             connect_timeout=connect,
             read_timeout=read,
             retries={"mode": "standard", "total_max_attempts": attempts},
         )
-        with self._lock:
-            return Session().create_client(service, region_name=self.region, config=config)
+        return _new_client(service, self.region, config)
 
     def _count(self, name: str) -> None:
         if self._metrics is not None:
             self._metrics.add_metric(name=name, unit="Count", value=1)
+
+
+_session: Any = None
+_session_lock = threading.Lock()
+
+
+def _new_client(service: str, region: str | None, config: Any) -> Any:
+    """A client from boto3's default session when the process already imported boto3 (the user's
+    own clients share its loaded service data), else from one botocore session: importing boto3
+    (its resources layer, s3transfer) would add to every cold start and nothing to a GetItem or an
+    invoke. Sessions are not thread-safe: clients are made under one lock."""
+    global _session
+    with _session_lock:
+        boto3 = sys.modules.get("boto3")
+        if boto3 is not None:
+            return boto3.client(service, region_name=region, config=config)
+        if _session is None:
+            from botocore.session import Session
+
+            _session = Session()
+        return _session.create_client(service, region_name=region, config=config)
 
 
 def _indexed_from_env() -> tuple[str, ...]:

@@ -57,17 +57,19 @@ def test_an_item_read_from_the_wire_is_the_profile_of_the_deserialized_row(item:
     assert profile == Profile.from_row(row)
 
 
-def test_a_first_read_loads_neither_boto3_nor_pyjwt() -> None:
-    # Given a fresh process whose DynamoDB endpoint refuses connections
-    code = (
-        "import sys\n"
-        "from cognito_mirror import MirrorReader, MirrorUnavailableError\n"
-        "reader = MirrorReader('mirror', ddb_max_retries=0, ddb_connect_timeout=0.2)\n"
-        "try:\n"
-        "    reader.get('u-1')\n"
-        "except MirrorUnavailableError:\n"
-        "    print('unavailable', 'boto3' in sys.modules, 'jwt' in sys.modules)\n"
-    )
+# A read in a fresh process whose DynamoDB endpoint refuses connections (a 503, quickly).
+_READ = (
+    "import sys\n"
+    "from cognito_mirror import MirrorReader, MirrorUnavailableError\n"
+    "reader = MirrorReader('mirror', ddb_max_retries=0, ddb_connect_timeout=0.2)\n"
+    "try:\n"
+    "    reader.get('u-1')\n"
+    "except MirrorUnavailableError:\n"
+    "    print('unavailable', 'boto3' in sys.modules, 'jwt' in sys.modules)\n"
+)
+
+
+def _run(code: str) -> list[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "AWS_REGION": "eu-west-1",
@@ -76,9 +78,25 @@ def test_a_first_read_loads_neither_boto3_nor_pyjwt() -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
     }
-    # When it reads a user through a client of the reader's own making
     out = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=LIBRARY.parent, check=True
     )
+    assert out.stdout, out.stderr
+    return out.stdout.split()
+
+
+def test_a_first_read_loads_neither_boto3_nor_pyjwt() -> None:
+    # Given a fresh process that has not imported boto3
+    # When it reads a user through a client of the reader's own making
+    words = _run(_READ)
     # Then the read went through botocore (a 503), and neither boto3 nor PyJWT was imported
-    assert out.stdout.split() == ["unavailable", "False", "False"], out.stderr
+    assert words == ["unavailable", "False", "False"]
+
+
+def test_a_process_that_uses_boto3_shares_its_default_session_with_the_reader() -> None:
+    # Given a fresh process that imported boto3 and made no session of its own yet
+    code = "import boto3\n" + _READ + "print(boto3.DEFAULT_SESSION is not None)\n"
+    # When it reads a user
+    words = _run(code)
+    # Then the reader's client came from boto3's default session (the user's clients share it)
+    assert words == ["unavailable", "True", "False", "True"]
