@@ -1,10 +1,14 @@
-"""Warm `GET /me` through functions.api.handler: cache hit, and cache miss vs a raw GetItem."""
+"""Warm `GET /me` through functions.api.handler: cache hit, and cache miss vs a raw GetItem; and the
+example consumer's `GET /hello` cache hit in its resolver."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import Any
 
-from bench.fixtures import FakeLambdaContext, get_me_event, seed_user
+from bench.cold_start import CONSUMER_DIR
+from bench.fixtures import FakeLambdaContext, get_hello_event, get_me_event, seed_user
 from bench.stack import TABLE, Stack
 from bench.stats import Report, absolute, interleaved, quiet_stdout, timed, versus
 
@@ -13,6 +17,13 @@ def call_get_me(handler: Any, event: dict[str, Any], context: Any) -> None:
     response = handler(event, context)
     if response["statusCode"] != 200:
         raise RuntimeError(f"GET /me answered {response['statusCode']}: {response.get('body')}")
+
+
+def consumer_app() -> Any:
+    """The example consumer's resolver, its module imported as its own service imports it."""
+    if str(CONSUMER_DIR) not in sys.path:
+        sys.path.insert(0, str(CONSUMER_DIR))
+    return importlib.import_module("hello").app
 
 
 def run(stack: Stack, *, hits: int, misses: int) -> Report:
@@ -36,6 +47,12 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     def resolve_me() -> None:
         call_get_me(app.resolve, event, context)
 
+    consumer = consumer_app()
+    hello_event = get_hello_event()
+
+    def resolve_hello() -> None:
+        call_get_me(consumer.resolve, hello_event, context)
+
     # The miss, and the layers under it, each against the raw GetItem in the same rounds; and a hit
     # between network calls (every miss refills the cache), where the CPU caches are no longer hot.
     calls = {
@@ -49,6 +66,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     with quiet_stdout():
         hit = timed(get_me, hits, warmup=min(1000, hits))
         resolver_hit = timed(resolve_me, hits, warmup=min(1000, hits))
+        consumer_hit = timed(resolve_hello, hits, warmup=min(1000, hits))
         miss = interleaved(calls, misses, warmup=min(200, misses), before={"handler": empty, "reader": empty})
     raw_name = "raw boto3 get_item, same item"
     report = Report("api", setup={"dynamodb": stack.dynamodb.endpoint, "table": TABLE})
@@ -64,6 +82,16 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             unit="us",
             stat="median",
             limit=50e-6,
+        )
+    )
+    report.figures.append(
+        absolute(
+            "example consumer GET /hello warm, cache hit in its resolver (app.resolve, back to back)",
+            consumer_hit,
+            unit="us",
+            stat="median",
+            limit=50e-6,
+            note="examples/consumer/hello.py: profile_middleware, the route, Powertools' Response",
         )
     )
     report.figures.append(

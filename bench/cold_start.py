@@ -1,15 +1,24 @@
 """Cold start: whole-process time of fresh Python processes, timed from the parent.
 
-1. `python -c 'import <module>'` for the API, each trigger, the reader library `cognito_mirror` and
-   the naive GetUser handler (the issue's figure); 2. import + the first `GET /me` answered (the
-   mirror: its DynamoDB client is created on that first call, so it pays here what the naive handler
-   pays at import), and the same for the example consumer's `GET /hello` (examples/consumer, a
-   user's service on the library).
+1. `python -c 'import <module>'` for the API, each trigger, the reader library `cognito_mirror`, the
+   example consumer's handler module (examples/consumer/hello.py, a user's service on the library)
+   and the naive GetUser handler; 2. import + the first request answered, each in its own fresh
+   process: the mirror's `GET /me` and the consumer's `GET /hello` (their DynamoDB client is created
+   on that first call, so they pay there what the naive handler pays at import: importing the SDK,
+   building its client) against the naive handler's import + first GetUser.
+What each side does: the naive handler imports boto3 and builds a cognito-idp client at import, then
+makes one GetUser (moto's server, no latency). The consumer imports Powertools (resolver, Logger) and
+the library at import, then on its first request builds a botocore DynamoDB client and makes one
+GetItem (DynamoDB Local, the row present). Nothing is cached across processes beyond the OS page
+cache and byte-code: the project's own modules are byte-compiled first, as pip compiles an installed
+package (the SDK and Powertools already are), since with PYTHONDONTWRITEBYTECODE set an untimed run
+would not write them; then one untimed run of each kind warms the page cache.
 Processes of every kind run round-robin, so machine noise spreads evenly over them.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import resource
 import subprocess
@@ -21,8 +30,10 @@ from bench.stats import Figure, Report, Summary, versus
 from scripts.dynamodb_local import ROOT
 
 BASELINE = "bench.naive_getuser_handler"
+SAME_FRAMEWORK_BASELINE = "bench.naive_powertools_handler"
 HANDLERS = ("functions.api", "functions.post_confirmation", "functions.post_authentication")
 LIBRARY = "cognito_mirror"
+CONSUMER = "hello (examples/consumer)"
 CONSUMER_DIR = ROOT / "examples" / "consumer"
 
 # The first request of a fresh process; the event and context helpers are the tests' (json only).
@@ -40,11 +51,17 @@ if status != 200:
 """
 
 
-# The example consumer's first request: its handler module (hello.py) as its own service loads it.
-_CONSUMER_FIRST_REQUEST = """
+# The example consumer's handler module (hello.py), imported as its own service loads it.
+_CONSUMER_IMPORT = """
 import sys
 sys.path.insert(0, {consumer_dir!r})
 import hello
+"""
+
+# ... and its first request.
+_CONSUMER_FIRST_REQUEST = (
+    _CONSUMER_IMPORT
+    + """
 from tests.helpers import FakeLambdaContext, load_event
 event = load_event("apigw_http_get_me")
 event["rawPath"] = event["requestContext"]["http"]["path"] = "/hello"
@@ -53,10 +70,20 @@ status = hello.handler(event, FakeLambdaContext())["statusCode"]
 if status != 200:
     raise SystemExit("first request answered %s" % status)
 """
+)
 
 
 # The miss path publishes no metric, and Powertools warns about that on stderr.
 _QUIET = "ignore:No application metrics to publish:UserWarning"
+
+
+def _byte_compile() -> None:
+    """Byte-code for every project module a timed process imports (stale or missing `.pyc` files
+    would make each process compile the mirror's sources while the SDK's are compiled)."""
+    for folder in ("cognito_mirror", "functions", "models", "bench", "examples/consumer"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
+    for name in ("__init__.py", "helpers.py"):
+        compileall.compile_file(ROOT / "tests" / name, quiet=1)
 
 
 def _spawn(code: str, env: dict[str, str]) -> tuple[float, float]:
@@ -73,6 +100,7 @@ def _round_robin(
     codes: dict[str, str], env: dict[str, str], samples: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall and CPU times per kind of process."""
+    _byte_compile()
     for code in codes.values():  # warm the OS page cache and __pycache__ once, untimed
         _spawn(code, env)
     wall: dict[str, list[float]] = {name: [] for name in codes}
@@ -90,6 +118,7 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
     on the benchmark's DynamoDB Local), also import + first request."""
     env = {**os.environ, **BASE_ENV}
     codes = {name: f"import {name}" for name in (*HANDLERS, LIBRARY, BASELINE)}
+    codes[CONSUMER] = _CONSUMER_IMPORT.format(consumer_dir=str(CONSUMER_DIR))
     codes["interpreter"] = "pass"
     times, cpu = _round_robin(codes, env, samples)
     report = Report("cold_start", setup={"samples_per_kind": samples, "python": sys.executable})
@@ -104,10 +133,19 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
             max_ratio=1.0,
         )
     )
-    for name in (*HANDLERS[1:], LIBRARY):
+    for name in (*HANDLERS[1:], LIBRARY, CONSUMER):
         report.figures.append(
             versus(f"cold start: import {name}", times[name], naive, times[BASELINE], unit="ms")
         )
+    report.figures.append(
+        versus(
+            f"  CPU time (user+sys) of import {CONSUMER}",
+            cpu[CONSUMER],
+            "of the naive handler import",
+            cpu[BASELINE],
+            unit="ms",
+        )
+    )
     report.figures.append(
         versus(
             "  CPU time (user+sys) of import functions.api",
@@ -131,6 +169,7 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
             "api": _FIRST_REQUEST.format(module="functions.api"),
             "naive": _FIRST_REQUEST.format(module=BASELINE),
             "consumer": _CONSUMER_FIRST_REQUEST.format(consumer_dir=str(CONSUMER_DIR)),
+            "naive_powertools": _FIRST_REQUEST.format(module=SAME_FRAMEWORK_BASELINE),
         }
         first_times, first_cpu = _round_robin(first, {**env, "BENCH_ACCESS_TOKEN": access_token}, samples)
         rows = (
@@ -156,6 +195,7 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
                     first_times["naive"],
                     unit="ms",
                     note=note,
+                    max_ratio=0.9 if key == "consumer" else None,
                 )
             )
             report.figures.append(
@@ -167,4 +207,14 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
                     unit="ms",
                 )
             )
+        report.figures.append(
+            versus(
+                "  the consumer vs GetUser on the same framework (Powertools resolver + Logger)",
+                first_times["consumer"],
+                "naive GetUser in a Powertools resolver: import + first request",
+                first_times["naive_powertools"],
+                unit="ms",
+                note="bench/naive_powertools_handler.py: the library's share, Powertools on both sides",
+            )
+        )
     return report

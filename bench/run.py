@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import api, cold_start, naive, triggers
     from bench.fixtures import seed_user
-    from bench.stack import local_stack
+    from bench.stack import TABLE, local_stack
     from bench.stats import render
+    from models.mirror_table import MirrorUnavailableError
 
     scale = 10 if args.quick else 1
     reports: list[Report] = []
@@ -51,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         reports.append(report)
 
     with local_stack() as stack:
-        seed_user()
+        # A fresh DynamoDB Local answers its first requests slowly (its JIT is cold): warm it with a
+        # raw read (the SDK's default timeouts), then seed through the guarded write, which is
+        # idempotent, so a write that timed out on a busy machine is simply made again.
+        stack.ddb_client().get_item(TableName=TABLE, Key={"sub": {"S": "warm-up"}})
+        for attempt in range(3):
+            try:
+                seed_user()
+                break
+            except MirrorUnavailableError:
+                if attempt == 2:
+                    raise
         token = naive.access_token(stack)
         if "cold_start" in only:
             measure(lambda: cold_start.run(5 if args.quick else 21, access_token=token))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cognito_mirror._aws import error_code, plain_item
+from cognito_mirror._aws import error_code, is_tombstone
 from cognito_mirror._errors import DirectoryQueryError, MirrorUnavailableError
 from cognito_mirror._profile import Profile
 from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
@@ -55,9 +55,8 @@ def live_users(
         except (BotoCoreError, ClientError) as exc:
             raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
         for item in response.get("Items", []):
-            row = plain_item(item)
-            if not row.get("deleted") and not str(row.get("sub", "")).startswith(RESERVED_PREFIX):
-                yield Profile.from_row(row)
+            if not is_tombstone(item) and not item.get("sub", {}).get("S", "").startswith(RESERVED_PREFIX):
+                yield Profile.from_item(item)
         if not response.get("LastEvaluatedKey"):
             return
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -43,6 +43,27 @@ class Profile:
         )
 
     @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Profile:
+        """A live mirror item as GetItem/Query return it (DynamoDB's wire format), read field by
+        field: the same profile as `from_row` of the deserialized item, without a deserializer."""
+        raw = item.get("attributes", {}).get("M")
+        observed = item.get("observed_at", {}).get("N")
+        return cls.from_row(
+            {
+                "sub": item["sub"]["S"],
+                "username": item.get("username", {}).get("S"),
+                "attributes": (
+                    {name: value["S"] for name, value in raw.items() if "S" in value}
+                    if isinstance(raw, Mapping)
+                    else None
+                ),
+                "status": item.get("status", {}).get("S"),
+                "enabled": item.get("enabled", {}).get("BOOL"),
+                "observed_at": Decimal(observed) if isinstance(observed, str) else None,
+            }
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
         """The `to_dict()` shape (the repair function's answer); ValueError when it is not that."""
         attributes = data.get("attributes")

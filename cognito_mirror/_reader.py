@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from cognito_mirror._aws import bounded_client, error_code, plain_item
+from cognito_mirror._aws import bounded_client, error_code, is_tombstone
 from cognito_mirror._cache import Answer, ProfileCache
 from cognito_mirror._config import (
     JwtConfig,
@@ -188,11 +188,11 @@ class MirrorReader:
             return stale.answer
         if row is not None:
             self._count("ProfileMirrorRead")
-            if row.get("deleted"):
+            if is_tombstone(row):
                 # Tombstones are final: a deleted user stays deleted.
                 self.cache.put(sub, None, self.cache_ttl_seconds, final=True)
                 return None
-            profile = Profile.from_row(row)
+            profile = Profile.from_item(row)
             self.cache.put(sub, profile, self.cache_ttl_seconds)
             return profile
         answer = self._repair(sub, username)
@@ -200,13 +200,14 @@ class MirrorReader:
         return answer
 
     def _read_row(self, sub: str) -> dict[str, Any] | None:
+        """The user's raw item (DynamoDB's wire format), or None."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             item = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}}).get("Item")
         except (BotoCoreError, ClientError) as exc:
             raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
-        return plain_item(item) if item else None
+        return item or None
 
     def _repair(self, sub: str, username: str | None) -> Answer:
         if self.repair is None:
