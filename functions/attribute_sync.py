@@ -17,7 +17,7 @@ from functions.common.cloudtrail import MalformedSyncRecordError
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
 from functions.common.observability import count, logger, metrics
 from functions.common.sync import require_user_pool_id, sync_message
-from models.mirror_table import MirrorUnavailableError
+from models.errors import MirrorUnavailableError
 
 # An all-failed batch is answered with every id listed, like any partial failure, instead of
 # raising: SQS retries the same records either way, without an invocation error per batch.

@@ -90,6 +90,8 @@ class Settings:
     tenant_attribute: str = "custom:tenant"
     # Signs GET /users cursors; None: a random key per container (docs/DIRECTORY.md).
     cursor_key: bytes | None = None
+    # The engine's state table (models/state.py): the scheduled reconcile's progress.
+    state_table_name: str | None = None
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
@@ -146,6 +148,7 @@ def load_settings() -> Settings:
         tenant_admin_group=_env("MIRROR_TENANT_ADMIN_GROUP") or "tenant-admin",
         tenant_attribute=_env("MIRROR_TENANT_ATTRIBUTE") or "custom:tenant",
         cursor_key=_cursor_key(),
+        state_table_name=_env("MIRROR_STATE_TABLE"),
     )
 
 

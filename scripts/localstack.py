@@ -43,7 +43,7 @@ from scripts.dynamodb_local import (
 )
 from scripts.event_relay import Relay, create_rule, rule_pattern
 from scripts.library_venv import library_venv
-from scripts.table import create_table
+from scripts.table import STATE_TABLE, create_table
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
@@ -416,6 +416,7 @@ class LocalStack:
         ddb = self._partial_info().client("dynamodb")
         # With its stream (the userEvents function reads it), unlike the unit tests' tables.
         create_table(ddb, self.table, stream=True)
+        create_table(ddb, f"{SERVICE}-{self.stage}-reconcile-state", resource=STATE_TABLE)
         create_table(
             ddb,
             self._partial_info().replica_table,

@@ -17,8 +17,9 @@ from cognito_mirror._config import valid_sub
 from functions.common.cognito import read_user
 from functions.common.errors import ServiceUnavailableError
 from functions.common.observability import count, logger
-from models.mirror_table import MirrorUnavailableError, put_snapshot
+from models.errors import MirrorUnavailableError
 from models.settings import ConfigurationError, get_settings
+from models.table import mirror_table
 
 SOURCE = "read_through"
 MAX_USERNAME = 128
@@ -58,7 +59,7 @@ def repair_user(payload: Any) -> dict[str, Any]:
         count("RepairNotFound")
         return {"found": False}
     try:
-        outcome = put_snapshot(snapshot)
+        outcome = mirror_table().put_snapshot(snapshot)
         logger.info("repair", extra={"sub": sub, "outcome": outcome.value})
     except MirrorUnavailableError:
         # The reader still gets the profile; sync and reconcile write the row later.

@@ -420,28 +420,31 @@ def throttle_cognito(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -
 
 def refuse_mirror_write(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
     """DynamoDB refuses the write of `sub`."""
-    from functions.common import sync as sync_logic
-    from models.mirror_table import MirrorUnavailableError, put_snapshot
+    from models.errors import MirrorUnavailableError
+    from models.table import MirrorTable
 
-    def flaky_put(snapshot: Any) -> Any:
+    real_put = MirrorTable.put_snapshot
+
+    def flaky_put(table: MirrorTable, snapshot: Any) -> Any:
         if snapshot.sub == sub:
             raise MirrorUnavailableError("mirror write failed: ProvisionedThroughputExceededException")
-        return put_snapshot(snapshot)
+        return real_put(table, snapshot)
 
-    monkeypatch.setattr(sync_logic, "put_snapshot", flaky_put)
+    monkeypatch.setattr(MirrorTable, "put_snapshot", flaky_put)
 
 
 def break_mirror_lookup(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
     """A bug: the mirror lookup of `sub` raises something unexpected."""
-    from functions.common import sync as sync_logic
-    from models.mirror_table import get_record
+    from models.table import MirrorTable
 
-    def broken_get(wanted: str) -> Any:
+    real_get = MirrorTable.get_record
+
+    def broken_get(table: MirrorTable, wanted: str, **kwargs: Any) -> Any:
         if wanted == sub:
             raise RuntimeError("a bug")
-        return get_record(wanted)
+        return real_get(table, wanted, **kwargs)
 
-    monkeypatch.setattr(sync_logic, "get_record", broken_get)
+    monkeypatch.setattr(MirrorTable, "get_record", broken_get)
 
 
 @pytest.mark.parametrize(
