@@ -1,4 +1,5 @@
-"""The guarded PartiQL batch write (`put_snapshots`) on Amazon's DynamoDB Local.
+"""The guarded PartiQL batch write (`put_snapshots`) on Amazon's DynamoDB Local, and its agreement
+with the conditional PutItem (`put_snapshot`): both forms of the snapshot guard land on the same rows.
 
 moto cannot run PartiQL statements with parameters, so this path is verified on the real engine.
 Port: MIRROR_TEST_DDB_PORT (default 12010).
@@ -7,7 +8,7 @@ Port: MIRROR_TEST_DDB_PORT (default 12010).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -200,3 +201,83 @@ def test_put_index_keys_on_the_real_engine_is_guarded_by_the_observation() -> No
     record = mirror_table().get_record("k1", consistent=True)
     assert record is not None and int(record.observed_at) == 10
     assert record.stored_index_keys() == wrong
+
+
+# --- The snapshot guard's two renderings (models/guard.py) agree on every kind of stored row ---
+
+GUARDED_SUB = "5c1d0f9e-1111-4222-8333-444455556666"
+WRITE_AT = 50
+
+
+def guarded_snapshot(observed_at: int, email: str) -> UserSnapshot:
+    return UserSnapshot(GUARDED_SUB, "guarded", {"email": email}, "CONFIRMED", True, observed_at, "test")
+
+
+# Each kind of stored row, and whether a snapshot observed at WRITE_AT may replace it.
+STORED: dict[str, tuple[Callable[[], Any], WriteOutcome]] = {
+    "row absent": (lambda: None, W),
+    "older snapshot": (
+        lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT - 1, "old@example.com")),
+        W,
+    ),
+    "equal snapshot": (
+        lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT, "same@example.com")),
+        S,
+    ),
+    "newer snapshot": (
+        lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT + 1, "new@example.com")),
+        S,
+    ),
+    "older tombstone": (
+        lambda: mirror_table().put_tombstone(GUARDED_SUB, observed_at=WRITE_AT - 1, source="test"),
+        S,
+    ),
+    "newer tombstone": (
+        lambda: mirror_table().put_tombstone(GUARDED_SUB, observed_at=WRITE_AT + 1, source="test"),
+        S,
+    ),
+}
+
+
+def partiql_insert_first(snapshot: UserSnapshot) -> WriteOutcome:
+    return mirror_table().put_snapshots([snapshot], missing={snapshot.sub})[0]
+
+
+def partiql_update_first(snapshot: UserSnapshot) -> WriteOutcome:
+    return mirror_table().put_snapshots([snapshot], missing=set())[0]
+
+
+FORMS: dict[str, Callable[[UserSnapshot], WriteOutcome]] = {
+    "condition expression (PutItem)": lambda snapshot: mirror_table().put_snapshot(snapshot),
+    "PartiQL, believed missing (INSERT first)": partiql_insert_first,
+    "PartiQL, believed present (UPDATE first)": partiql_update_first,
+}
+
+
+def stored_row(client: Any) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = client.get_item(
+        TableName=TABLE, Key={"sub": {"S": GUARDED_SUB}}, ConsistentRead=True
+    ).get("Item")
+    if item is not None:
+        item.pop("expires_at", None)  # a tombstone's TTL is stamped when written
+    return item
+
+
+@pytest.mark.parametrize("stored", sorted(STORED))
+@pytest.mark.usefixtures("local_table")
+def test_both_forms_of_the_snapshot_guard_land_on_the_same_rows(local_endpoint: str, stored: str) -> None:
+    # Given each form of the write, run against the same stored row
+    client = boto3.client("dynamodb", endpoint_url=local_endpoint)
+    setup, expected = STORED[stored]
+    results = {}
+    for form, write in FORMS.items():
+        client.delete_item(TableName=TABLE, Key={"sub": {"S": GUARDED_SUB}})
+        setup()
+        # When a snapshot observed at WRITE_AT is written in that form
+        outcome = write(guarded_snapshot(WRITE_AT, "written@example.com"))
+        results[form] = (outcome, stored_row(client))
+
+    # Then every form has the guard's outcome and leaves the very same row
+    assert {form: outcome for form, (outcome, _) in results.items()} == dict.fromkeys(FORMS, expected)
+    rows = [row for _, row in results.values()]
+    assert all(row == rows[0] for row in rows)
