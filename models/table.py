@@ -80,11 +80,19 @@ class TableConfig:
         )
 
 
-def dynamodb_client(config: TableConfig) -> Any:
-    """A DynamoDB client with the config's timeouts, retries (1 + max_retries attempts) and pool."""
+@lru_cache(maxsize=4)
+def _session(profile: str | None) -> Any:
+    """One botocore session per profile: it caches the service models every client loads."""
     import botocore.session
 
-    session = botocore.session.Session(profile=config.profile)
+    return botocore.session.Session(profile=profile)
+
+
+_CLIENTS_LOCK = threading.Lock()
+
+
+def dynamodb_client(config: TableConfig) -> Any:
+    """A DynamoDB client with the config's timeouts, retries (1 + max_retries attempts) and pool."""
     client_config = Config(
         parameter_validation=False,
         connect_timeout=config.connect_timeout,
@@ -92,9 +100,10 @@ def dynamodb_client(config: TableConfig) -> Any:
         max_pool_connections=config.pool_size,
         retries={"total_max_attempts": 1 + config.max_retries, "mode": "standard"},
     )
-    return session.create_client(
-        "dynamodb", region_name=config.region, endpoint_url=config.endpoint_url, config=client_config
-    )
+    with _CLIENTS_LOCK:  # a botocore session is not thread-safe
+        return _session(config.profile).create_client(
+            "dynamodb", region_name=config.region, endpoint_url=config.endpoint_url, config=client_config
+        )
 
 
 class MirrorTable:

@@ -435,16 +435,18 @@ def refuse_mirror_write(monkeypatch: pytest.MonkeyPatch, sub: str, username: str
 
 def break_mirror_lookup(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
     """A bug: the mirror lookup of `sub` raises something unexpected."""
-    from models.table import MirrorTable
+    from functions.common import sync as sync_logic
+    from models.record import MirrorRecord
+    from models.table import MirrorTable, mirror_table
 
-    real_get = MirrorTable.get_record
+    class BrokenLookup(MirrorTable):
+        def get_record(self, wanted: str, *, consistent: bool = False) -> MirrorRecord | None:
+            if wanted == sub:
+                raise RuntimeError("a bug")
+            return super().get_record(wanted, consistent=consistent)
 
-    def broken_get(table: MirrorTable, wanted: str, **kwargs: Any) -> Any:
-        if wanted == sub:
-            raise RuntimeError("a bug")
-        return real_get(table, wanted, **kwargs)
-
-    monkeypatch.setattr(MirrorTable, "get_record", broken_get)
+    broken = BrokenLookup(mirror_table().config)
+    monkeypatch.setattr(sync_logic, "mirror_table", lambda: broken)
 
 
 @pytest.mark.parametrize(

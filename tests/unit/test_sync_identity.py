@@ -265,19 +265,21 @@ def test_a_late_admin_delete_for_a_reused_name_never_tombstones_the_live_user(co
 def test_a_name_taken_during_the_index_query_is_kept_live(cognito, monkeypatch):
     # Given `bob` mirrored and deleted; a new `bob` is created and mirrored while we query the index
     from functions.common import sync as sync_logic
-    from models.table import mirror_table
+    from models.table import MirrorTable, mirror_table
 
     old = cognito.create_user("bob", email="bob@example.com")
     mirror_now(cognito, "bob")
     cognito.idp.admin_delete_user(UserPoolId=cognito.id, Username="bob")
     taken: list[str] = []
 
-    def racing_query(username: str) -> list[str]:
-        taken.append(cognito.create_user("bob", email="robert@example.com"))
-        mirror_now(cognito, "bob")
-        return mirror_table().find_subs_by_username(username)
+    class RacingTable(MirrorTable):
+        def find_subs_by_username(self, username: str) -> list[str]:
+            taken.append(cognito.create_user("bob", email="robert@example.com"))
+            mirror_now(cognito, "bob")
+            return super().find_subs_by_username(username)
 
-    monkeypatch.setattr(sync_logic, "find_subs_by_username", racing_query)
+    racing = RacingTable(mirror_table().config)
+    monkeypatch.setattr(sync_logic, "mirror_table", lambda: racing)
 
     # When an event naming `bob` finds nobody, then queries the index
     detail = cloudtrail("admin_update_user_attributes", pool=cognito.id, username="bob")
