@@ -29,7 +29,7 @@ def consumer_app() -> Any:
 def run(stack: Stack, *, hits: int, misses: int) -> Report:
     from functions.api import app, handler
     from functions.common.reader import mirror_reader
-    from models.mirror_table import get_record
+    from models.table import mirror_table
 
     snapshot = seed_user()  # idempotent: a newer snapshot of the same user
     event = get_me_event()
@@ -59,7 +59,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
         "hit": get_me,
         "handler": get_me,
         "reader": lambda: mirror_reader().get(snapshot.sub),
-        "record": lambda: get_record(snapshot.sub),
+        "record": lambda: mirror_table().get_record(snapshot.sub),
         "raw": raw_get_item,
     }
     empty = mirror_reader().cache.clear
@@ -115,7 +115,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     )
     for label, name in (
         ("  under it: MirrorReader.get miss (no handler)", "reader"),
-        ("  beside it: get_record (PynamoDB GetItem, the writers' model)", "record"),
+        ("  beside it: get_record (GetItem parsed into the writers' model)", "record"),
     ):
         report.figures.append(
             versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")

@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,8 @@ def raw_batch_write(client: Any, table: str, items: int, threads: int = 4) -> fl
 
 def write_modes(client: Any, ddb_endpoint: str, items: int, threads: int = 16) -> dict[str, float]:
     """Users/s of the two guarded write paths, pages of 60 written by `threads` threads."""
-    from models import mirror_table
     from models.settings import get_settings
+    from models.table import MirrorTable, mirror_table
     from models.user import UserSnapshot
     from scripts.table import create_table
 
@@ -133,20 +134,20 @@ def write_modes(client: Any, ddb_endpoint: str, items: int, threads: int = 16) -
         for i in range(items)
     ]
     pages = [snapshots[i : i + 60] for i in range(0, items, 60)]
-    writers: dict[str, Callable[[list[UserSnapshot]], object]] = {
-        "partiql_batch": lambda page: mirror_table.put_snapshots(page, missing={s.sub for s in page}),
-        "parallel_put_item": lambda page: [mirror_table.put_snapshot(s) for s in page],
+    writers: dict[str, Callable[[MirrorTable, list[UserSnapshot]], object]] = {
+        "partiql_batch": lambda mirror, page: mirror.put_snapshots(page, missing={s.sub for s in page}),
+        "parallel_put_item": lambda mirror, page: [mirror.put_snapshot(s) for s in page],
     }
-    for name, write in writers.items():
+    for name, write_with in writers.items():
         table = f"bench-writes-{name.replace('_', '-')}"
         create_table(client, table)
         os.environ["MIRROR_TABLE"] = table
         os.environ.update({"MIRROR_DDB_READ_TIMEOUT": "10", "MIRROR_DDB_MAX_RETRIES": "4"})
         get_settings.cache_clear()
-        mirror_table.set_pool_size(threads + 2)
+        mirror = mirror_table().with_pool_size(threads + 2)
         started = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(write, pages))
+            list(pool.map(partial(write_with, mirror), pages))
         results[name] = items / (time.perf_counter() - started)
         scan = client.get_paginator("scan").paginate(TableName=table, Select="COUNT")
         stored = sum(page["Count"] for page in scan)

@@ -47,17 +47,19 @@ TENANT = "tenant-0"
 
 def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
     """Write the stand-in's users into the mirror; users/s. Rows (index keys included) are built by
-    the data layer (`record_from_snapshot`) and loaded with plain BatchWriteItem: the table starts
+    the data layer (`MirrorTable.snapshot_record`) and loaded with plain BatchWriteItem: the table starts
     empty, and the guarded write path's speed is backfill_bench's subject, not this one's."""
     from bench.cognito_standin import Pool
-    from models.mirror_table import record_from_snapshot
+    from models.table import mirror_table
     from models.user import snapshot_from_cognito_user
 
     pool = Pool(users, tenants=tenants)
     items = [
-        record_from_snapshot(
+        mirror_table()
+        .snapshot_record(
             snapshot_from_cognito_user(pool.user_type(i), allowlist=None, source="bench", observed_at=1 + i)
-        ).serialize()
+        )
+        .serialize()
         for i in range(users)
     ]
 

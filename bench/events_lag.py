@@ -4,7 +4,7 @@
 
 Starts the local stack (scripts/stack.py, loopback ports the kernel picks), then, one at a
 time, changes `custom:tenant` of one user through the mirror's guarded write
-(`models.mirror_table.put_snapshot`) and waits (bounded) until the example consumer's replica
+(`models.table.MirrorTable.put_snapshot`) and waits (bounded) until the example consumer's replica
 table holds that version: table stream (serverless-offline-dynamodb-streams) → userEvents →
 PutEvents on the EventBridge stand-in → userChanges (a second serverless-offline) → its table.
 The lag runs from the write's return to the consumer's own clock reading (same machine).
@@ -37,7 +37,7 @@ def run(writes: int) -> Report:
     info = stack.start()
     try:
         os.environ.update(info.client_env())  # the guarded write below goes to the stack's table
-        from models.mirror_table import put_snapshot
+        from models.table import mirror_table
         from models.user import UserSnapshot
 
         scenario = Scenario(info)
@@ -54,7 +54,7 @@ def run(writes: int) -> Report:
                 observed_at=time.time_ns() // 1000,
                 source="bench",
             )
-            put_snapshot(snapshot)
+            mirror_table().put_snapshot(snapshot)
             written_at = time.time()
             received = scenario.wait_for_event(sub, snapshot.observed_at, written_at, timeout=TIMEOUT_S)
             if received is None:

@@ -25,11 +25,11 @@ def get_hello_event() -> dict[str, Any]:
 
 def seed_user() -> UserSnapshot:
     """Write the fixture user through the mirror's guarded write path; return its snapshot."""
-    from models.mirror_table import put_snapshot
+    from models.table import mirror_table
 
     event = load_event("post_authentication")
     snapshot = snapshot_from_trigger(
         event["userName"], event["request"]["userAttributes"], allowlist=None, source="bench"
     )
-    put_snapshot(snapshot)
+    mirror_table().put_snapshot(snapshot)
     return snapshot

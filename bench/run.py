@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.fixtures import seed_user
     from bench.stack import TABLE, local_stack
     from bench.stats import render
-    from models.mirror_table import MirrorUnavailableError
+    from models.errors import MirrorUnavailableError
 
     scale = 10 if args.quick else 1
     reports: list[Report] = []

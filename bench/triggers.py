@@ -11,6 +11,7 @@ from typing import Any
 from bench.fixtures import FakeLambdaContext, load_event
 from bench.stack import CLOSED_PORT, SILENT_PORT, TABLE, SilentServer, Stack
 from bench.stats import Figure, Report, absolute, quiet_stdout, timed, timed_pair, versus
+from models import guard
 from models.user import now_us
 from scripts.dynamodb_local import LocalServiceError, port_in_use
 
@@ -20,9 +21,6 @@ TRIGGERS = {
     "post_authentication": "post_authentication",
 }
 UNREACHABLE_GOAL_S = 2.5
-
-# The same condition as models.mirror_table.snapshot_condition, written by hand for the raw baseline.
-RAW_CONDITION = "attribute_not_exists(#sub) OR (#t < :t AND (attribute_not_exists(#d) OR #d = :f))"
 
 
 def _handler(name: str) -> Callable[[Any, Any], Any]:
@@ -37,7 +35,7 @@ def raw_conditional_put(client: Any, event: dict[str, Any]) -> Callable[[], None
     kept = {k: {"S": v} for k, v in attrs.items() if not k.startswith(("sub", "cognito:"))}
 
     def put() -> None:
-        stamp = str(now_us())
+        stamp = now_us()
         client.put_item(
             TableName=TABLE,
             Item={
@@ -46,24 +44,24 @@ def raw_conditional_put(client: Any, event: dict[str, Any]) -> Callable[[], None
                 "attributes": {"M": kept},
                 "status": {"S": "CONFIRMED"},
                 "enabled": {"BOOL": True},
-                "observed_at": {"N": stamp},
+                "observed_at": {"N": str(stamp)},
                 "source": {"S": "raw"},
                 "deleted": {"BOOL": False},
             },
-            ConditionExpression=RAW_CONDITION,
-            ExpressionAttributeNames={"#sub": "sub", "#t": "observed_at", "#d": "deleted"},
-            ExpressionAttributeValues={":t": {"N": stamp}, ":f": {"BOOL": False}},
+            **guard.condition_expression(guard.SNAPSHOT, stamp),
         )
 
     return put
 
 
 def _rebind(endpoint: str) -> None:
-    """Point the mirror at another DynamoDB endpoint (fresh settings, fresh pynamodb connection)."""
+    """Point the mirror at another DynamoDB endpoint (fresh settings, fresh table client)."""
     from models.settings import get_settings
+    from models.table import table_for_settings
 
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     get_settings.cache_clear()
+    table_for_settings.cache_clear()
 
 
 def unreachable(name: str, endpoint: str, label: str, samples: int) -> Figure:

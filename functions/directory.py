@@ -75,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     attribute, value = _query(args, parser)
     _configure(args, parser)
 
-    from models.directory import Continuation, DirectoryQueryError, query_users
-    from models.mirror_table import MirrorUnavailableError
+    from models.directory import Continuation, query_users
+    from models.errors import DirectoryQueryError, MirrorUnavailableError
     from models.settings import ConfigurationError, get_settings
 
     get_settings.cache_clear()

@@ -19,16 +19,13 @@ from functools import cache
 from typing import Any
 
 from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_name, query_keys, slot_attribute
-from models.mirror_table import live_snapshot_from_item, query_index
+from models.errors import DirectoryQueryError
+from models.record import live_snapshot_from_item
 from models.settings import get_settings
+from models.table import mirror_table
 from models.user import UserSnapshot
 
 MAX_PAGE_SIZE = 500
-
-
-class DirectoryQueryError(ValueError):
-    """A query the directory cannot answer: attribute not indexed, unusable value or limit, or a
-    continuation that does not belong to the query (a caller's fault, a 4xx)."""
 
 
 @dataclass(frozen=True)
@@ -175,9 +172,10 @@ def _read_shards(
     """One Query page of each partition (in parallel when there are several), in order."""
 
     Answer = tuple[list[dict[str, Any]], dict[str, Any] | None]
+    table = mirror_table()
 
     def read(partition: str, start: dict[str, Any] | None) -> Answer:
-        return query_index(index, key_name, partition, limit=limit, start_key=start)
+        return table.query_index(index, key_name, partition, limit=limit, start_key=start)
 
     if len(partitions) == 1:
         return [read(partitions[0], starts[0])]

@@ -87,6 +87,8 @@ class Settings:
     # Cognito clients (functions/common/cognito.py): read-through in a request, and batch work.
     cognito_interactive: ClientBounds = INTERACTIVE_COGNITO
     cognito_batch: ClientBounds = BATCH_COGNITO
+    # The engine's state table (models/state.py): the scheduled reconcile's progress.
+    state_table_name: str | None = None
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
@@ -145,6 +147,7 @@ def load_settings() -> Settings:
         cursor_key=_cursor_key(),
         cognito_interactive=_cognito_bounds("MIRROR_COGNITO", INTERACTIVE_COGNITO),
         cognito_batch=_cognito_bounds("MIRROR_COGNITO_BATCH", BATCH_COGNITO),
+        state_table_name=env("MIRROR_STATE_TABLE"),
     )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from models.errors import MalformedUserError
+
 # Standard attributes of a Cognito user pool (OIDC standard claims Cognito supports).
 STANDARD_ATTRIBUTES = frozenset(
     {
@@ -38,10 +40,6 @@ MAX_VALUE_CHARS = 2048
 MAX_ATTRIBUTES = 128
 # The username is the `username-index` key: DynamoDB refuses index keys over 2048 bytes (UTF-8).
 MAX_KEY_BYTES = 2048
-
-
-class MalformedUserError(ValueError):
-    """A Cognito payload that does not describe a user (no sub, wrong types)."""
 
 
 def now_us() -> int:

@@ -1,7 +1,8 @@
-"""Create the mirror table from the `serverless.yml` resource, so tests, the local stack and the
+"""Create the mirror's tables from their `serverless.yml` resources, so tests, the local stack and the
 deployment share one definition.
 
-    python -m scripts.table --name TABLE   # against AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL
+    python -m scripts.table --name TABLE           # the users table, against AWS_ENDPOINT_URL_DYNAMODB
+    python -m scripts.table --name TABLE --state   # the reconcile state table
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def load_serverless(path: Path = ROOT / "serverless.yml") -> dict[str, Any]:
 
 
 MIRROR_TABLE = (ROOT / "serverless.yml", "MirrorTable")
+STATE_TABLE = (ROOT / "serverless.yml", "ReconcileStateTable")
 
 
 def table_properties(resource: tuple[Path, str] = MIRROR_TABLE) -> dict[str, Any]:
@@ -87,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True, help="table name")
+    parser.add_argument("--state", action="store_true", help="the reconcile state table, not the users table")
     args = parser.parse_args(argv)
-    create_table(boto3.client("dynamodb"), args.name)
+    create_table(boto3.client("dynamodb"), args.name, resource=STATE_TABLE if args.state else MIRROR_TABLE)
     print(f"table {args.name} ready")
     return 0
 

@@ -19,23 +19,25 @@ from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
 # Bind the Powertools logger to this process's stdout now, before a test swaps sys.stdout (capsys):
 # a logger first built inside such a test would keep writing to its closed stream.
 import functions.common.observability  # noqa: F401 - imported for that side effect
-from scripts.table import create_table
+from scripts.table import STATE_TABLE, create_table
 from scripts.user_pool import cognito_names, create_pool, create_user
 
 TABLE = "mirror-test"
+STATE = "mirror-state-test"
 
 
 def reset_process_state() -> None:
-    """Forget every per-process singleton (settings, bound model, caches, clients)."""
+    """Forget every per-process singleton (settings, tables, caches, clients)."""
     from cognito_mirror._reader import reset_default_reader
     from functions.common import cognito
     from functions.common.reader import mirror_reader
-    from models import mirror_table
     from models.settings import get_settings
+    from models.state import state_table_for_settings
+    from models.table import table_for_settings
 
     get_settings.cache_clear()
-    mirror_table._bound_to = None
-    mirror_table.MirrorRecord._connection = None
+    table_for_settings.cache_clear()
+    state_table_for_settings.cache_clear()
     mirror_reader.cache_clear()
     reset_default_reader()
     cognito.reset_clients()
@@ -54,13 +56,15 @@ def no_network(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto for every AWS call; the mirror table built from serverless.yml."""
+    """moto for every AWS call; the mirror and state tables built from serverless.yml."""
     for name in [n for n in os.environ if n.startswith("JWT_") or n.startswith("MIRROR_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("MIRROR_TABLE", TABLE)
+    monkeypatch.setenv("MIRROR_STATE_TABLE", STATE)
     reset_process_state()
     with mock_aws():
         create_table(boto3.client("dynamodb"), TABLE)
+        create_table(boto3.client("dynamodb"), STATE, resource=STATE_TABLE)
         yield
     reset_process_state()
 

@@ -79,16 +79,16 @@ def cognito_now(cognito: Any, username: str) -> Any:
 
 def mirror(sub: str) -> Any:
     """The stored row of `sub` (consistent read), or None."""
-    from models.mirror_table import get_record
+    from models.table import mirror_table
 
-    return get_record(sub, consistent=True)
+    return mirror_table().get_record(sub, consistent=True)
 
 
 def mirror_now(cognito: Any, username: str) -> Any:
     """Put the user's current state in the mirror, as a trigger or an earlier event would."""
-    from models.mirror_table import put_snapshot
+    from models.table import mirror_table
 
     snapshot = cognito_now(cognito, username)
     assert snapshot is not None
-    put_snapshot(snapshot)
+    mirror_table().put_snapshot(snapshot)
     return snapshot

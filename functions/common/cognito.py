@@ -17,7 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
-from models.mirror_table import error_code
+from models.errors import error_code
 from models.settings import get_settings
 from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
 

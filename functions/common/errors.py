@@ -2,15 +2,15 @@
 
     cognito_mirror.MirrorError                        Powertools ServiceError: an API answers it by itself
     ├── cognito_mirror.MirrorUnavailableError   503   a dependency is down: retry later
-    │   └── ServiceUnavailableError                   Cognito failed, was unreachable or kept failing
-    │       └── CognitoThrottledError                 Cognito throttled: retry later, slower
+    │   ├── ServiceUnavailableError                   Cognito failed, was unreachable or kept failing
+    │   │   └── CognitoThrottledError                 Cognito throttled: retry later, slower
+    │   └── models.errors.MirrorUnavailableError      DynamoDB failed (the data layer's)
     └── cognito_mirror.ConfigurationError       500   a setting is missing or malformed: the only one
                                                       (models.settings re-exports it; functions/common/
                                                       settings.py checks each entry point's at cold start)
 
-The data layer's "DynamoDB failed" is models.mirror_table.MirrorUnavailableError. Code that handles
-"a dependency is down" catches `DEPENDENCY_DOWN` (Cognito's and DynamoDB's), never the classes
-side by side.
+Code that handles "a dependency is down" (Cognito's or DynamoDB's) catches `DEPENDENCY_DOWN`, the
+library's MirrorUnavailableError, never the classes side by side.
 
 Errors of one concern stay in their own module, outside this tree:
 - functions/common/backfill/errors.py: EngineError (a backfill or reconcile run cannot start or go
@@ -24,7 +24,6 @@ Errors of one concern stay in their own module, outside this tree:
 from __future__ import annotations
 
 from cognito_mirror import MirrorUnavailableError
-from models.mirror_table import MirrorUnavailableError as TableUnavailableError
 
 
 class ServiceUnavailableError(MirrorUnavailableError):
@@ -36,4 +35,4 @@ class CognitoThrottledError(ServiceUnavailableError):
 
 
 # Every "dependency down, retry later" error: Cognito's (this tree) and DynamoDB's (the data layer's).
-DEPENDENCY_DOWN: tuple[type[Exception], ...] = (MirrorUnavailableError, TableUnavailableError)
+DEPENDENCY_DOWN = MirrorUnavailableError

@@ -27,7 +27,7 @@ from functions.common.user_events import (
     user_event,
     without_values,
 )
-from models.mirror_table import error_code
+from models.errors import error_code
 
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024

@@ -18,7 +18,8 @@ from functions.common.cognito import read_user
 from functions.common.errors import ServiceUnavailableError
 from functions.common.observability import count, logger
 from functions.common.settings import pool_settings
-from models.mirror_table import MirrorUnavailableError, put_snapshot
+from models.errors import MirrorUnavailableError
+from models.table import mirror_table
 
 SOURCE = "read_through"
 MAX_USERNAME = 128
@@ -56,7 +57,7 @@ def repair_user(payload: Any) -> dict[str, Any]:
         count("RepairNotFound")
         return {"found": False}
     try:
-        outcome = put_snapshot(snapshot)
+        outcome = mirror_table().put_snapshot(snapshot)
         logger.info("repair", extra={"sub": sub, "outcome": outcome.value})
     except MirrorUnavailableError:
         # The reader still gets the profile; sync and reconcile write the row later.

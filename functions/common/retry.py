@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from functions.common.errors import ServiceUnavailableError
-from models.mirror_table import error_code
+from models.errors import error_code
 
 T = TypeVar("T")
 _MAX_EXPONENT = 10

@@ -5,7 +5,7 @@ Parsing the record (which events count, who it names) is `functions.common.cloud
 A CloudTrail record is a signal, never data: its values can be redacted
 (`HIDDEN_FOR_SECURITY_REASONS`), stale or out of order. We only take from it who the user is
 (a `sub`, a username, or both), re-read that user from Cognito and write what Cognito says now,
-through the one guarded write path (`models.mirror_table`). Redelivered or reordered events
+through the one guarded write path (`models.table`). Redelivered or reordered events
 therefore converge on Cognito's current state: a re-read is never older than the last one.
 
 A tombstone is written only on evidence about that very sub: AdminGetUser on a Username that the
@@ -33,7 +33,8 @@ from functions.common.cloudtrail import (
 )
 from functions.common.cognito import read_user
 from functions.common.observability import count, loggable, logger
-from models.mirror_table import WriteOutcome, find_subs_by_username, get_record, put_snapshot, put_tombstone
+from models.record import WriteOutcome
+from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 
 SOURCE = "attribute_sync"
@@ -60,11 +61,11 @@ class SyncWrites:
         self.result = SyncResult()
 
     def snapshot(self, snapshot: UserSnapshot) -> None:
-        outcome = put_snapshot(snapshot)
+        outcome = mirror_table().put_snapshot(snapshot)
         self._done("Snapshot", snapshot.sub, outcome, attribute_names=sorted(snapshot.attributes))
 
     def tombstone(self, sub: str) -> None:
-        self._done("Tombstone", sub, put_tombstone(sub, observed_at=now_us(), source=SOURCE))
+        self._done("Tombstone", sub, mirror_table().put_tombstone(sub, observed_at=now_us(), source=SOURCE))
 
     def _done(self, kind: str, sub: str, outcome: WriteOutcome, **extra: Any) -> None:
         written = outcome is WriteOutcome.WRITTEN
@@ -123,7 +124,7 @@ def _gone(username: str, holder: UserSnapshot | None) -> bool:
 
 
 def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: SyncWrites) -> None:
-    record = get_record(sub)
+    record = mirror_table().get_record(sub)
     if record is not None and record.is_tombstone:
         writer.result.unchanged.append(sub)
         count("SyncTombstoneSkipped")  # deletion is final: no Cognito call needed
@@ -167,7 +168,7 @@ def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writ
     # A deletion, or nobody holds the name: the mirrored rows with this Username (Cognito's own,
     # never changed) belong to deleted users, except the one that holds the name right now.
     # Read (again) after the index query, so a user that took the name meanwhile is seen live.
-    mirrored = find_subs_by_username(username)
+    mirrored = mirror_table().find_subs_by_username(username)
     current = None
     if mirrored or signal.is_deletion:
         current = read_user(user_pool_id=user_pool_id, source=SOURCE, username=username)

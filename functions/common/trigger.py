@@ -27,9 +27,11 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
 from cognito_mirror import ConfigurationError
 from functions.common.observability import count, loggable, logger, metrics
 from functions.common.settings import check_at_cold_start
-from models.mirror_table import WriteOutcome, put_snapshot
+from models.errors import MalformedUserError
+from models.record import WriteOutcome
 from models.settings import get_settings
-from models.user import MalformedUserError, UserSnapshot, snapshot_from_trigger
+from models.table import mirror_table
+from models.user import UserSnapshot, snapshot_from_trigger
 
 TriggerEvent = PostConfirmationTriggerEvent | PostAuthenticationTriggerEvent
 
@@ -115,7 +117,7 @@ def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
     log = {"sub": snapshot.sub, "attribute_names": sorted(snapshot.attributes)}
     if snapshot.dropped:
         log["dropped_attribute_names"] = list(snapshot.dropped)
-    future = _writer.submit(put_snapshot, snapshot)
+    future = _writer.submit(mirror_table().put_snapshot, snapshot)
     try:
         outcome = future.result(timeout=budget)
     except concurrent.futures.TimeoutError:

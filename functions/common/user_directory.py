@@ -16,8 +16,9 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, Forb
 from cognito_mirror import Caller, MirrorUnavailableError, Profile
 from cognito_mirror.index_keys import normalise_value
 from functions.common.cursor import CursorError, decode_cursor, encode_cursor
-from models.directory import DirectoryQueryError, query_users
-from models.mirror_table import MirrorUnavailableError as TableUnavailableError
+from models.directory import query_users
+from models.errors import DirectoryQueryError
+from models.errors import MirrorUnavailableError as TableUnavailableError
 from models.settings import get_settings
 from models.user import UserSnapshot
 

@@ -1,7 +1,7 @@
 """User change events: one DynamoDB Streams record of the mirror table → at most one event.
 
 The mirror's rows are full snapshots, so an event is the difference between the record's old and new
-images (read by the field names of the mirror's model, `models.mirror_table.MirrorRecord`):
+images (read by the field names of the mirror's model, `models.record.MirrorRecord`):
 
 - no live row before (none, or a tombstone later repaired), a live row now → `User Created`;
 - a live row before and after, with a different attribute, status or enabled flag → `User Updated`
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cognito_mirror import Profile
-from models.mirror_table import RESERVED_PREFIX, MirrorRecord
+from models.record import RESERVED_PREFIX, MirrorRecord
 
 EVENT_SOURCE = "cognito-attribute-mirror"
 USER_CREATED = "User Created"

@@ -83,7 +83,7 @@ def test_artifact_holds_its_handler_and_no_runtime_packages(
     if (ROOT / HANDLER_FILES[function]).exists():
         assert HANDLER_FILES[function] in names
     assert {
-        "models/mirror_table.py",
+        "models/table.py",
         "functions/common/trigger.py",
         "aws_lambda_powertools/__init__.py",
     } <= names

@@ -57,7 +57,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | KMS
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
     | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
-    | {("dynamodb:DeleteItem", "table"), ("sqs:SendMessage", "reconcile-dlq")},
+    | {(action, "state-table") for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}
+    | {("sqs:SendMessage", "reconcile-dlq")},
     "userEvents": LOGS
     | KMS
     | {
@@ -78,7 +79,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "table"),
     },
 }
-# Every way to write a row: denied on reserved keys ('#...') to all roles but reconcile's.
+# Every way to write a row: denied on reserved keys ('#...') to every role.
 TABLE_WRITES = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -143,6 +144,7 @@ def target_of(resource: str, function: str, mode: str) -> str:
     """Name what an ARN (as text) points at, or return it unchanged when it is none of ours."""
     named = {
         get_att("MirrorTable"): "table",
+        get_att("ReconcileStateTable"): "state-table",
         get_att("SyncQueue"): "queue",
         get_att("ReconcileDeadLetterQueue"): "reconcile-dlq",
         json.dumps({"Ref": "KmsKeyArn"}): "key",
@@ -187,35 +189,34 @@ def test_each_role_grants_exactly_the_functions_contract(stack: PackagedStack, f
     assert granted == EXPECTED_GRANTS[function]
 
 
-def test_reconcile_may_delete_only_its_checkpoint_row(stack: PackagedStack) -> None:
+def test_reconcile_may_delete_only_in_its_state_table(stack: PackagedStack) -> None:
     # Given the reconcile role's policy
     role = resources(stack)[role_of(stack, "reconcile")]
     statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     # When the statement allowing DeleteItem is found
-    (delete,) = [s for s in statements if "dynamodb:DeleteItem" in s.get("Action", [])]
-    # Then it is limited to the reserved keys ('#...'), which no sub can match
-    assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
+    (delete,) = [
+        s for s in statements if s.get("Effect") == "Allow" and "dynamodb:DeleteItem" in s.get("Action", [])
+    ]
+    # Then it names the state table alone, never the users table
+    assert delete["Resource"] == {"Fn::GetAtt": ["ReconcileStateTable", "Arn"]}
 
 
 @pytest.mark.parametrize(
-    "function", ["postConfirmation", "postAuthentication", "api", "attributeSync", "repairUser"]
+    "function", ["postConfirmation", "postAuthentication", "api", "attributeSync", "repairUser", "reconcile"]
 )
-def test_only_reconcile_may_write_reserved_keys(stack: PackagedStack, function: str) -> None:
-    # Given the policy of a role other than reconcile's
+def test_no_role_may_write_reserved_keys(stack: PackagedStack, function: str) -> None:
+    # Given the policy of a role that writes the users table
     statements = resources(stack)[role_of(stack, function)]["Properties"]["Policies"][0]["PolicyDocument"][
         "Statement"
     ]
     # When its Deny statements are read
     denies = [s for s in statements if s.get("Effect") == "Deny"]
-    # Then one denies every kind of table write on any reserved key ('#...', engine state)
+    # Then one denies every kind of table write on any reserved key ('#...', never a sub)
     assert len(denies) == 1
     (deny,) = denies
     assert set(deny["Action"]) == TABLE_WRITES
     assert deny["Resource"] == {"Fn::GetAtt": ["MirrorTable", "Arn"]}
     assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
-    # and the reconcile role, which keeps its checkpoint there, has no such Deny
-    reconcile = resources(stack)[role_of(stack, "reconcile")]["Properties"]["Policies"][0]
-    assert not [s for s in reconcile["PolicyDocument"]["Statement"] if s.get("Effect") == "Deny"]
 
 
 def test_consumers_import_one_reader_policy_the_table_and_the_repair_function(stack: PackagedStack) -> None:
@@ -487,6 +488,10 @@ def test_logs_expire_and_functions_carry_the_powertools_environment(stack: Packa
         assert env["MIRROR_TABLE"] == "cognito-mirror-ci-users"
         # and only functions that read Cognito name the pool (triggers get it in the event: no cycle)
         assert ("USER_POOL_ID" in env) == (function in ("api", "attributeSync", "reconcile", "repairUser"))
+        # and only the reconcile names the state table, which it alone may reach
+        assert env.get("MIRROR_STATE_TABLE", "") == (
+            "cognito-mirror-ci-reconcile-state" if function == "reconcile" else ""
+        )
 
 
 def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:

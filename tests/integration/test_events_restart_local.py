@@ -73,7 +73,8 @@ def mirror_writes_to(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -
 
 def write_changes(stop: threading.Event, writes: Writes) -> None:
     """Change `custom:tenant` of USERS users round-robin through the guarded write until `stop`."""
-    from models.mirror_table import WriteOutcome, put_snapshot
+    from models.record import WriteOutcome
+    from models.table import mirror_table
     from models.user import UserSnapshot
 
     subs = [str(uuid.uuid4()) for _ in range(USERS)]
@@ -90,7 +91,7 @@ def write_changes(stop: threading.Event, writes: Writes) -> None:
             observed_at=time.time_ns() // 1000,
             source="restart-test",
         )
-        if put_snapshot(snapshot) is WriteOutcome.WRITTEN:
+        if mirror_table().put_snapshot(snapshot) is WriteOutcome.WRITTEN:
             writes.versions.setdefault(sub, []).append(snapshot.observed_at)
             writes.last_tenant[sub] = tenant
         number += 1

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from functions.common.reader import mirror_reader
-from models import mirror_table
 from models.settings import get_settings
+from models.table import table_for_settings
 from tests.fixtures import reset_process_state
 from tests.helpers import FakeLambdaContext, body, http_event, trigger_event
 from tests.reliability.loopback import Server, closed_port, json_server, silent_server
@@ -50,10 +50,10 @@ DDB_FAULTS: dict[str, Callable[[], contextlib.AbstractContextManager[Server]]] =
 
 
 def _rebind() -> None:
-    # The model and the API's reader build their DynamoDB clients again, from the environment;
+    # The table and the API's reader build their DynamoDB clients again, from the environment;
     # the reader keeps its profile cache.
     get_settings.cache_clear()
-    mirror_table._bound_to = None
+    table_for_settings.cache_clear()
     mirror_reader()._dynamodb = None
 
 

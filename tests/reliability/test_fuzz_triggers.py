@@ -15,7 +15,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from models.mirror_table import get_record
+from models.table import mirror_table
 from models.user import MAX_KEY_BYTES, MAX_VALUE_CHARS, STANDARD_ATTRIBUTES
 from tests.helpers import FakeLambdaContext, load_event
 from tests.reliability.strategies import hostile_text, json_values, mutated
@@ -104,7 +104,7 @@ def test_fuzzed_user_attributes_never_break_sign_in_nor_store_junk(
 
 
 def assert_clean_row(sub: str) -> bool:
-    record = get_record(sub, consistent=True)
+    record = mirror_table().get_record(sub, consistent=True)
     if record is None:
         return False
     snapshot = record.to_snapshot()

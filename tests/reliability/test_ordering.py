@@ -19,7 +19,8 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone, revive_tombstone
+from models.record import WriteOutcome
+from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.pii_watch import PII_VALUES
 
@@ -96,12 +97,12 @@ class Model:
 def deliver(d: Delivery, subs: list[str]) -> WriteOutcome:
     sub = subs[d.user]
     if d.tombstone:
-        return put_tombstone(sub, observed_at=d.observed_at, source=d.writer)
-    return put_snapshot(d.snapshot(sub))
+        return mirror_table().put_tombstone(sub, observed_at=d.observed_at, source=d.writer)
+    return mirror_table().put_snapshot(d.snapshot(sub))
 
 
 def assert_stored(sub: str, expected: Delivery | None) -> None:
-    record = get_record(sub, consistent=True)
+    record = mirror_table().get_record(sub, consistent=True)
     if expected is None:
         assert record is None
         return
@@ -142,7 +143,7 @@ def test_any_interleaving_stores_the_newest_event_and_never_resurrects(schedule:
         mine = [d for d in schedule if d.user == user]
         if any(d.tombstone for d in mine):
             event("resurrection attempted after tombstone")
-            record = get_record(sub, consistent=True)
+            record = mirror_table().get_record(sub, consistent=True)
             assert record is not None and record.is_tombstone
         elif mine:
             newest = max(d.observed_at for d in mine)
@@ -163,7 +164,10 @@ def test_the_final_state_does_not_depend_on_delivery_order(schedule: list[Delive
         deliver(d, second)
     # Then both end in the same state (the winner among equal times may differ: compare times)
     for user in range(USERS):
-        a, b = get_record(first[user], consistent=True), get_record(second[user], consistent=True)
+        a, b = (
+            mirror_table().get_record(first[user], consistent=True),
+            mirror_table().get_record(second[user], consistent=True),
+        )
         assert (a is None) == (b is None)
         if a is None or b is None:
             continue
@@ -188,17 +192,21 @@ def test_a_late_snapshot_of_every_writer_is_refused_after_a_tombstone() -> None:
     # Given a user deleted at t=5
     sub = str(uuid.uuid4())
     first = Delivery(0, BASE_US + 1, "post_confirmation", False, 1)
-    assert put_snapshot(first.snapshot(sub)) is WriteOutcome.WRITTEN
-    assert put_tombstone(sub, observed_at=BASE_US + 5, source="attribute_sync") is WriteOutcome.WRITTEN
+    assert mirror_table().put_snapshot(first.snapshot(sub)) is WriteOutcome.WRITTEN
+    assert (
+        mirror_table().put_tombstone(sub, observed_at=BASE_US + 5, source="attribute_sync")
+        is WriteOutcome.WRITTEN
+    )
     # When every writer delivers a later snapshot, and another tombstone arrives
     outcomes = [
-        put_snapshot(Delivery(0, BASE_US + 10 + i, w, False, 2).snapshot(sub)) for i, w in enumerate(WRITERS)
+        mirror_table().put_snapshot(Delivery(0, BASE_US + 10 + i, w, False, 2).snapshot(sub))
+        for i, w in enumerate(WRITERS)
     ]
-    again = put_tombstone(sub, observed_at=BASE_US + 99, source="reconcile")
+    again = mirror_table().put_tombstone(sub, observed_at=BASE_US + 99, source="reconcile")
     # Then nothing lands and the row stays the first tombstone
     assert set(outcomes) == {WriteOutcome.SKIPPED}
     assert again is WriteOutcome.SKIPPED
-    record = get_record(sub, consistent=True)
+    record = mirror_table().get_record(sub, consistent=True)
     assert record is not None and record.is_tombstone and int(record.observed_at) == BASE_US + 5
 
 
@@ -207,8 +215,8 @@ def test_every_pair_of_writers_agrees_on_equal_times() -> None:
     for a, b in itertools.permutations(WRITERS, 2):
         sub = str(uuid.uuid4())
         # When both deliver
-        one = put_snapshot(Delivery(0, BASE_US, a, False, 1).snapshot(sub))
-        two = put_snapshot(Delivery(0, BASE_US, b, False, 2).snapshot(sub))
+        one = mirror_table().put_snapshot(Delivery(0, BASE_US, a, False, 1).snapshot(sub))
+        two = mirror_table().put_snapshot(Delivery(0, BASE_US, b, False, 2).snapshot(sub))
         # Then the first lands and the second is a no-op
         assert (one, two) == (WriteOutcome.WRITTEN, WriteOutcome.SKIPPED)
         assert_stored(sub, Delivery(0, BASE_US, a, False, 1))
@@ -224,16 +232,18 @@ def test_only_a_newer_confirmed_revive_leaves_a_tombstone(
 ) -> None:
     # Given a user mirrored, then tombstoned at some time
     sub = str(uuid.uuid4())
-    put_snapshot(Delivery(0, BASE_US, "post_confirmation", False, 1).snapshot(sub))
-    put_tombstone(sub, observed_at=BASE_US + tombstone_at, source="attribute_sync")
+    mirror_table().put_snapshot(Delivery(0, BASE_US, "post_confirmation", False, 1).snapshot(sub))
+    mirror_table().put_tombstone(sub, observed_at=BASE_US + tombstone_at, source="attribute_sync")
     # When ordinary late snapshots of any writer and time arrive
-    outcomes = {put_snapshot(Delivery(0, BASE_US + t, w, False, 2).snapshot(sub)) for t, w in late}
+    outcomes = {
+        mirror_table().put_snapshot(Delivery(0, BASE_US + t, w, False, 2).snapshot(sub)) for t, w in late
+    }
     # Then none lands: the row stays the tombstone
     assert outcomes == {WriteOutcome.SKIPPED}
-    assert get_record(sub, consistent=True).is_tombstone  # type: ignore[union-attr]
+    assert mirror_table().get_record(sub, consistent=True).is_tombstone  # type: ignore[union-attr]
     # When the revive path runs with a confirmed snapshot, twice
     confirmed = Delivery(0, BASE_US + revive_at, "reconcile", False, 3).snapshot(sub)
-    first, second = revive_tombstone(confirmed), revive_tombstone(confirmed)
+    first, second = mirror_table().revive_tombstone(confirmed), mirror_table().revive_tombstone(confirmed)
     # Then it lands once, and only when it is newer than the tombstone; a revived row has no TTL
     newer = revive_at > tombstone_at
     event(f"revive newer than tombstone={newer}")
@@ -241,7 +251,7 @@ def test_only_a_newer_confirmed_revive_leaves_a_tombstone(
         (WriteOutcome.WRITTEN if newer else WriteOutcome.SKIPPED),
         WriteOutcome.SKIPPED,
     )
-    record = get_record(sub, consistent=True)
+    record = mirror_table().get_record(sub, consistent=True)
     assert record is not None and record.is_tombstone is not newer
     if newer:
         assert record.expires_at is None

@@ -82,7 +82,7 @@ def test_faults_fail_exactly_the_records_that_hit_them_and_redelivery_converges(
     cognito, fault, record_property
 ):
     from functions.common.cognito import cognito_client
-    from models import mirror_table
+    from models.table import mirror_table
 
     # Given six users whose plan changed in Cognito, one AdminUpdateUserAttributes record each
     users = []
@@ -109,7 +109,7 @@ def test_faults_fail_exactly_the_records_that_hit_them_and_redelivery_converges(
 
     armed = True
     if service == "dynamodb":
-        mirror_table._client().meta.events.register_first("before-send.dynamodb", inject)
+        mirror_table().client.meta.events.register_first("before-send.dynamodb", inject)
     else:
         cognito_client(False).meta.events.register_first("before-send.cognito-identity-provider", inject)
 

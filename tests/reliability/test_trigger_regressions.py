@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from models.mirror_table import get_record
-from models.user import MalformedUserError, snapshot_from_cognito_user, snapshot_from_trigger
+from models.errors import MalformedUserError
+from models.table import mirror_table
+from models.user import snapshot_from_cognito_user, snapshot_from_trigger
 from tests.helpers import FakeLambdaContext, trigger_event
 from tests.pii_watch import WATCH
 from tests.reliability.metrics import emitted
@@ -55,7 +56,7 @@ def test_a_username_too_long_for_the_index_key_is_malformed_not_a_write_failure(
     metrics = emitted(capsys.readouterr().out)
     assert metrics["TriggerMalformedEvent"] == 1
     assert metrics["MirrorWriteFailed"] == 0
-    assert get_record(sub) is None
+    assert mirror_table().get_record(sub) is None
 
 
 def test_snapshots_refuse_usernames_over_the_index_key_limit() -> None:

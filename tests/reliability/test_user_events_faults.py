@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.common import event_publisher
-from models.mirror_table import WriteOutcome, put_snapshot, put_tombstone
+from models.record import WriteOutcome
+from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.fixtures import TABLE
 from tests.user_events_support import (
@@ -74,20 +75,28 @@ class _Stream:
 def _lifecycle() -> list[dict[str, Any]]:
     """A user's life written as the mirror's writers would, including no-op and refused writes."""
     stream = _Stream()
-    stream.write(lambda: put_snapshot(_snapshot(T0, "post_confirmation")))
-    stream.write(lambda: put_snapshot(_snapshot(T0 + 10, "post_authentication")))  # sign-in: no change
-    stream.write(lambda: put_snapshot(_snapshot(T0 + 10, "post_authentication")))  # duplicate: refused
+    stream.write(lambda: mirror_table().put_snapshot(_snapshot(T0, "post_confirmation")))
     stream.write(
-        lambda: put_snapshot(_snapshot(T0 + 20, "attribute_sync", attributes={"custom:tenant": "globex"}))
+        lambda: mirror_table().put_snapshot(_snapshot(T0 + 10, "post_authentication"))
+    )  # sign-in: no change
+    stream.write(
+        lambda: mirror_table().put_snapshot(_snapshot(T0 + 10, "post_authentication"))
+    )  # duplicate: refused
+    stream.write(
+        lambda: mirror_table().put_snapshot(
+            _snapshot(T0 + 20, "attribute_sync", attributes={"custom:tenant": "globex"})
+        )
     )
-    stream.write(lambda: put_snapshot(_snapshot(T0 + 15, "backfill")))  # late, older: refused
+    stream.write(lambda: mirror_table().put_snapshot(_snapshot(T0 + 15, "backfill")))  # late, older: refused
     stream.write(
-        lambda: put_snapshot(
+        lambda: mirror_table().put_snapshot(
             _snapshot(T0 + 30, "attribute_sync", attributes={"custom:tenant": "globex"}, enabled=False)
         )
     )
-    stream.write(lambda: put_tombstone(SUB, observed_at=T0 + 40, source="attribute_sync"))
-    stream.write(lambda: put_tombstone(SUB, observed_at=T0 + 50, source="reconcile"))  # refused
+    stream.write(lambda: mirror_table().put_tombstone(SUB, observed_at=T0 + 40, source="attribute_sync"))
+    stream.write(
+        lambda: mirror_table().put_tombstone(SUB, observed_at=T0 + 50, source="reconcile")
+    )  # refused
     assert len(stream.records) == 5
     return stream.records
 

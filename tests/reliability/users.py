@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from models.mirror_table import put_snapshot
+from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 
 
 def mirror_user(sub: str, username: str, attributes: dict[str, str], source: str = "backfill") -> None:
-    put_snapshot(
+    mirror_table().put_snapshot(
         UserSnapshot(
             sub=sub,
             username=username,

@@ -15,7 +15,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone
+from models.record import WriteOutcome
+from models.table import mirror_table
 from models.user import UserSnapshot
 
 ROUNDS = int(os.environ.get("MIRROR_STRESS_ROUNDS", "5"))
@@ -44,8 +45,8 @@ def plan(rng: random.Random) -> list[Event]:
 
 def deliver(event: Event, writer: str) -> WriteOutcome:
     if event.tombstone:
-        return put_tombstone(event.sub, observed_at=event.observed_at, source=writer)
-    return put_snapshot(
+        return mirror_table().put_tombstone(event.sub, observed_at=event.observed_at, source=writer)
+    return mirror_table().put_snapshot(
         UserSnapshot(
             sub=event.sub,
             username=f"u-{event.sub[:8]}",
@@ -85,7 +86,7 @@ def test_concurrent_duplicated_writers_keep_the_newest_state(local_mirror: str, 
         assert sum(1 for e in landed if e.tombstone) == len(tombstoned)
         # Then each row is the tombstone, or the newest snapshot
         for sub in {e.sub for e in events}:
-            record = get_record(sub, consistent=True)
+            record = mirror_table().get_record(sub, consistent=True)
             assert record is not None
             if sub in tombstoned:
                 assert record.is_tombstone

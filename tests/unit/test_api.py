@@ -164,11 +164,11 @@ def test_username_claim_of_another_user_never_leaks_their_profile(cognito: Any) 
 
 def test_deleted_user_is_404() -> None:
     # Given a mirrored user who was deleted
-    from models.mirror_table import put_tombstone
+    from models.table import mirror_table
     from models.user import now_us
 
     sign_up()
-    put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
+    mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     # When an admin asks for them
     response = call(http_event(f"/users/{SUB}", claims=claims_for("admin-sub", "root", "[admin]")))
     # Then 404
@@ -330,11 +330,13 @@ def test_read_through_uses_the_fail_fast_cognito_client(cognito: Any) -> None:
 
 def mirror_directly(*, enabled: bool) -> None:
     """The fixture's user written straight through the guarded path (no trigger, no budget)."""
-    from models.mirror_table import put_snapshot
+    from models.table import mirror_table
     from models.user import UserSnapshot, now_us
 
     attributes = {"email": "jane.doe@example.com"}
-    put_snapshot(UserSnapshot(SUB, "jane.doe", attributes, "CONFIRMED", enabled, now_us(), "attribute_sync"))
+    mirror_table().put_snapshot(
+        UserSnapshot(SUB, "jane.doe", attributes, "CONFIRMED", enabled, now_us(), "attribute_sync")
+    )
 
 
 def cognito_calls(delay: float = 0.0) -> list[str]:

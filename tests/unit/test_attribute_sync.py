@@ -420,28 +420,33 @@ def throttle_cognito(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -
 
 def refuse_mirror_write(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
     """DynamoDB refuses the write of `sub`."""
-    from functions.common import sync as sync_logic
-    from models.mirror_table import MirrorUnavailableError, put_snapshot
+    from models.errors import MirrorUnavailableError
+    from models.table import MirrorTable
 
-    def flaky_put(snapshot: Any) -> Any:
+    real_put = MirrorTable.put_snapshot
+
+    def flaky_put(table: MirrorTable, snapshot: Any) -> Any:
         if snapshot.sub == sub:
             raise MirrorUnavailableError("mirror write failed: ProvisionedThroughputExceededException")
-        return put_snapshot(snapshot)
+        return real_put(table, snapshot)
 
-    monkeypatch.setattr(sync_logic, "put_snapshot", flaky_put)
+    monkeypatch.setattr(MirrorTable, "put_snapshot", flaky_put)
 
 
 def break_mirror_lookup(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
     """A bug: the mirror lookup of `sub` raises something unexpected."""
     from functions.common import sync as sync_logic
-    from models.mirror_table import get_record
+    from models.record import MirrorRecord
+    from models.table import MirrorTable, mirror_table
 
-    def broken_get(wanted: str) -> Any:
-        if wanted == sub:
-            raise RuntimeError("a bug")
-        return get_record(wanted)
+    class BrokenLookup(MirrorTable):
+        def get_record(self, wanted: str, *, consistent: bool = False) -> MirrorRecord | None:
+            if wanted == sub:
+                raise RuntimeError("a bug")
+            return super().get_record(wanted, consistent=consistent)
 
-    monkeypatch.setattr(sync_logic, "get_record", broken_get)
+    broken = BrokenLookup(mirror_table().config)
+    monkeypatch.setattr(sync_logic, "mirror_table", lambda: broken)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,8 @@ from functions.common.backfill.engine import Engine
 from functions.common.backfill.listing import HEX, segment_prefixes
 from functions.common.backfill.options import Mode, Options, WriteMode
 from functions.common.backfill.rate_limit import RateLimiter
-from models.mirror_table import MirrorUnavailableError, put_snapshot, put_tombstone, scan_records
+from models.errors import MirrorUnavailableError
+from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot, now_us
 
 
@@ -109,7 +110,7 @@ def test_leaves_newer_trigger_written_rows_alone(cognito: Any, raw_item: Any, ca
     trigger_row = UserSnapshot(
         sub, "alice", {"email": "new@example.com"}, "CONFIRMED", True, future, "trigger"
     )
-    put_snapshot(trigger_row)
+    mirror_table().put_snapshot(trigger_row)
 
     # When the backfill runs
     code = run_cli(cognito, "--json")
@@ -127,7 +128,7 @@ def test_verify_reports_a_tombstone_of_a_listed_user_as_drift(
 ) -> None:
     # Given a live user whose row is a tombstone (a deletion wrongly recorded)
     sub = cognito.create_user("bob", email="bob@example.com")
-    put_tombstone(sub, observed_at=1, source="sync")
+    mirror_table().put_tombstone(sub, observed_at=1, source="sync")
 
     # When the mirror is verified
     code = run_cli(cognito, "--verify", "--json")
@@ -144,7 +145,7 @@ def test_fill_revives_a_wrong_tombstone_once_cognito_confirms_the_user(
 ) -> None:
     # Given a live user whose row is a tombstone
     sub = cognito.create_user("bob", email="bob@example.com")
-    put_tombstone(sub, observed_at=1, source="sync")
+    mirror_table().put_tombstone(sub, observed_at=1, source="sync")
 
     # When the backfill runs, then runs again
     first_code = run_cli(cognito, "--json")
@@ -168,7 +169,7 @@ def test_a_tombstone_of_a_user_gone_since_the_listing_stays(
     from functions.common.backfill import confirm
 
     sub = cognito.create_user("bob", email="bob@example.com")
-    put_tombstone(sub, observed_at=1, source="sync")
+    mirror_table().put_tombstone(sub, observed_at=1, source="sync")
     monkeypatch.setattr(confirm, "read_user", lambda **kwargs: None)
 
     # When the backfill runs
@@ -209,15 +210,15 @@ def test_stale_rows_are_rewritten_and_unchanged_rows_are_not(
 def test_a_failed_write_is_listed_and_exits_1(cognito: Any, ddb: Any, capsys: Any) -> None:
     # Given three users, and DynamoDB refusing the write of one of them
     users = make_users(cognito, 3)
-    real_put = put_snapshot
+    real_put = MirrorTable.put_snapshot
 
-    def refusing_put(snapshot: UserSnapshot) -> Any:
+    def refusing_put(table: MirrorTable, snapshot: UserSnapshot) -> Any:
         if snapshot.sub == users["user001"]:
             raise MirrorUnavailableError("mirror write failed: InternalServerError")
-        return real_put(snapshot)
+        return real_put(table, snapshot)
 
     # When the backfill runs
-    with mock.patch("functions.common.backfill.compare.put_snapshot", refusing_put):
+    with mock.patch.object(MirrorTable, "put_snapshot", refusing_put):
         code = run_cli(cognito, "--json")
 
     # Then the others are written, the failed one is named in the summary, and the exit code is 1
@@ -247,7 +248,7 @@ def test_verify_reports_planted_drift_exactly_and_exits_3(cognito: Any, ddb: Any
     assert run_cli(cognito, "--json") == 0
     ddb.delete_item(TableName="mirror-test", Key={"sub": {"S": users["user000"]}})
     ddb.delete_item(TableName="mirror-test", Key={"sub": {"S": users["user001"]}})
-    put_snapshot(
+    mirror_table().put_snapshot(
         UserSnapshot(users["user001"], "user001", {"email": "stale@example.com"}, "CONFIRMED", True, 2, "t")
     )
     cognito.idp.admin_delete_user(UserPoolId=cognito.id, Username="user002")
@@ -299,13 +300,15 @@ def test_prune_tombstones_only_deleted_users(cognito: Any, ddb: Any, raw_item: A
 def test_prune_keeps_a_row_whose_user_cognito_still_has(cognito: Any, raw_item: Any) -> None:
     # Given a mirror row that the listing did not see, but whose user exists (created after listing)
     sub = cognito.create_user("late", email="late@example.com")
-    put_snapshot(UserSnapshot(sub, "late", {"email": "late@example.com"}, "CONFIRMED", True, 1, "trigger"))
+    mirror_table().put_snapshot(
+        UserSnapshot(sub, "late", {"email": "late@example.com"}, "CONFIRMED", True, 1, "trigger")
+    )
     checkpoint = Checkpoint()
     checkpoint.bind({"test": "prune-confirm"})
     engine = Engine(engine_options(cognito, prune=True), checkpoint, sleep=lambda s: None)
 
     # When the orphan check looks at it (without that user in the listed set)
-    engine.scanner.orphans(list(scan_records(0, 1)))
+    engine.scanner.orphans(list(mirror_table().scan_records(0, 1)))
 
     # Then Cognito's answer keeps it alive
     assert raw_item(sub)["deleted"]["BOOL"] is False
@@ -316,7 +319,7 @@ def test_prune_keeps_a_row_whose_user_cognito_still_has(cognito: Any, raw_item: 
 def test_never_prunes_on_a_partial_listing(cognito: Any, ddb: Any, raw_item: Any) -> None:
     # Given a mirror row of a deleted user, and a run stopped before its listing completed
     make_users(cognito, 3)
-    put_snapshot(UserSnapshot("gone-sub", "gone", {}, "CONFIRMED", True, 1, "t"))
+    mirror_table().put_snapshot(UserSnapshot("gone-sub", "gone", {}, "CONFIRMED", True, 1, "t"))
     checkpoint = Checkpoint()
     checkpoint.bind({"test": "partial"})
     engine = Engine(engine_options(cognito, prune=True), checkpoint, should_stop=lambda: True)
@@ -527,20 +530,20 @@ def test_unknown_table_is_one_clear_line(cognito: Any, capsys: Any) -> None:
     assert code == 4
     assert err.strip().splitlines() == [
         "backfill: error: mirror table 'no-such-table' is not usable: "
-        "mirror state read failed: ResourceNotFoundException"
+        "mirror read failed: ResourceNotFoundException"
     ]
 
 
 def test_missing_credentials_are_one_clear_line(cognito: Any, capsys: Any) -> None:
     # Given AWS credentials that botocore cannot find
-    def no_credentials(key: str) -> None:
+    def no_credentials(table: MirrorTable, sub: str, **kwargs: Any) -> None:
         try:
             raise NoCredentialsError()
         except NoCredentialsError as exc:
-            raise MirrorUnavailableError("mirror state read failed: NoCredentialsError") from exc
+            raise MirrorUnavailableError("mirror read failed: NoCredentialsError") from exc
 
     # When the backfill runs
-    with mock.patch("functions.common.backfill.engine.load_state", no_credentials):
+    with mock.patch.object(MirrorTable, "get_record", no_credentials):
         code = run_cli(cognito)
 
     # Then it says so in one line and exits 4

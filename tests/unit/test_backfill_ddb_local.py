@@ -1,4 +1,5 @@
-"""The guarded PartiQL batch write (`put_snapshots`) on Amazon's DynamoDB Local.
+"""The guarded PartiQL batch write (`put_snapshots`) on Amazon's DynamoDB Local, and its agreement
+with the conditional PutItem (`put_snapshot`): both forms of the snapshot guard land on the same rows.
 
 moto cannot run PartiQL statements with parameters, so this path is verified on the real engine.
 Port: MIRROR_TEST_DDB_PORT (default 12010).
@@ -7,20 +8,14 @@ Port: MIRROR_TEST_DDB_PORT (default 12010).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from models.mirror_table import (
-    WriteOutcome,
-    get_record,
-    get_records,
-    put_snapshot,
-    put_snapshots,
-    put_tombstone,
-)
+from models.record import WriteOutcome
+from models.table import mirror_table
 from models.user import UserSnapshot
 from scripts.dynamodb_local import start_dynamodb_local
 from scripts.table import create_table
@@ -57,7 +52,7 @@ def snap(sub: str, observed_at: int, email: str = "backfill@example.com") -> Use
 
 
 def email_of(sub: str) -> str:
-    record = get_record(sub, consistent=True)
+    record = mirror_table().get_record(sub, consistent=True)
     assert record is not None and record.attributes is not None
     return str(record.attributes.as_dict()["email"])
 
@@ -65,12 +60,12 @@ def email_of(sub: str) -> str:
 @pytest.mark.usefixtures("local_table")
 def test_inserts_land_and_rows_written_meanwhile_are_never_overwritten() -> None:
     # Given rows written meanwhile: a newer snapshot, an older one, and a tombstone
-    put_snapshot(snap("newer", 100, "trigger@example.com"))
-    put_snapshot(snap("older", 1, "old@example.com"))
-    put_tombstone("gone", observed_at=1, source="sync")
+    mirror_table().put_snapshot(snap("newer", 100, "trigger@example.com"))
+    mirror_table().put_snapshot(snap("older", 1, "old@example.com"))
+    mirror_table().put_tombstone("gone", observed_at=1, source="sync")
 
     # When the backfill believes all four rows are missing and INSERTs them at time 50
-    outcomes = put_snapshots(
+    outcomes = mirror_table().put_snapshots(
         [snap(s, 50) for s in ("newer", "older", "gone", "fresh")],
         missing={"newer", "older", "gone", "fresh"},
     )
@@ -79,17 +74,17 @@ def test_inserts_land_and_rows_written_meanwhile_are_never_overwritten() -> None
     assert outcomes == [S, W, S, W]
     assert email_of("newer") == "trigger@example.com"
     assert email_of("older") == email_of("fresh") == "backfill@example.com"
-    gone = get_record("gone", consistent=True)
+    gone = mirror_table().get_record("gone", consistent=True)
     assert gone is not None and gone.is_tombstone
 
 
 @pytest.mark.usefixtures("local_table")
 def test_an_update_of_a_row_that_is_not_there_becomes_an_insert() -> None:
     # Given one existing newer row and one sub the backfill wrongly believes exists
-    put_snapshot(snap("kept", 90, "trigger@example.com"))
+    mirror_table().put_snapshot(snap("kept", 90, "trigger@example.com"))
 
     # When both are UPDATEd
-    outcomes = put_snapshots([snap("absent", 60), snap("kept", 60)], missing=set())
+    outcomes = mirror_table().put_snapshots([snap("absent", 60), snap("kept", 60)], missing=set())
 
     # Then the absent one is inserted and the newer one kept
     assert outcomes == [W, S]
@@ -103,8 +98,8 @@ def test_batches_above_25_statements_are_split_and_read_back() -> None:
     page = [snap(f"sub-{i:02d}", 10) for i in range(60)]
 
     # When they are written and read back in bulk
-    outcomes = put_snapshots(page, missing={s.sub for s in page})
-    rows: dict[str, Any] = get_records([s.sub for s in page])
+    outcomes = mirror_table().put_snapshots(page, missing={s.sub for s in page})
+    rows: dict[str, Any] = mirror_table().get_records([s.sub for s in page])
 
     # Then all landed
     assert outcomes == [W] * 60
@@ -114,23 +109,25 @@ def test_batches_above_25_statements_are_split_and_read_back() -> None:
 @pytest.mark.usefixtures("local_table")
 def test_put_snapshots_in_both_forms_never_resurrect_a_tombstone() -> None:
     # Given tombstones at t=50 (one per case), and only the revive path able to leave one
-    from models.mirror_table import revive_tombstone
+    from models.table import mirror_table
 
     cases = [(f"t-{form}-{t}", form, t) for form in ("insert", "update") for t in (1, 50, 99)]
     for sub, _, _ in cases:
-        put_tombstone(sub, observed_at=50, source="attribute_sync")
+        mirror_table().put_tombstone(sub, observed_at=50, source="attribute_sync")
 
     # When late snapshots, older, equal and newer, arrive in both PartiQL forms (INSERT when the
     # sub was read as missing, guarded UPDATE otherwise), twice
     snapshots = [snap(sub, t) for sub, _, t in cases]
     missing = {sub for sub, form, _ in cases if form == "insert"}
-    outcomes = put_snapshots(snapshots, missing=missing) + put_snapshots(snapshots, missing=missing)
+    outcomes = mirror_table().put_snapshots(snapshots, missing=missing) + mirror_table().put_snapshots(
+        snapshots, missing=missing
+    )
 
     # Then none lands: every row is still its tombstone
     assert set(outcomes) == {S}
-    assert all(row.is_tombstone for row in get_records([sub for sub, _, _ in cases]).values())
+    assert all(row.is_tombstone for row in mirror_table().get_records([sub for sub, _, _ in cases]).values())
     # And the revive path lands only with a snapshot newer than the tombstone
-    assert [revive_tombstone(s) for s in snapshots[:3]] == [S, S, W]
+    assert [mirror_table().revive_tombstone(s) for s in snapshots[:3]] == [S, S, W]
 
 
 # --- the user directory's index keys on the real engine (GSIs built from serverless.yml) ---------
@@ -142,7 +139,7 @@ def tenant_snap(sub: str, observed_at: int, tenant: str | None, email: str = "A@
 
 
 def keys_of(sub: str) -> dict[str, str | None]:
-    record = get_record(sub, consistent=True)
+    record = mirror_table().get_record(sub, consistent=True)
     assert record is not None
     return record.stored_index_keys()
 
@@ -153,11 +150,13 @@ def test_both_partiql_forms_write_the_index_keys_and_an_update_removes_a_lost_on
     from models.directory import query_users
 
     # Given a user INSERTed (read as missing) with an e-mail and a tenant
-    assert put_snapshots([tenant_snap("d1", 10, "acme")], missing={"d1"}) == [W]
+    assert mirror_table().put_snapshots([tenant_snap("d1", 10, "acme")], missing={"d1"}) == [W]
     tenant_key = f"custom:tenant#acme#{shard_of('d1'):02d}"
     assert keys_of("d1") == {"dir0": "email#a@example.com", "dir1": tenant_key, "dir2": None}
     # When a newer snapshot without the tenant is UPDATEd over it
-    assert put_snapshots([tenant_snap("d1", 20, None, "New@Example.com")], missing=set()) == [W]
+    assert mirror_table().put_snapshots([tenant_snap("d1", 20, None, "New@Example.com")], missing=set()) == [
+        W
+    ]
     # Then the e-mail key follows the change and the tenant key is removed
     assert keys_of("d1") == {"dir0": "email#new@example.com", "dir1": None, "dir2": None}
     # And the indexes answer accordingly
@@ -172,9 +171,9 @@ def test_a_tenant_listing_on_the_real_indexes_pages_through_every_shard() -> Non
 
     # Given 60 users of acme written by the PartiQL batch path and a tombstoned one
     page = [tenant_snap(f"m-{i:02d}", 10, "acme") for i in range(60)]
-    put_snapshots(page, missing={s.sub for s in page})
-    put_snapshot(tenant_snap("m-gone", 5, "acme"))
-    put_tombstone("m-gone", observed_at=6, source="sync")
+    mirror_table().put_snapshots(page, missing={s.sub for s in page})
+    mirror_table().put_snapshot(tenant_snap("m-gone", 5, "acme"))
+    mirror_table().put_tombstone("m-gone", observed_at=6, source="sync")
     # When listed 25 at a time
     listed: list[str] = []
     after: Continuation | None = None
@@ -190,15 +189,95 @@ def test_a_tenant_listing_on_the_real_indexes_pages_through_every_shard() -> Non
 
 @pytest.mark.usefixtures("local_table")
 def test_put_index_keys_on_the_real_engine_is_guarded_by_the_observation() -> None:
-    from models.mirror_table import put_index_keys
+    from models.table import mirror_table
 
     # Given a row at observation 10
-    put_snapshot(tenant_snap("k1", 10, "acme"))
+    mirror_table().put_snapshot(tenant_snap("k1", 10, "acme"))
     wrong = {"dir0": "email#other@example.com", "dir1": None, "dir2": None}
     # When keys are rewritten for another observation / Then nothing changes
-    assert put_index_keys("k1", observed_at=9, keys=wrong) is S
+    assert mirror_table().put_index_keys("k1", observed_at=9, keys=wrong) is S
     # When rewritten for the stored observation / Then only the keys change
-    assert put_index_keys("k1", observed_at=10, keys=wrong) is W
-    record = get_record("k1", consistent=True)
+    assert mirror_table().put_index_keys("k1", observed_at=10, keys=wrong) is W
+    record = mirror_table().get_record("k1", consistent=True)
     assert record is not None and int(record.observed_at) == 10
     assert record.stored_index_keys() == wrong
+
+
+# --- The snapshot guard's two renderings (models/guard.py) agree on every kind of stored row ---
+
+GUARDED_SUB = "5c1d0f9e-1111-4222-8333-444455556666"
+WRITE_AT = 50
+
+
+def guarded_snapshot(observed_at: int, email: str) -> UserSnapshot:
+    return UserSnapshot(GUARDED_SUB, "guarded", {"email": email}, "CONFIRMED", True, observed_at, "test")
+
+
+# Each kind of stored row, and whether a snapshot observed at WRITE_AT may replace it.
+STORED: dict[str, tuple[Callable[[], Any], WriteOutcome]] = {
+    "row absent": (lambda: None, W),
+    "older snapshot": (
+        lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT - 1, "old@example.com")),
+        W,
+    ),
+    "equal snapshot": (
+        lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT, "same@example.com")),
+        S,
+    ),
+    "newer snapshot": (
+        lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT + 1, "new@example.com")),
+        S,
+    ),
+    "older tombstone": (
+        lambda: mirror_table().put_tombstone(GUARDED_SUB, observed_at=WRITE_AT - 1, source="test"),
+        S,
+    ),
+    "newer tombstone": (
+        lambda: mirror_table().put_tombstone(GUARDED_SUB, observed_at=WRITE_AT + 1, source="test"),
+        S,
+    ),
+}
+
+
+def partiql_insert_first(snapshot: UserSnapshot) -> WriteOutcome:
+    return mirror_table().put_snapshots([snapshot], missing={snapshot.sub})[0]
+
+
+def partiql_update_first(snapshot: UserSnapshot) -> WriteOutcome:
+    return mirror_table().put_snapshots([snapshot], missing=set())[0]
+
+
+FORMS: dict[str, Callable[[UserSnapshot], WriteOutcome]] = {
+    "condition expression (PutItem)": lambda snapshot: mirror_table().put_snapshot(snapshot),
+    "PartiQL, believed missing (INSERT first)": partiql_insert_first,
+    "PartiQL, believed present (UPDATE first)": partiql_update_first,
+}
+
+
+def stored_row(client: Any) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = client.get_item(
+        TableName=TABLE, Key={"sub": {"S": GUARDED_SUB}}, ConsistentRead=True
+    ).get("Item")
+    if item is not None:
+        item.pop("expires_at", None)  # a tombstone's TTL is stamped when written
+    return item
+
+
+@pytest.mark.parametrize("stored", sorted(STORED))
+@pytest.mark.usefixtures("local_table")
+def test_both_forms_of_the_snapshot_guard_land_on_the_same_rows(local_endpoint: str, stored: str) -> None:
+    # Given each form of the write, run against the same stored row
+    client = boto3.client("dynamodb", endpoint_url=local_endpoint)
+    setup, expected = STORED[stored]
+    results = {}
+    for form, write in FORMS.items():
+        client.delete_item(TableName=TABLE, Key={"sub": {"S": GUARDED_SUB}})
+        setup()
+        # When a snapshot observed at WRITE_AT is written in that form
+        outcome = write(guarded_snapshot(WRITE_AT, "written@example.com"))
+        results[form] = (outcome, stored_row(client))
+
+    # Then every form has the guard's outcome and leaves the very same row
+    assert {form: outcome for form, (outcome, _) in results.items()} == dict.fromkeys(FORMS, expected)
+    rows = [row for _, row in results.values()]
+    assert all(row == rows[0] for row in rows)

@@ -10,7 +10,7 @@ from functions.common.backfill.checkpoint import Checkpoint
 from functions.common.backfill.engine import Engine
 from functions.common.backfill.options import Options, WriteMode
 from functions.common.backfill.pipeline import ListedPage, PagePipeline
-from models.mirror_table import put_snapshot
+from models.table import MirrorTable
 from models.user import UserSnapshot
 
 
@@ -37,16 +37,18 @@ def test_listing_does_not_wait_for_the_writes_of_earlier_pages(cognito: Any, ddb
             all_listed.set()
         return real_list(**kwargs)
 
-    def slow_put(snapshot: UserSnapshot) -> Any:
+    real_put = MirrorTable.put_snapshot
+
+    def slow_put(table: MirrorTable, snapshot: UserSnapshot) -> Any:
         if not all_listed.wait(timeout=5):
             waited_too_long.append(True)
             all_listed.set()  # the listing was waiting on this write: let it go on
-        return put_snapshot(snapshot)
+        return real_put(table, snapshot)
 
     engine.lister.client.list_users = list_users
 
     # When the backfill runs
-    with mock.patch("functions.common.backfill.compare.put_snapshot", slow_put):
+    with mock.patch.object(MirrorTable, "put_snapshot", slow_put):
         summary = engine.run()
     checkpoint.close()
 

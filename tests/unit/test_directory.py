@@ -10,16 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
-from models.directory import Continuation, DirectoryQueryError, query_users
-from models.mirror_table import (
-    WriteOutcome,
-    get_record,
-    put_index_keys,
-    put_snapshot,
-    put_tombstone,
-    revive_tombstone,
-)
+from models.directory import Continuation, query_users
+from models.errors import DirectoryQueryError
+from models.record import WriteOutcome
 from models.settings import ConfigurationError, get_settings, load_settings
+from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot
 from tests.fixtures import reset_process_state
 
@@ -130,7 +125,7 @@ def test_an_empty_or_oversized_value_is_not_indexed() -> None:
 
 def test_a_snapshot_carries_the_index_keys_of_the_attributes_it_has(raw_item: Any) -> None:
     # Given a user with an e-mail but no tenant
-    put_snapshot(user("s1", email=" Jane@Example.com"))
+    mirror_table().put_snapshot(user("s1", email=" Jane@Example.com"))
     # Then the row has the e-mail key and no tenant key (the tenant index stays sparse)
     item = raw_item("s1")
     assert item["dir0"] == {"S": "email#jane@example.com"}
@@ -140,9 +135,9 @@ def test_a_snapshot_carries_the_index_keys_of_the_attributes_it_has(raw_item: An
 
 def test_a_newer_snapshot_without_the_attribute_removes_its_key(raw_item: Any) -> None:
     # Given a user in tenant acme
-    put_snapshot(tenant_user("s1", "acme", 100))
+    mirror_table().put_snapshot(tenant_user("s1", "acme", 100))
     # When a newer snapshot has no tenant
-    put_snapshot(user("s1", 200, email="s1@example.com"))
+    mirror_table().put_snapshot(user("s1", 200, email="s1@example.com"))
     # Then the tenant key is gone and the listing no longer finds the user
     assert "dir1" not in raw_item("s1")
     assert query_users(TENANT, "acme", limit=10).users == []
@@ -150,14 +145,14 @@ def test_a_newer_snapshot_without_the_attribute_removes_its_key(raw_item: Any) -
 
 def test_a_tombstone_removes_every_index_key_and_a_revive_restores_them(raw_item: Any) -> None:
     # Given an indexed user
-    put_snapshot(tenant_user("s1", "acme", 100))
+    mirror_table().put_snapshot(tenant_user("s1", "acme", 100))
     # When the user is deleted
-    put_tombstone("s1", observed_at=200, source="test")
+    mirror_table().put_tombstone("s1", observed_at=200, source="test")
     # Then the tombstone carries no key and no query lists it
     assert not {"dir0", "dir1", "dir2"} & set(raw_item("s1"))
     assert query_users("email", "s1@example.com", limit=10).users == []
     # When a wrong tombstone is revived
-    assert revive_tombstone(tenant_user("s1", "acme", 300)) is WriteOutcome.WRITTEN
+    assert mirror_table().revive_tombstone(tenant_user("s1", "acme", 300)) is WriteOutcome.WRITTEN
     # Then the user is found again
     assert [u.sub for u in query_users(TENANT, "acme", limit=10).users] == ["s1"]
 
@@ -167,7 +162,7 @@ def test_a_tombstone_removes_every_index_key_and_a_revive_restores_them(raw_item
 
 def test_find_by_email_matches_whatever_the_case_and_returns_the_listing_fields() -> None:
     # Given a user stored with a mixed-case e-mail
-    put_snapshot(user("s1", email="Jane.Doe@Example.com", given_name="Jane"))
+    mirror_table().put_snapshot(user("s1", email="Jane.Doe@Example.com", given_name="Jane"))
     # When an operator looks for the address in another case
     page = query_users("email", "  JANE.DOE@example.COM", limit=5)
     # Then the user comes back whole, and the listing is complete
@@ -182,9 +177,9 @@ def test_a_tenant_listing_merges_every_shard_in_a_stable_order_page_by_page() ->
     # Given 40 users of tenant acme (spread over the shards) and 5 of another tenant
     subs = [f"u{i:03d}" for i in range(40)]
     for sub in subs:
-        put_snapshot(tenant_user(sub, "acme"))
+        mirror_table().put_snapshot(tenant_user(sub, "acme"))
     for i in range(5):
-        put_snapshot(tenant_user(f"x{i}", "other"))
+        mirror_table().put_snapshot(tenant_user(f"x{i}", "other"))
     # When listed 7 at a time
     listed, pages = everyone(TENANT, "acme", 7)
     # Then each user of acme comes exactly once, in (shard, sub) order, in ceil(40/7) or so pages
@@ -197,7 +192,7 @@ def test_a_page_boundary_inside_a_shard_resumes_after_the_last_row() -> None:
     # Given several users in one shard
     same_shard = [f"s{i}" for i in range(200) if shard_of(f"s{i}") == 3][:5]
     for sub in same_shard:
-        put_snapshot(tenant_user(sub, "acme"))
+        mirror_table().put_snapshot(tenant_user(sub, "acme"))
     # When listed 2 at a time
     listed, _ = everyone(TENANT, "acme", 2)
     # Then nothing is repeated or skipped
@@ -231,11 +226,11 @@ def test_a_query_the_directory_cannot_answer_is_a_clear_error(
 
 def test_put_index_keys_rewrites_only_the_keys_of_the_same_snapshot(raw_item: Any) -> None:
     # Given a row written when only e-mail was indexed (tenant in slot 0 is missing)
-    put_snapshot(tenant_user("s1", "acme", 100))
+    mirror_table().put_snapshot(tenant_user("s1", "acme", 100))
     before = raw_item("s1")
     keys = index_keys("s1", {TENANT: "acme"}, (TENANT,))
     # When its keys are rewritten for the observation it holds
-    outcome = put_index_keys("s1", observed_at=100, keys=keys)
+    outcome = mirror_table().put_index_keys("s1", observed_at=100, keys=keys)
     # Then only the keys changed: observed_at and the rest are as they were
     after = raw_item("s1")
     assert outcome is WriteOutcome.WRITTEN
@@ -248,20 +243,20 @@ def test_put_index_keys_rewrites_only_the_keys_of_the_same_snapshot(raw_item: An
 
 def test_put_index_keys_is_a_no_op_on_a_newer_row_or_a_tombstone(raw_item: Any) -> None:
     # Given a row newer than the observation the keys came from, and a tombstone
-    put_snapshot(tenant_user("s1", "acme", 200))
-    put_tombstone("s2", observed_at=100, source="test")
+    mirror_table().put_snapshot(tenant_user("s1", "acme", 200))
+    mirror_table().put_tombstone("s2", observed_at=100, source="test")
     keys = {"dir0": "email#wrong", "dir1": None, "dir2": None}
     # When keys are rewritten for observation 100 / Then neither row changes
-    assert put_index_keys("s1", observed_at=100, keys=keys) is WriteOutcome.SKIPPED
-    assert put_index_keys("s2", observed_at=100, keys=keys) is WriteOutcome.SKIPPED
+    assert mirror_table().put_index_keys("s1", observed_at=100, keys=keys) is WriteOutcome.SKIPPED
+    assert mirror_table().put_index_keys("s2", observed_at=100, keys=keys) is WriteOutcome.SKIPPED
     assert raw_item("s1")["dir0"] == {"S": "email#s1@example.com"}
     assert "dir0" not in raw_item("s2")
 
 
 def test_get_record_reads_back_the_stored_keys() -> None:
     # Given an indexed user / When read / Then the record exposes its keys for a verify
-    put_snapshot(tenant_user("s1", "acme"))
-    record = get_record("s1")
+    mirror_table().put_snapshot(tenant_user("s1", "acme"))
+    record = mirror_table().get_record("s1")
     assert record is not None
     assert record.stored_index_keys()["dir0"] == "email#s1@example.com"
 
@@ -294,17 +289,17 @@ def test_the_index_never_lists_a_tombstone_whatever_the_order_of_writes(
     # When snapshots, tombstones and revivals land in any order
     for kind, sub, observed_at, tenant in writes:
         if kind == "snapshot":
-            put_snapshot(tenant_user(sub, tenant, observed_at))
+            mirror_table().put_snapshot(tenant_user(sub, tenant, observed_at))
         elif kind == "tombstone":
-            put_tombstone(sub, observed_at=observed_at, source="test")
+            mirror_table().put_tombstone(sub, observed_at=observed_at, source="test")
         else:
-            revive_tombstone(tenant_user(sub, tenant, observed_at))
+            mirror_table().revive_tombstone(tenant_user(sub, tenant, observed_at))
     # Then the listing is exactly the live rows of that tenant: never a tombstone
     for tenant in ("acme", "other"):
         listed = {u.sub for u in query_users(TENANT, tenant, limit=50).users}
         live = set()
         for sub in SUBS:
-            record = get_record(sub, consistent=True)
+            record = mirror_table().get_record(sub, consistent=True)
             live_row = record is not None and not record.is_tombstone
             if live_row and record is not None and record.to_snapshot().attributes.get(TENANT) == tenant:
                 live.add(sub)
@@ -323,7 +318,7 @@ def directory_cli(*args: str) -> int:
 
 def test_the_command_finds_a_user_by_email_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     # Given a mirrored user
-    put_snapshot(user("s1", email="Jane@Example.com"))
+    mirror_table().put_snapshot(user("s1", email="Jane@Example.com"))
     # When an operator looks the address up in another case
     code = directory_cli("--find-email", "jane@EXAMPLE.com", "--json")
     # Then exit 0 and the user, complete
@@ -336,7 +331,7 @@ def test_the_command_finds_a_user_by_email_as_json(capsys: pytest.CaptureFixture
 def test_the_command_lists_a_tenant_up_to_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
     # Given five users of acme
     for i in range(5):
-        put_snapshot(tenant_user(f"t{i}", "acme"))
+        mirror_table().put_snapshot(tenant_user(f"t{i}", "acme"))
     # When listed with --limit 3
     code = directory_cli("--find", "custom:tenant=acme", "--limit", "3")
     # Then three lines, and a note that more match
@@ -388,19 +383,17 @@ def test_after_a_shard_read_to_its_end_the_next_shards_are_read_in_parallel(
 ) -> None:
     import threading
 
-    from models import directory
-
     # Given a small tenant (3 users across the 16 shards)
     for i in range(3):
-        put_snapshot(tenant_user(f"small-{i}", "initech"))
+        mirror_table().put_snapshot(tenant_user(f"small-{i}", "initech"))
     threads: list[str] = []
-    real = directory.query_index
+    real = MirrorTable.query_index
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(directory, "query_index", recorded)
+    monkeypatch.setattr(MirrorTable, "query_index", recorded)
     # When it is listed in one page
     page = query_users(TENANT, "initech", limit=50)
     # Then one Query per shard: the first alone, the 15 others at once on the directory's threads
@@ -414,7 +407,7 @@ def test_a_page_that_fills_inside_a_shard_resumes_right_after_its_last_user() ->
     # Given 60 users of one tenant
     subs = [f"big-{i:03d}" for i in range(60)]
     for sub in subs:
-        put_snapshot(tenant_user(sub, "umbrella"))
+        mirror_table().put_snapshot(tenant_user(sub, "umbrella"))
     # When it is listed 7 at a time
     listed, pages = everyone(TENANT, "umbrella", 7)
     # Then every page but the last is full, and every user comes once, in (shard, sub) order

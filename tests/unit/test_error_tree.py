@@ -6,7 +6,7 @@ import pytest
 
 import cognito_mirror
 from functions.common.errors import DEPENDENCY_DOWN, CognitoThrottledError, ServiceUnavailableError
-from models.mirror_table import MirrorUnavailableError as TableUnavailableError
+from models.errors import MirrorUnavailableError as TableUnavailableError
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ def test_every_dependency_outage_is_caught_by_one_name(outage: Exception) -> Non
     # Given an outage of Cognito or DynamoDB / When it is raised
     with pytest.raises(DEPENDENCY_DOWN) as caught:
         raise outage
-    # Then the one "dependency down" name catches it, its reason intact
+    # Then the one "dependency down" class catches it, its reason intact
     assert str(caught.value) == str(outage)
 
 

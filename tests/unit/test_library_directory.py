@@ -10,7 +10,7 @@ import pytest
 
 from cognito_mirror import DirectoryQueryError, MirrorReader, MirrorUnavailableError
 from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, shard_of
-from models.mirror_table import expected_index_keys, put_snapshot, put_tombstone
+from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.fixtures import TABLE
 
@@ -18,7 +18,7 @@ TENANT = "custom:tenant"
 
 
 def store(sub: str, **attributes: str) -> None:
-    put_snapshot(
+    mirror_table().put_snapshot(
         UserSnapshot(sub, f"user-{sub}", attributes, "CONFIRMED", True, 1_764_000_000_000_000, "test")
     )
 
@@ -48,7 +48,7 @@ def test_iter_users_yields_every_live_user_of_a_tenant_lazily_and_never_a_tombst
         store(sub, **{TENANT: "acme"})
     for i in range(5):
         store(f"globex-{i}", **{TENANT: "globex"})
-    put_tombstone("acme-07", observed_at=1_864_000_000_000_000, source="test")
+    mirror_table().put_tombstone("acme-07", observed_at=1_864_000_000_000_000, source="test")
     calls: list[str] = []
     reader = counted_reader(calls)
     # When the library iterates acme in pages of 3
@@ -67,7 +67,7 @@ def test_iter_users_yields_every_live_user_of_a_tenant_lazily_and_never_a_tombst
 def test_the_library_and_the_mirror_agree_on_every_key() -> None:
     # Given the mirror's keys for a user (the write path's own function, under the default setting)
     attributes = {"email": " Mixed@Case.IO", TENANT: "acme "}
-    written = expected_index_keys("s-1", attributes)
+    written = mirror_table().expected_index_keys("s-1", attributes)
     # When the library's key format computes them
     ours = index_keys("s-1", attributes, ("email", TENANT))
     # Then they are the same keys, the tenant's in one of the shards

@@ -28,7 +28,7 @@ from cognito_mirror import (
 )
 from cognito_mirror._identity import parse_groups
 from cognito_mirror._reader import reset_default_reader
-from models.mirror_table import put_snapshot, put_tombstone
+from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.fixtures import TABLE
 from tests.helpers import FakeLambdaContext, body, http_event
@@ -54,7 +54,7 @@ def mirror(sub: str = SUB, *, enabled: bool = True, username: str = "jane.doe") 
         observed_at=now_us(),
         source="post_confirmation",
     )
-    put_snapshot(snapshot)
+    mirror_table().put_snapshot(snapshot)
 
 
 def claims(sub: str = SUB, **extra: Any) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def test_the_middleware_answers_each_failure_with_json_and_its_headers(
     elif case == "disabled":
         mirror(enabled=False)
     elif case == "deleted":
-        put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
+        mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     elif case == "store down":
         monkeypatch.setenv("MIRROR_TABLE", "no-such-table")
     # When the caller calls the route
@@ -266,7 +266,7 @@ def test_stale_profile_is_served_while_the_store_fails_but_only_within_the_bound
 def test_an_expired_404_is_served_stale_only_for_a_tombstone(row: str, error: type[Exception]) -> None:
     # Given "not found" cached for 0.1 s (an unknown sub, or a deleted user), then the store failing
     if row == "tombstone":
-        put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
+        mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     ddb = CountingDdb()
     reader = MirrorReader(TABLE, dynamodb=ddb, cache_ttl_seconds=0.1, not_found_ttl_seconds=0.1)
     with pytest.raises(UserNotFoundError):

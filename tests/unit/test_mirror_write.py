@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone, revive_tombstone
+from models.record import WriteOutcome
+from models.table import mirror_table
 from models.user import UserSnapshot, filter_attributes
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
@@ -27,7 +28,7 @@ def snapshot(observed_at: int, **attributes: str) -> UserSnapshot:
 def test_first_snapshot_creates_the_row(raw_item: Any) -> None:
     # Given an empty mirror
     # When a snapshot is written
-    outcome = put_snapshot(snapshot(100, email="a@example.com", **{"custom:tenant": "acme"}))
+    outcome = mirror_table().put_snapshot(snapshot(100, email="a@example.com", **{"custom:tenant": "acme"}))
     # Then the row holds it, attribute names as Cognito names them
     assert outcome is WriteOutcome.WRITTEN
     item = raw_item(SUB)
@@ -38,24 +39,24 @@ def test_first_snapshot_creates_the_row(raw_item: Any) -> None:
 
 def test_newer_snapshot_replaces_older() -> None:
     # Given a stored snapshot
-    put_snapshot(snapshot(100, email="old@example.com"))
+    mirror_table().put_snapshot(snapshot(100, email="old@example.com"))
     # When a newer one arrives
-    outcome = put_snapshot(snapshot(200, email="new@example.com"))
+    outcome = mirror_table().put_snapshot(snapshot(200, email="new@example.com"))
     # Then it lands
     assert outcome is WriteOutcome.WRITTEN
-    record = get_record(SUB)
+    record = mirror_table().get_record(SUB)
     assert record is not None
     assert record.to_snapshot().attributes == {"email": "new@example.com"}
 
 
 def test_older_snapshot_arriving_late_is_ignored() -> None:
     # Given a newer stored snapshot
-    put_snapshot(snapshot(200, email="new@example.com"))
+    mirror_table().put_snapshot(snapshot(200, email="new@example.com"))
     # When an older one arrives late
-    outcome = put_snapshot(snapshot(100, email="old@example.com"))
+    outcome = mirror_table().put_snapshot(snapshot(100, email="old@example.com"))
     # Then the newer one stays
     assert outcome is WriteOutcome.SKIPPED
-    record = get_record(SUB)
+    record = mirror_table().get_record(SUB)
     assert record is not None
     assert record.to_snapshot().attributes == {"email": "new@example.com"}
     assert int(record.observed_at) == 200
@@ -63,10 +64,10 @@ def test_older_snapshot_arriving_late_is_ignored() -> None:
 
 def test_duplicate_snapshot_is_a_no_op(raw_item: Any) -> None:
     # Given a stored snapshot
-    put_snapshot(snapshot(100))
+    mirror_table().put_snapshot(snapshot(100))
     before = raw_item(SUB)
     # When the very same snapshot is delivered again
-    outcome = put_snapshot(snapshot(100))
+    outcome = mirror_table().put_snapshot(snapshot(100))
     # Then nothing changes
     assert outcome is WriteOutcome.SKIPPED
     assert raw_item(SUB) == before
@@ -74,10 +75,10 @@ def test_duplicate_snapshot_is_a_no_op(raw_item: Any) -> None:
 
 def test_tombstone_blocks_older_and_newer_snapshots(raw_item: Any) -> None:
     # Given a user deleted after a snapshot
-    put_snapshot(snapshot(100))
-    assert put_tombstone(SUB, observed_at=150, source="test") is WriteOutcome.WRITTEN
+    mirror_table().put_snapshot(snapshot(100))
+    assert mirror_table().put_tombstone(SUB, observed_at=150, source="test") is WriteOutcome.WRITTEN
     # When late events arrive, stamped before and after the deletion
-    late = [put_snapshot(snapshot(120)), put_snapshot(snapshot(10_000))]
+    late = [mirror_table().put_snapshot(snapshot(120)), mirror_table().put_snapshot(snapshot(10_000))]
     # Then the user is never resurrected, and no attribute survives in the tombstone
     assert late == [WriteOutcome.SKIPPED, WriteOutcome.SKIPPED]
     item = raw_item(SUB)
@@ -88,20 +89,20 @@ def test_tombstone_blocks_older_and_newer_snapshots(raw_item: Any) -> None:
 
 def test_tombstone_before_any_snapshot_blocks_the_late_create() -> None:
     # Given a deletion processed before the user's creation event
-    put_tombstone(SUB, observed_at=50, source="test")
+    mirror_table().put_tombstone(SUB, observed_at=50, source="test")
     # When the creation snapshot arrives
-    outcome = put_snapshot(snapshot(40))
+    outcome = mirror_table().put_snapshot(snapshot(40))
     # Then it does not land
     assert outcome is WriteOutcome.SKIPPED
-    record = get_record(SUB)
+    record = mirror_table().get_record(SUB)
     assert record is not None and record.is_tombstone
 
 
 def test_second_tombstone_keeps_the_first(raw_item: Any) -> None:
     # Given a tombstone
-    put_tombstone(SUB, observed_at=50, source="first")
+    mirror_table().put_tombstone(SUB, observed_at=50, source="first")
     # When the deletion is delivered again
-    outcome = put_tombstone(SUB, observed_at=60, source="second")
+    outcome = mirror_table().put_tombstone(SUB, observed_at=60, source="second")
     # Then the first stays (its TTL is not extended)
     assert outcome is WriteOutcome.SKIPPED
     assert raw_item(SUB)["source"]["S"] == "first"
@@ -143,13 +144,13 @@ def test_oversized_and_non_string_values_are_dropped_by_name() -> None:
 def test_revive_replaces_only_a_tombstone_and_never_creates_or_overwrites_a_live_row() -> None:
     # Given no row
     # When the revive path runs, Then it writes nothing (a missing row is put_snapshot's job)
-    assert revive_tombstone(snapshot(100)) is WriteOutcome.SKIPPED
-    assert get_record(SUB) is None
+    assert mirror_table().revive_tombstone(snapshot(100)) is WriteOutcome.SKIPPED
+    assert mirror_table().get_record(SUB) is None
     # Given a live row
-    put_snapshot(snapshot(100, email="live@example.com"))
+    mirror_table().put_snapshot(snapshot(100, email="live@example.com"))
     # When the revive path runs with a newer snapshot, Then the live row is left alone
-    assert revive_tombstone(snapshot(200, email="other@example.com")) is WriteOutcome.SKIPPED
-    record = get_record(SUB)
+    assert mirror_table().revive_tombstone(snapshot(200, email="other@example.com")) is WriteOutcome.SKIPPED
+    record = mirror_table().get_record(SUB)
     assert record is not None and record.to_snapshot().attributes == {"email": "live@example.com"}
 
 
@@ -158,21 +159,20 @@ def test_revive_refuses_an_engine_state_key() -> None:
     reserved = UserSnapshot("#reconcile#pool", "x", {}, "CONFIRMED", True, 100, "test")
     # When it is revived, Then it is refused before any write
     with pytest.raises(ValueError, match="reserved"):
-        revive_tombstone(reserved)
+        mirror_table().revive_tombstone(reserved)
 
 
 def test_a_write_that_times_out_is_a_mirror_unavailable_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given DynamoDB that does not answer in time (botocore's timeout carries `response=None`)
     from botocore.exceptions import ReadTimeoutError
-    from pynamodb.exceptions import PutError
 
-    from models.mirror_table import MirrorRecord, MirrorUnavailableError
+    from models.errors import MirrorUnavailableError
 
-    def timed_out(self: Any, **kwargs: Any) -> None:
-        raise PutError("Failed to put item", cause=ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))
+    def timed_out(**kwargs: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
 
-    monkeypatch.setattr(MirrorRecord, "save", timed_out)
+    monkeypatch.setattr(mirror_table().client, "put_item", timed_out)
     # When a snapshot is written
     # Then the writer gets the one "dependency down" error, naming the cause, not an AttributeError
     with pytest.raises(MirrorUnavailableError, match="ReadTimeoutError"):
-        put_snapshot(snapshot(100))
+        mirror_table().put_snapshot(snapshot(100))

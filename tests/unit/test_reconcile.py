@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from models.mirror_table import get_record, load_state, put_snapshot, put_tombstone, scan_records
+from models.state import state_table
+from models.table import mirror_table
 from models.user import UserSnapshot
+from tests.fixtures import STATE, TABLE
 from tests.helpers import FakeLambdaContext
 
 
@@ -44,8 +46,12 @@ def test_reconcile_fixes_planted_drift_and_reports_it(cognito: Any, ddb: Any, ca
     # Given: one user missing from the mirror, one stale row, one orphan row of a deleted user
     missing = cognito.create_user("missing", email="missing@example.com")
     stale = cognito.create_user("stale", email="now@example.com")
-    put_snapshot(UserSnapshot(stale, "stale", {"email": "old@example.com"}, "CONFIRMED", True, 1, "trigger"))
-    put_snapshot(UserSnapshot("orphan-sub", "deleted-user", {}, "CONFIRMED", True, 1, "trigger"))
+    mirror_table().put_snapshot(
+        UserSnapshot(stale, "stale", {"email": "old@example.com"}, "CONFIRMED", True, 1, "trigger")
+    )
+    mirror_table().put_snapshot(
+        UserSnapshot("orphan-sub", "deleted-user", {}, "CONFIRMED", True, 1, "trigger")
+    )
 
     # When the scheduled reconcile runs
     result = invoke()
@@ -53,11 +59,11 @@ def test_reconcile_fixes_planted_drift_and_reports_it(cognito: Any, ddb: Any, ca
     # Then all of it is repaired, and the drift is counted and emitted as metrics
     assert (result["missing"], result["stale"], result["orphaned"]) == (1, 1, 1)
     assert (result["written"], result["pruned"], result["complete"]) == (2, 1, True)
-    assert get_record(missing) is not None
-    stale_row = get_record(stale)
+    assert mirror_table().get_record(missing) is not None
+    stale_row = mirror_table().get_record(stale)
     assert stale_row is not None and stale_row.attributes is not None
     assert stale_row.attributes.as_dict()["email"] == "now@example.com"
-    orphan = get_record("orphan-sub")
+    orphan = mirror_table().get_record("orphan-sub")
     assert orphan is not None and orphan.is_tombstone
     metrics = emitted_metrics(capsys.readouterr().out)
     assert metrics["DriftMissing"] == 1.0
@@ -68,14 +74,14 @@ def test_reconcile_fixes_planted_drift_and_reports_it(cognito: Any, ddb: Any, ca
 def test_reconcile_revives_a_wrongly_tombstoned_user_and_reports_it(cognito: Any, capsys: Any) -> None:
     # Given a live user whose mirror row is a tombstone
     sub = cognito.create_user("tom", email="tom@example.com")
-    put_tombstone(sub, observed_at=1, source="attribute_sync")
+    mirror_table().put_tombstone(sub, observed_at=1, source="attribute_sync")
 
     # When the scheduled reconcile runs
     result = invoke()
 
     # Then the user is live again, and the drift is counted and emitted
     assert (result["tombstoned"], result["revived"]) == (1, 1)
-    row = get_record(sub)
+    row = mirror_table().get_record(sub)
     assert row is not None and not row.is_tombstone and row.username == "tom"
     metrics = emitted_metrics(capsys.readouterr().out)
     assert metrics["DriftTombstoned"] == 1.0
@@ -98,12 +104,14 @@ def test_a_second_run_finds_no_drift(cognito: Any) -> None:
 def test_out_of_time_saves_progress_and_the_next_run_continues(cognito: Any, tmp_path: Any) -> None:
     # Given a pool and an invocation with no time left before the safety margin
     subs = [cognito.create_user(f"u{i}", email=f"u{i}@example.com") for i in range(5)]
-    put_snapshot(UserSnapshot("orphan-sub", "deleted-user", {}, "CONFIRMED", True, 1, "trigger"))
+    mirror_table().put_snapshot(
+        UserSnapshot("orphan-sub", "deleted-user", {}, "CONFIRMED", True, 1, "trigger")
+    )
 
-    # When it runs, it stops at once and keeps its progress in the reserved mirror row
+    # When it runs, it stops at once and keeps its progress in the state table
     first = invoke(remaining_ms=1_000)
     assert first["complete"] is False
-    assert load_state("#reconcile#" + cognito.id) is not None
+    assert state_table().load("reconcile#" + cognito.id) is not None
 
     # And when a cold container (no /tmp file) runs the next invocation with time
     for leftover in tmp_path.iterdir():
@@ -112,9 +120,9 @@ def test_out_of_time_saves_progress_and_the_next_run_continues(cognito: Any, tmp
 
     # Then it finishes the listing, clears its state, and does not prune on a partial sub set
     assert second["complete"] is True
-    assert all(get_record(sub) is not None for sub in subs)
-    assert load_state("#reconcile#" + cognito.id) is None
-    orphan = get_record("orphan-sub")
+    assert all(mirror_table().get_record(sub) is not None for sub in subs)
+    assert state_table().load("reconcile#" + cognito.id) is None
+    orphan = mirror_table().get_record("orphan-sub")
     assert orphan is not None and not orphan.is_tombstone
     assert second["prune_skipped"]
 
@@ -122,23 +130,31 @@ def test_out_of_time_saves_progress_and_the_next_run_continues(cognito: Any, tmp
     assert invoke()["pruned"] == 1
 
 
-def test_the_reserved_state_row_is_never_taken_for_a_user(cognito: Any) -> None:
-    # Given a reconcile that ran out of time and left its state row in the mirror
+def test_an_old_state_row_in_the_users_table_is_never_taken_for_a_user(cognito: Any, ddb: Any) -> None:
+    # Given a reconcile state row an older version left in the users table, and a reconcile that
+    # ran out of time (its state now in the state table)
+    old = {"sub": {"S": "#reconcile#" + cognito.id}, "observed_at": {"N": "0"}, "deleted": {"BOOL": True}}
+    ddb.put_item(
+        TableName=TABLE, Item=old | {"state": {"S": '{"cursor": 1}'}, "source": {"S": "engine-state"}}
+    )
     cognito.create_user("a", email="a@example.com")
     invoke(remaining_ms=1_000)
-    assert load_state("#reconcile#" + cognito.id) is not None
+    assert state_table().load("reconcile#" + cognito.id) is not None
 
     # When the engine scans the mirror for orphans
-    subs = [row.sub for segment in range(4) for row in scan_records(segment, 4)]
+    subs = [row.sub for segment in range(4) for row in mirror_table().scan_records(segment, 4)]
 
-    # Then the reserved row is not among the rows it considers
+    # Then the old row is not among the rows it considers, and the run wrote no such row
     assert not [sub for sub in subs if sub.startswith("#")]
+    stored = ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    assert [item["sub"]["S"] for item in stored if item["sub"]["S"].startswith("#")] == [
+        "#reconcile#" + cognito.id
+    ]
 
 
 def plant_state(ddb: Any, pool_id: str, state: dict[str, Any]) -> None:
-    """Write the reserved reconcile row by hand, as a bug or an operator might have left it."""
-    item = {"sub": {"S": "#reconcile#" + pool_id}, "observed_at": {"N": "0"}, "deleted": {"BOOL": True}}
-    ddb.put_item(TableName="mirror-test", Item=item | {"state": state})
+    """Write the reconcile's state row by hand, as a bug or an operator might have left it."""
+    ddb.put_item(TableName=STATE, Item={"key": {"S": "reconcile#" + pool_id}, "state": state})
 
 
 @pytest.mark.parametrize(
@@ -178,8 +194,8 @@ def test_an_unreadable_stored_state_is_discarded_and_the_run_starts_afresh(
 
     # Then it starts afresh and completes, clears the row, and counts the discarded state
     assert (result["complete"], result["listed"], result["written"]) == (True, 3, 3)
-    assert all(get_record(sub) is not None for sub in subs)
-    assert load_state("#reconcile#" + cognito.id) is None
+    assert all(mirror_table().get_record(sub) is not None for sub in subs)
+    assert state_table().load("reconcile#" + cognito.id) is None
     assert emitted_metrics(capsys.readouterr().out)["ReconcileStateDiscarded"] == 1.0
     assert not (tmp_path.parent / "etc").exists()
 
@@ -209,5 +225,5 @@ def test_an_unusable_leftover_sqlite_file_is_replaced(cognito: Any, ddb: Any, tm
 
     # Then it replaces the file and completes the run
     assert result["complete"] is True
-    assert get_record(sub) is not None
+    assert mirror_table().get_record(sub) is not None
     assert not (tmp_path / "mirror-reconcile-abc.sqlite").exists()

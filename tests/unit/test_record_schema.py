@@ -19,7 +19,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from jsonschema import Draft202012Validator
 
-from models.mirror_table import put_snapshot, put_snapshots, put_tombstone, save_state
+from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.fixtures import TABLE
 from tests.helpers import FakeLambdaContext, http_event, load_event, trigger_event
@@ -156,17 +156,17 @@ def test_the_schema_accepts_its_own_examples() -> None:
 
 def test_put_snapshot_and_put_tombstone_store_valid_rows(rows: Rows) -> None:
     # Given a snapshot with attributes, one with none, and a deletion of a user never mirrored
-    put_snapshot(
+    mirror_table().put_snapshot(
         UserSnapshot("s-full", "full", {"email": "a@example.com"}, "CONFIRMED", True, 10, "backfill")
     )
-    put_snapshot(UserSnapshot("s-empty", "empty", {}, "UNKNOWN", False, 10, "backfill"))
-    put_snapshot(
+    mirror_table().put_snapshot(UserSnapshot("s-empty", "empty", {}, "UNKNOWN", False, 10, "backfill"))
+    mirror_table().put_snapshot(
         UserSnapshot("s-gone", "gone", {"email": "g@example.com"}, "CONFIRMED", True, 10, "backfill")
     )
 
     # When one live row is tombstoned, and a sub with no row is tombstoned
-    put_tombstone("s-gone", observed_at=now_us(), source="attribute_sync")
-    put_tombstone("s-never", observed_at=now_us(), source="attribute_sync")
+    mirror_table().put_tombstone("s-gone", observed_at=now_us(), source="attribute_sync")
+    mirror_table().put_tombstone("s-never", observed_at=now_us(), source="attribute_sync")
 
     # Then every stored row matches the schema: two live users and two tombstones
     stored = rows()
@@ -183,12 +183,12 @@ def test_put_snapshots_insert_and_update_forms_store_valid_rows(
     # Given rows the bulk writer will UPDATE (older live rows) and subs it will INSERT
     import boto3
 
-    put_snapshot(backfill_snapshot("upd-1", 1))
-    put_snapshot(backfill_snapshot("upd-2", 1))
+    mirror_table().put_snapshot(backfill_snapshot("upd-1", 1))
+    mirror_table().put_snapshot(backfill_snapshot("upd-2", 1))
     empty = UserSnapshot("ins-empty", "ins-empty", {}, "UNKNOWN", True, 50, "backfill")
 
     # When put_snapshots writes both forms
-    put_snapshots(
+    mirror_table().put_snapshots(
         [
             backfill_snapshot("ins-1", 50),
             empty,
@@ -302,7 +302,9 @@ def test_the_backfill_cli_stores_valid_rows_and_tombstones(cognito: Any, rows: R
 
     for i in range(30):
         cognito.create_user(f"user{i:02d}", email=f"u{i}@example.com", custom__tenant=f"t{i % 3}")
-    put_snapshot(UserSnapshot("gone-sub", "gone", {}, "CONFIRMED", True, 1, "post_confirmation"))
+    mirror_table().put_snapshot(
+        UserSnapshot("gone-sub", "gone", {}, "CONFIRMED", True, 1, "post_confirmation")
+    )
 
     # When the backfill fills and prunes (conditional PutItem mode: moto has no PartiQL parameters)
     code = main(["--user-pool-id", cognito.id, "--table", TABLE, "--write-mode", "put", "--prune", "--json"])
@@ -317,17 +319,18 @@ def test_the_backfill_cli_stores_valid_rows_and_tombstones(cognito: Any, rows: R
     assert sum(row["deleted"] for row in stored) == 1
 
 
-def test_reconcile_stores_valid_rows_and_its_state_row_is_not_a_user(
-    cognito: Any, rows: Rows, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_reconcile_stores_valid_rows_and_an_old_state_row_is_not_a_user(
+    cognito: Any, ddb: Any, rows: Rows, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # Given 5 users in the pool, an empty mirror, and a reserved engine-state row
+    # Given 5 users in the pool, an empty mirror, and an engine-state row an older version left there
     from functions.reconcile import handler
 
     monkeypatch.setenv("MIRROR_RECONCILE_WORKDIR", str(tmp_path))
     monkeypatch.setenv("MIRROR_RECONCILE_WRITE_MODE", "put")
     for i in range(5):
         cognito.create_user(f"r{i}", email=f"r{i}@example.com")
-    save_state(f"#reconcile#{cognito.id}-other", '{"cursor": 1}')
+    old = {"sub": {"S": f"#reconcile#{cognito.id}-other"}, "state": {"S": '{"cursor": 1}'}}
+    ddb.put_item(TableName=TABLE, Item=old | {"observed_at": {"N": "0"}, "deleted": {"BOOL": True}})
 
     # When the scheduled reconcile runs
     handler({"source": "aws.events"}, FakeLambdaContext(remaining_ms=600_000))

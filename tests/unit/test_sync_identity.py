@@ -206,10 +206,10 @@ def test_a_deletion_of_an_unmirrored_sub_writes_nothing_and_is_counted_unconfirm
 def test_a_tombstoned_sub_is_not_read_from_cognito_again(cognito, monkeypatch):
     # Given a deleted user's tombstone, and a Cognito client that must not be called
     from functions.common import sync as sync_logic
-    from models.mirror_table import put_tombstone
+    from models.table import mirror_table
 
     sub = "11111111-0000-0000-0000-000000000003"
-    put_tombstone(sub, observed_at=1, source="test")
+    mirror_table().put_tombstone(sub, observed_at=1, source="test")
 
     def no_cognito(**kwargs: Any) -> Any:
         raise AssertionError("Cognito was called for a deleted user")
@@ -265,19 +265,21 @@ def test_a_late_admin_delete_for_a_reused_name_never_tombstones_the_live_user(co
 def test_a_name_taken_during_the_index_query_is_kept_live(cognito, monkeypatch):
     # Given `bob` mirrored and deleted; a new `bob` is created and mirrored while we query the index
     from functions.common import sync as sync_logic
-    from models.mirror_table import find_subs_by_username
+    from models.table import MirrorTable, mirror_table
 
     old = cognito.create_user("bob", email="bob@example.com")
     mirror_now(cognito, "bob")
     cognito.idp.admin_delete_user(UserPoolId=cognito.id, Username="bob")
     taken: list[str] = []
 
-    def racing_query(username: str) -> list[str]:
-        taken.append(cognito.create_user("bob", email="robert@example.com"))
-        mirror_now(cognito, "bob")
-        return find_subs_by_username(username)
+    class RacingTable(MirrorTable):
+        def find_subs_by_username(self, username: str) -> list[str]:
+            taken.append(cognito.create_user("bob", email="robert@example.com"))
+            mirror_now(cognito, "bob")
+            return super().find_subs_by_username(username)
 
-    monkeypatch.setattr(sync_logic, "find_subs_by_username", racing_query)
+    racing = RacingTable(mirror_table().config)
+    monkeypatch.setattr(sync_logic, "mirror_table", lambda: racing)
 
     # When an event naming `bob` finds nobody, then queries the index
     detail = cloudtrail("admin_update_user_attributes", pool=cognito.id, username="bob")

@@ -96,10 +96,10 @@ def test_a_late_older_trigger_does_not_overwrite_a_newer_snapshot(
 
 def test_a_deleted_user_is_not_resurrected_by_a_late_trigger(raw_item: Any) -> None:
     # Given a user whose deletion was mirrored
-    from models.mirror_table import put_tombstone
+    from models.table import mirror_table
     from models.user import now_us
 
-    put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
+    mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     # When a PostAuthentication trigger arrives afterwards
     event = load_event("post_authentication")
     returned = run("post_authentication", event)

@@ -14,15 +14,9 @@ from functions.common.backfill.options import Options, WriteMode
 from functions.common.backfill.summary import Tally
 from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
-from models.mirror_table import (
-    MirrorRecord,
-    MirrorUnavailableError,
-    WriteOutcome,
-    get_records,
-    put_snapshot,
-    put_snapshots,
-    revive_tombstone,
-)
+from models.errors import MirrorUnavailableError
+from models.record import MirrorRecord, WriteOutcome
+from models.table import MirrorTable
 from models.user import UserSnapshot
 
 
@@ -40,14 +34,15 @@ def classify(snapshot: UserSnapshot, row: MirrorRecord | None) -> str:
 
 
 class PageRepairer:
-    def __init__(self, options: Options, confirmer: UserConfirmer) -> None:
+    def __init__(self, options: Options, confirmer: UserConfirmer, table: MirrorTable) -> None:
         self.options = options
         self._confirmer = confirmer
+        self.table = table
 
     def repair(self, snapshots: list[UserSnapshot], tally: Tally) -> list[str]:
         """Compare a page with the mirror and repair it; return the subs that failed."""
         try:
-            rows = get_records([s.sub for s in snapshots]) if snapshots else {}
+            rows = self.table.get_records([s.sub for s in snapshots]) if snapshots else {}
         except MirrorUnavailableError:
             tally["failed"] += len(snapshots)
             return [s.sub for s in snapshots]
@@ -87,14 +82,14 @@ class PageRepairer:
         """Outcome per snapshot; None where the write failed (DynamoDB refused or was unreachable)."""
         if self.options.write_mode is WriteMode.PARTIQL:
             try:
-                return list(put_snapshots(to_write, missing=missing))
+                return list(self.table.put_snapshots(to_write, missing=missing))
             except MirrorUnavailableError as exc:
                 logger.warning("batch write failed", extra={"users": len(to_write), "error": str(exc)})
                 return [None] * len(to_write)
         outcomes: list[WriteOutcome | None] = []
         for snapshot in to_write:
             try:
-                outcomes.append(put_snapshot(snapshot))
+                outcomes.append(self.table.put_snapshot(snapshot))
             except MirrorUnavailableError as exc:
                 logger.warning("write failed", extra={"sub": snapshot.sub, "error": str(exc)})
                 outcomes.append(None)
@@ -104,7 +99,7 @@ class PageRepairer:
         """Repair a wrong tombstone once AdminGetUser confirms the sub exists; False if that failed."""
         try:
             current = self._confirmer.current_user(listed.username or None, listed.sub)
-            outcome = revive_tombstone(current) if current is not None else WriteOutcome.SKIPPED
+            outcome = self.table.revive_tombstone(current) if current is not None else WriteOutcome.SKIPPED
         except DEPENDENCY_DOWN as exc:
             logger.warning("revive failed", extra={"sub": listed.sub, "error": str(exc)})
             tally["failed"] += 1

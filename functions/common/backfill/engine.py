@@ -27,14 +27,8 @@ from functions.common.backfill.summary import Summary, new_tally
 from functions.common.cognito import cognito_client
 from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
-from models.mirror_table import (
-    MalformedStateError,
-    MirrorUnavailableError,
-    error_code,
-    load_state,
-    set_pool_size,
-)
-from models.settings import get_settings
+from models.errors import MirrorUnavailableError, error_code
+from models.table import MirrorTable, mirror_table
 from models.user import now_us
 
 _FAILED_SUBS_SHOWN = 100
@@ -42,7 +36,10 @@ _PAGES_QUEUED_PER_WRITER = 2
 
 
 class Engine:
-    """One run over one pool. `should_stop` is polled between pages (Ctrl-C, Lambda deadline)."""
+    """One run over one pool. `should_stop` is polled between pages (Ctrl-C, Lambda deadline).
+
+    `table` is the mirror (the process's by default); the run shares one connection pool among
+    its threads."""
 
     def __init__(
         self,
@@ -52,8 +49,10 @@ class Engine:
         should_stop: Callable[[], bool] = lambda: False,
         on_page: Callable[[int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        table: MirrorTable | None = None,
     ) -> None:
         self.options = options
+        self.table = (table or mirror_table()).with_pool_size(options.workers + 2)
         self.checkpoint = checkpoint
         self._should_stop = should_stop
         self._on_page = on_page
@@ -61,8 +60,8 @@ class Engine:
         limiter = RateLimiter(options.max_rps)  # one for every Cognito call of the run
         confirmer = UserConfirmer(options, limiter, sleep=sleep)
         self.lister = SegmentLister(options, limiter, sleep=sleep, on_fatal=self._fatal.set)
-        self.repairer = PageRepairer(options, confirmer)
-        self.scanner = MirrorScanner(options, checkpoint, confirmer, stopping=self.stopping)
+        self.repairer = PageRepairer(options, confirmer, self.table)
+        self.scanner = MirrorScanner(options, checkpoint, confirmer, self.table, stopping=self.stopping)
         self._listed_here = 0
         self._resumed = 0
         self._progress_lock = threading.Lock()
@@ -151,19 +150,17 @@ class Engine:
     def preflight(self) -> None:
         """Fail early, in one line, on a missing table or unusable credentials."""
         try:
-            load_state("#preflight")
-        except MalformedStateError:
-            pass  # the table answered: that is all the preflight asks
+            self.table.get_record("#preflight")  # no such row: the table answering is all it asks
         except MirrorUnavailableError as exc:
             if exc.__cause__ is not None and error_code(exc.__cause__) in CREDENTIAL_CODES:
                 raise credentials_error(error_code(exc.__cause__)) from exc
-            raise EngineError(f"mirror table {get_settings().table_name!r} is not usable: {exc}") from exc
+            raise EngineError(f"mirror table {self.table.name!r} is not usable: {exc}") from exc
 
     def _needs_scan(self) -> bool:
         return self.options.prune or self.options.checks_index or self.options.mode is not Mode.FILL
 
     def _start_preflight(self) -> Future[None]:
-        """The preflight on its own thread: the table's client (PynamoDB's own botocore session)
+        """The preflight on its own thread: the table's client (its botocore session)
         warms up while the listing starts, instead of before it (a fixed cost of every run)."""
         starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-preflight")
         try:
@@ -173,7 +170,6 @@ class Engine:
 
     def run(self) -> Summary:
         started = time.monotonic()
-        set_pool_size(self.options.workers + 2)
         table_ready = self._start_preflight()
         try:
             # Create the clients before the threads: boto3's default session is not thread-safe.

@@ -14,9 +14,9 @@ from functions.common.backfill.rate_limit import RateLimiter
 from functions.common.backfill.summary import Tally
 from functions.common.cognito import THROTTLE_CODES
 from functions.common.retry import Transient, call_with_backoff
-from models.mirror_table import error_code
+from models.errors import MalformedUserError, error_code
 from models.settings import get_settings
-from models.user import MalformedUserError, UserSnapshot, snapshot_from_cognito_user
+from models.user import UserSnapshot, snapshot_from_cognito_user
 
 HEX = "0123456789abcdef"
 PAGE_SIZE = 60  # ListUsers' maximum

@@ -16,15 +16,8 @@ from functions.common.backfill.checkpoint import Checkpoint
 from functions.common.backfill.confirm import UserConfirmer
 from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.summary import Tally
-from models.mirror_table import (
-    BATCH_GET_MAX,
-    MirrorRecord,
-    WriteOutcome,
-    expected_index_keys,
-    put_index_keys,
-    put_tombstone,
-    scan_records,
-)
+from models.record import MirrorRecord, WriteOutcome
+from models.table import BATCH_GET_MAX, MirrorTable
 from models.user import now_us
 
 
@@ -34,10 +27,12 @@ class MirrorScanner:
         options: Options,
         checkpoint: Checkpoint,
         confirmer: UserConfirmer,
+        table: MirrorTable,
         *,
         stopping: Callable[[], bool],
     ) -> None:
         self.options = options
+        self.table = table
         self.checkpoint = checkpoint
         self._confirmer = confirmer
         self._stopping = stopping
@@ -49,7 +44,7 @@ class MirrorScanner:
         checks_index = self.options.checks_index
         batch: list[MirrorRecord] = []
         tally: Tally = {"misindexed": 0, "reindexed": 0, "skipped": 0}
-        for row in scan_records(segment, self.options.scan_segments, with_index=checks_index):
+        for row in self.table.scan_records(segment, self.options.scan_segments, with_index=checks_index):
             if self._stopping():
                 return False
             if not row.is_tombstone:
@@ -67,12 +62,12 @@ class MirrorScanner:
         """Count a live row whose directory keys are not what its attributes give; with reindex
         (fill mode), rewrite them for the very observation the row holds."""
         attributes = row.attributes.as_dict() if row.attributes else {}
-        expected = expected_index_keys(row.sub, attributes)
+        expected = self.table.expected_index_keys(row.sub, attributes)
         if expected == row.stored_index_keys():
             return
         tally["misindexed"] += 1
         if self.options.reindex and self.options.writes:
-            outcome = put_index_keys(row.sub, observed_at=int(row.observed_at), keys=expected)
+            outcome = self.table.put_index_keys(row.sub, observed_at=int(row.observed_at), keys=expected)
             # SKIPPED: a newer write (with its own keys) or a deletion got there first.
             tally["reindexed" if outcome is WriteOutcome.WRITTEN else "skipped"] += 1
 
@@ -90,6 +85,6 @@ class MirrorScanner:
                 continue  # created after its segment was listed: not an orphan
             self.checkpoint.add_subs("orphans", [row.sub])
             if self.options.writes:
-                outcome = put_tombstone(row.sub, observed_at=now_us(), source=self.options.source)
+                outcome = self.table.put_tombstone(row.sub, observed_at=now_us(), source=self.options.source)
                 if outcome is WriteOutcome.WRITTEN:
                     self.checkpoint.add_subs("pruned", [row.sub])

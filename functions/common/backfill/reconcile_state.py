@@ -1,6 +1,6 @@
-"""The scheduled reconcile's progress across invocations, kept in the mirror under a reserved key.
+"""The scheduled reconcile's progress across invocations, kept in the engine's state table.
 
-When the Lambda's time runs out, the segment progress and counters are saved in the mirror; the
+When the Lambda's time runs out, the segment progress and counters are saved in the state table; the
 next invocation validates them field by field and continues. The listed-sub set lives in a sqlite
 checkpoint under the work folder (/tmp on Lambda), so only a warm container can prune at the end.
 """
@@ -21,13 +21,14 @@ from functions.common.backfill.listing import segment_prefixes
 from functions.common.backfill.options import Options
 from functions.common.backfill.summary import COUNTERS, Summary
 from functions.common.observability import logger
-from models.mirror_table import MalformedStateError, load_state, save_state
+from models.errors import MalformedStateError
+from models.state import StateTable, state_table
 from models.user import now_us
 
 
 def reconcile_state_key(user_pool_id: str) -> str:
-    """Reserved mirror key of a pool's reconcile progress ("#" never starts a sub)."""
-    return f"#reconcile#{user_pool_id}"
+    """The state table's key of a pool's reconcile progress."""
+    return f"reconcile#{user_pool_id}"
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{1,32}")
@@ -59,10 +60,10 @@ def _progress_from_state(saved: str, segments: int) -> dict[str, Any]:
     return progress
 
 
-def _load_progress(key: str, segments: int) -> dict[str, Any] | None:
+def _load_progress(state: StateTable, key: str, segments: int) -> dict[str, Any] | None:
     """The saved progress ({} when there is none), or None when it was unreadable and is discarded."""
     try:
-        saved = load_state(key)
+        saved = state.load(key)
         return _progress_from_state(saved, segments) if saved else {}
     except (MalformedStateError, ValueError, RecursionError) as exc:
         # Only the reason, never the stored text: it could hold anything.
@@ -95,15 +96,16 @@ def run_reconcile(
     """One invocation of the scheduled reconcile: repair, prune, and resume across invocations.
 
     The listed-sub set lives in sqlite under `workdir` (/tmp on Lambda). When the time budget runs
-    out, the segment progress and counters are saved in the mirror under a reserved key, and the
-    next invocation continues from them. A warm container still has the sqlite file of that run and
+    out, the segment progress and counters are saved in the state table, and the next invocation
+    continues from them. A warm container still has the sqlite file of that run and
     can prune at the end; a cold one has only part of the listed set, so that run skips the prune
     (never prune on a partial listing) and the next full run does it. A stored state that cannot be
     read (not JSON, wrong types, another shape) is discarded: the run starts afresh and says so
     (`state_discarded`), instead of failing every invocation until the row expires.
     """
+    state = state_table()
     key = reconcile_state_key(options.user_pool_id)
-    loaded = _load_progress(key, options.segments)
+    loaded = _load_progress(state, key, options.segments)
     progress = loaded or {}
     run_id = str(progress.get("run_id") or f"{now_us():x}")
     path = os.path.join(workdir, f"mirror-reconcile-{run_id}.sqlite")
@@ -113,9 +115,9 @@ def run_reconcile(
             checkpoint.import_progress(progress)
         summary = Engine(options, checkpoint, should_stop=should_stop).run()
         if summary.complete:
-            save_state(key, None)
+            state.save(key, None)
         else:
-            save_state(key, json.dumps({"run_id": run_id, **checkpoint.export_progress()}))
+            state.save(key, json.dumps({"run_id": run_id, **checkpoint.export_progress()}))
     finally:
         checkpoint.close()
     summary.state_discarded = loaded is None

@@ -1,0 +1,331 @@
+"""The mirror table as one data-access object, and its one guarded write path.
+
+Every writer (triggers, sync, reconcile, backfill, read-through) goes through `put_snapshot`,
+`put_snapshots` or `put_tombstone`. All are conditional writes (models/guard.py):
+
+- a snapshot lands only if the row does not exist, or holds an older snapshot that is not a
+  tombstone: an older or duplicate snapshot is a no-op;
+- a tombstone lands unless the row is already a tombstone, whatever its time: subs are never
+  reused, so a deleted user is never resurrected. Its TTL outlives SQS's 14-day retention,
+  so no late event can arrive after the tombstone expires.
+
+The only way out of a tombstone is `revive_tombstone`, for a tombstone proved wrong: the engine
+calls it with a snapshot AdminGetUser has just returned for that very sub.
+
+A `MirrorTable` is built from a `TableConfig` and owns its DynamoDB client (created on first use,
+once). Lambda code takes the process's table from `mirror_table()`; a CLI builds its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cognito_mirror.index_keys import SLOT_NAMES, index_keys
+from models import guard
+from models.errors import MirrorUnavailableError, error_code
+from models.partiql import put_snapshots
+from models.record import (
+    RESERVED_PREFIX,
+    SNAPSHOT_FIELDS,
+    USERNAME_INDEX,
+    MirrorRecord,
+    WriteOutcome,
+    record_from_item,
+    record_from_snapshot,
+)
+from models.settings import Settings, get_settings
+from models.user import UserSnapshot
+
+BATCH_GET_MAX = 100
+SCAN_PAGE_SIZE = 500
+_UNPROCESSED_ROUNDS = 8
+_DATA_ERRORS = (BotoCoreError, ClientError)
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """Where the table is and how to talk to it. Endpoints come from botocore's own variables
+    (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`) unless `endpoint_url` is given."""
+
+    name: str
+    region: str
+    connect_timeout: float = 0.5
+    read_timeout: float = 1.0
+    max_retries: int = 1
+    pool_size: int = 10
+    endpoint_url: str | None = None
+    profile: str | None = None
+    indexed_attributes: tuple[str, ...] = ()
+    tombstone_ttl_days: int = 30
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TableConfig:
+        return cls(
+            name=settings.table_name,
+            region=settings.region,
+            connect_timeout=settings.ddb_connect_timeout,
+            read_timeout=settings.ddb_read_timeout,
+            max_retries=settings.ddb_max_retries,
+            indexed_attributes=settings.indexed_attributes,
+            tombstone_ttl_days=settings.tombstone_ttl_days,
+        )
+
+
+@lru_cache(maxsize=4)
+def _session(profile: str | None) -> Any:
+    """One botocore session per profile: it caches the service models every client loads."""
+    import botocore.session
+
+    return botocore.session.Session(profile=profile)
+
+
+_CLIENTS_LOCK = threading.Lock()
+
+
+def dynamodb_client(config: TableConfig) -> Any:
+    """A DynamoDB client with the config's timeouts, retries (1 + max_retries attempts) and pool."""
+    client_config = Config(
+        parameter_validation=False,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        max_pool_connections=config.pool_size,
+        retries={"total_max_attempts": 1 + config.max_retries, "mode": "standard"},
+    )
+    with _CLIENTS_LOCK:  # a botocore session is not thread-safe
+        return _session(config.profile).create_client(
+            "dynamodb", region_name=config.region, endpoint_url=config.endpoint_url, config=client_config
+        )
+
+
+class MirrorTable:
+    """The users table: guarded writes, reads, scans and directory queries."""
+
+    def __init__(self, config: TableConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """This table's DynamoDB client (created on first use)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = dynamodb_client(self.config)
+        return self._client
+
+    def with_pool_size(self, connections: int) -> MirrorTable:
+        """The same table, for `connections` threads sharing one HTTP connection pool (bulk jobs)."""
+        if connections == self.config.pool_size:
+            return self
+        return MirrorTable(replace(self.config, pool_size=connections))
+
+    def expected_index_keys(self, sub: str, attributes: dict[str, str]) -> dict[str, str | None]:
+        """The directory keys a row with these attributes must carry under the current setting."""
+        return index_keys(sub, attributes, self.config.indexed_attributes)
+
+    def snapshot_record(self, snapshot: UserSnapshot) -> MirrorRecord:
+        """The row `snapshot` is written as, directory keys included."""
+        return record_from_snapshot(snapshot, self.expected_index_keys(snapshot.sub, snapshot.attributes))
+
+    # --- guarded writes --------------------------------------------------------------------------
+
+    def _conditional_put(self, record: MirrorRecord, rule: guard.Guard) -> WriteOutcome:
+        condition = guard.condition_expression(rule, int(record.observed_at))
+        try:
+            self.client.put_item(TableName=self.name, Item=record.serialize(), **condition)
+        except _DATA_ERRORS as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                return WriteOutcome.SKIPPED
+            raise MirrorUnavailableError(f"mirror write failed: {code}") from exc
+        return WriteOutcome.WRITTEN
+
+    def put_snapshot(self, snapshot: UserSnapshot) -> WriteOutcome:
+        """Store `snapshot` if it is newer than what the mirror holds (idempotent)."""
+        return self._conditional_put(self.snapshot_record(snapshot), guard.SNAPSHOT)
+
+    def put_snapshots(self, snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
+        """Guarded bulk `put_snapshot` (PartiQL, 25 per call); see `models.partiql.put_snapshots`."""
+        items = [self.snapshot_record(snapshot).serialize() for snapshot in snapshots]
+        try:
+            return put_snapshots(self.client, self.name, items, missing=missing)
+        except _DATA_ERRORS as exc:
+            raise MirrorUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
+
+    def put_tombstone(self, sub: str, *, observed_at: int, source: str) -> WriteOutcome:
+        """Mark `sub` deleted; later or late snapshots never bring it back until the TTL expires."""
+        expires = datetime.now(UTC) + timedelta(days=self.config.tombstone_ttl_days)
+        record = MirrorRecord(sub, observed_at=observed_at, source=source, deleted=True, expires_at=expires)
+        return self._conditional_put(record, guard.TOMBSTONE)
+
+    def revive_tombstone(self, snapshot: UserSnapshot) -> WriteOutcome:
+        """Replace a wrong tombstone by `snapshot` (idempotent); the only write that lands on one.
+
+        Call it only with a snapshot AdminGetUser returned for `snapshot.sub` just now: the user
+        exists, so the tombstone was wrong (subs are never reused). It lands only on a tombstone older
+        than the snapshot: a live or missing row is left to `put_snapshot`, a tombstone written after
+        the read (a deletion since) stands, and a second call finds no tombstone. The whole item is
+        replaced, so the tombstone's TTL goes with it.
+        """
+        if snapshot.sub.startswith(RESERVED_PREFIX):
+            raise ValueError("a reserved engine-state key is not a user")
+        return self._conditional_put(self.snapshot_record(snapshot), guard.REVIVE)
+
+    def put_index_keys(self, sub: str, *, observed_at: int, keys: dict[str, str | None]) -> WriteOutcome:
+        """Rewrite only a row's directory keys (reindex), guarded on the very snapshot they derive from.
+
+        Lands only on a live row still holding the snapshot observed at `observed_at`: a newer write
+        (which carries its own keys) or a tombstone in between makes it a no-op. `observed_at` and
+        every other field are left as they are.
+        """
+        sets = [name for name in SLOT_NAMES if keys.get(name)]
+        removes = [name for name in SLOT_NAMES if not keys.get(name)]
+        expression = ""
+        if sets:
+            expression += "SET " + ", ".join(f"#{name} = :{name}" for name in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
+        condition = guard.condition_expression(guard.INDEX_KEYS, observed_at)
+        condition["ExpressionAttributeNames"].update({f"#{name}": name for name in SLOT_NAMES})
+        condition["ExpressionAttributeValues"].update({f":{name}": {"S": keys[name]} for name in sets})
+        try:
+            self.client.update_item(
+                TableName=self.name, Key={"sub": {"S": sub}}, UpdateExpression=expression.strip(), **condition
+            )
+        except _DATA_ERRORS as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return WriteOutcome.SKIPPED
+            raise MirrorUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
+        return WriteOutcome.WRITTEN
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def get_record(self, sub: str, *, consistent: bool = False) -> MirrorRecord | None:
+        """The stored row (live or tombstone), or None."""
+        try:
+            item = self.client.get_item(
+                TableName=self.name, Key={"sub": {"S": sub}}, ConsistentRead=consistent
+            ).get("Item")
+        except _DATA_ERRORS as exc:
+            raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
+        return record_from_item(item) if item else None
+
+    def find_subs_by_username(self, username: str) -> list[str]:
+        """Subs of the rows whose username is `username` (via the KEYS_ONLY index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": USERNAME_INDEX,
+            "KeyConditionExpression": "#u = :u",
+            "ExpressionAttributeNames": {"#u": "username"},
+            "ExpressionAttributeValues": {":u": {"S": username}},
+        }
+        subs: list[str] = []
+        try:
+            while True:
+                response = self.client.query(**kwargs)
+                subs += [item["sub"]["S"] for item in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response:
+                    return subs
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except _DATA_ERRORS as exc:
+            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+
+    def get_records(self, subs: list[str]) -> dict[str, MirrorRecord]:
+        """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
+        fields = [*SNAPSHOT_FIELDS, *SLOT_NAMES]
+        request = {
+            "ProjectionExpression": ", ".join(f"#{name}" for name in fields),
+            "ExpressionAttributeNames": {f"#{name}": name for name in fields},
+        }
+        rows: dict[str, MirrorRecord] = {}
+        try:
+            for start in range(0, len(subs), BATCH_GET_MAX):
+                keys = [{"sub": {"S": sub}} for sub in dict.fromkeys(subs[start : start + BATCH_GET_MAX])]
+                pending: dict[str, Any] = {self.name: {"Keys": keys, **request}}
+                for round_ in range(_UNPROCESSED_ROUNDS):
+                    response = self.client.batch_get_item(RequestItems=pending)
+                    for item in response.get("Responses", {}).get(self.name, []):
+                        row = record_from_item(item)
+                        rows[row.sub] = row
+                    pending = response.get("UnprocessedKeys") or {}
+                    if not pending:
+                        break
+                    time.sleep(0.05 * 2**round_)
+                if pending:
+                    raise MirrorUnavailableError("mirror batch read failed: UnprocessedKeys")
+        except _DATA_ERRORS as exc:
+            raise MirrorUnavailableError(f"mirror batch read failed: {error_code(exc)}") from exc
+        return rows
+
+    def scan_records(
+        self, segment: int, total_segments: int, *, with_index: bool = False
+    ) -> Iterator[MirrorRecord]:
+        """One segment of a parallel Scan (sub, username, deleted; with `with_index` also what the
+        directory keys derive from, and the keys); reserved rows left out.
+
+        Pages are capped at SCAN_PAGE_SIZE rows so memory does not depend on the table's size.
+        """
+        fields = ["sub", "username", "deleted"]
+        if with_index:
+            fields += ["attributes", "observed_at", *SLOT_NAMES]
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Segment": segment,
+            "TotalSegments": total_segments,
+            "Limit": SCAN_PAGE_SIZE,
+            "ProjectionExpression": ", ".join(f"#{name}" for name in fields),
+            "ExpressionAttributeNames": {f"#{name}": name for name in fields},
+        }
+        try:
+            while True:
+                response = self.client.scan(**kwargs)
+                for item in response.get("Items", []):
+                    if not item["sub"]["S"].startswith(RESERVED_PREFIX):
+                        yield record_from_item(item)
+                if "LastEvaluatedKey" not in response:
+                    return
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except _DATA_ERRORS as exc:
+            raise MirrorUnavailableError(f"mirror scan failed: {error_code(exc)}") from exc
+
+    def query_index(
+        self, index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Query page of a GSI partition, in sort-key order: its raw items and LastEvaluatedKey."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": {":v": {"S": partition}},
+            "Limit": limit,
+        }
+        if start_key is not None:
+            kwargs["ExclusiveStartKey"] = start_key
+        try:
+            response = self.client.query(**kwargs)
+        except _DATA_ERRORS as exc:
+            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+        return response.get("Items", []), response.get("LastEvaluatedKey")
+
+
+@lru_cache(maxsize=1)
+def table_for_settings(settings: Settings) -> MirrorTable:
+    """One table per settings (`table_for_settings.cache_clear()` forgets it, in tests)."""
+    return MirrorTable(TableConfig.from_settings(settings))
+
+
+def mirror_table() -> MirrorTable:
+    """The process's table, built once from `get_settings()` (Lambda handlers and their logic)."""
+    return table_for_settings(get_settings())
