@@ -29,7 +29,7 @@ CONSUMER_DIR = ROOT / "examples" / "consumer"
 _FIRST_REQUEST = """
 import os
 import {module} as m
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.helpers import FakeLambdaContext, load_event
 event = load_event("apigw_http_get_me")
 token = os.environ.get("BENCH_ACCESS_TOKEN")
 if token:
@@ -45,7 +45,7 @@ _CONSUMER_FIRST_REQUEST = """
 import sys
 sys.path.insert(0, {consumer_dir!r})
 import hello
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.helpers import FakeLambdaContext, load_event
 event = load_event("apigw_http_get_me")
 event["rawPath"] = event["requestContext"]["http"]["path"] = "/hello"
 event["routeKey"] = "GET /hello"

@@ -22,7 +22,7 @@ from scripts.package_check import (
     run_osls,
     unresolved_imports,
 )
-from tests.deploy.conftest import FUNCTIONS
+from tests.support.deploy import FUNCTIONS
 
 pytestmark = pytest.mark.deploy
 

@@ -17,7 +17,7 @@ from scripts.package_check import (
     iam_grants,
     unexpected_wildcards,
 )
-from tests.deploy.conftest import FUNCTIONS, function_logical_id
+from tests.support.deploy import FUNCTIONS, function_logical_id
 
 pytestmark = pytest.mark.deploy
 

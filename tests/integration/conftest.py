@@ -1,4 +1,6 @@
-"""Integration tests: one local stack (DynamoDB Local, cognito-local, serverless-offline) per session.
+"""Integration tests: real local services. One local stack (DynamoDB Local, cognito-local,
+serverless-offline) per session, started by the first test that asks for it; one bare DynamoDB Local
+per session for the PartiQL tests (tests/support/dynamodb_local.py).
 
 The stack runs on ports the kernel picks, with its state in a temporary folder, so `make test`
 works while a `make dev` holds the default ports.
@@ -15,8 +17,10 @@ import pytest
 from scripts.dynamodb_local import LocalServiceError
 from scripts.localstack import LocalStack, Ports, StackInfo
 from scripts.scenario import Scenario
+from tests.support.dynamodb_local import local_endpoint, local_table
 
 HERE = Path(__file__).resolve().parent
+__all__ = ["local_endpoint", "local_table"]  # fixtures, exposed to the tests here
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

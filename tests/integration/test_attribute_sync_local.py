@@ -15,9 +15,9 @@ import pytest
 
 from scripts.dynamodb_local import LocalServiceError, port_in_use, start_dynamodb_local, wait_for_port
 from scripts.table import create_table
-from tests.helpers import FakeLambdaContext
-from tests.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
-from tests.unit.conftest import reset_process_state
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext
+from tests.support.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.loopback]
 

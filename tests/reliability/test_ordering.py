@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from models.mirror_table import WriteOutcome, get_record, put_snapshot, put_tombstone, revive_tombstone
 from models.user import UserSnapshot
-from tests.pii_watch import PII_VALUES
+from tests.support.pii_watch import PII_VALUES
 
 WRITERS = (
     "post_confirmation",

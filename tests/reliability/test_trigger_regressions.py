@@ -9,9 +9,9 @@ import pytest
 
 from models.mirror_table import get_record
 from models.user import MalformedUserError, snapshot_from_cognito_user, snapshot_from_trigger
-from tests.helpers import FakeLambdaContext, trigger_event
-from tests.pii_watch import WATCH
-from tests.reliability.metrics import emitted
+from tests.support.helpers import FakeLambdaContext, trigger_event
+from tests.support.metrics import emitted
+from tests.support.pii_watch import WATCH
 
 
 def run_post_authentication(event: Any) -> Any:

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from functions.common import event_publisher
 from models.mirror_table import WriteOutcome, put_snapshot, put_tombstone
 from models.user import UserSnapshot
-from tests.fixtures import TABLE
-from tests.user_events_support import (
+from tests.support.fixtures import TABLE
+from tests.support.user_events import (
     StubEvents,
     assert_valid_event,
     configure_bus,

@@ -1,14 +1,20 @@
-"""Unit tests run on moto with no network (fixtures in tests/fixtures.py)."""
+"""Unit tests: pure and fast. No network at all (not even loopback), no AWS, no moto.
+
+Sockets are disabled around every test here (pytest-socket): a test that opens one fails with
+SocketBlockedError. A test that needs moto belongs in tests/component; one that needs a real
+process or port, in tests/integration.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-
-from tests.fixtures import TABLE, reset_process_state
-
-__all__ = ["TABLE", "reset_process_state"]
+from pytest_socket import disable_socket, enable_socket
 
 
 @pytest.fixture(autouse=True)
-def _offline(no_network: None, aws: None) -> None:
-    """Every unit test: sockets off (loopback if marked), moto on, the table created."""
+def _no_network() -> Iterator[None]:
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()

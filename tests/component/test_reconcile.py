@@ -12,7 +12,7 @@ import pytest
 
 from models.mirror_table import get_record, load_state, put_snapshot, put_tombstone, scan_records
 from models.user import UserSnapshot
-from tests.helpers import FakeLambdaContext
+from tests.support.helpers import FakeLambdaContext
 
 
 @pytest.fixture(autouse=True)
