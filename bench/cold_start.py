@@ -40,7 +40,7 @@ CONSUMER_DIR = ROOT / "examples" / "consumer"
 _FIRST_REQUEST = """
 import os
 import {module} as m
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.helpers import FakeLambdaContext, load_event
 event = load_event("apigw_http_get_me")
 token = os.environ.get("BENCH_ACCESS_TOKEN")
 if token:
@@ -62,7 +62,7 @@ import hello
 _CONSUMER_FIRST_REQUEST = (
     _CONSUMER_IMPORT
     + """
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.helpers import FakeLambdaContext, load_event
 event = load_event("apigw_http_get_me")
 event["rawPath"] = event["requestContext"]["http"]["path"] = "/hello"
 event["routeKey"] = "GET /hello"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.user import UserSnapshot, snapshot_from_trigger
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.helpers import FakeLambdaContext, load_event
 
 __all__ = ["FakeLambdaContext", "get_hello_event", "get_me_event", "load_event", "seed_user"]
 

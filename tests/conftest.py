@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 # Shared moto/no-network fixtures, and the session-wide guard that fails the run on PII in logs.
-pytest_plugins = ["tests.fixtures", "tests.pii_watch"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.pii_watch"]
 
 # Set before any client exists. Endpoint variables are removed so moto intercepts everything.
 for _name in list(os.environ):

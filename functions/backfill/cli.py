@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, TextIO
 
@@ -203,7 +203,14 @@ def _exit_code(summary: Any, verify: bool) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    on_page: Callable[[int], None] | None = None,
+) -> int:
+    """Run the backfill command; `stop` ends it after the current pages, `on_page` sees each page's
+    user count as it is listed (besides the progress bar)."""
     args = _parse(argv)
     _configure_environment(args)
 
@@ -215,13 +222,13 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     handler = logger.registered_handler
     stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
     try:
-        return _run(args, stop or threading.Event())
+        return _run(args, stop or threading.Event(), on_page)
     finally:
         if stream is not None and isinstance(handler, logging.StreamHandler):
             handler.setStream(stream)
 
 
-def _run(args: argparse.Namespace, stop: threading.Event) -> int:
+def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int], None] | None) -> int:
     from functions.common.backfill.checkpoint import Checkpoint
     from functions.common.backfill.engine import Engine
     from functions.common.backfill.errors import EngineError
@@ -248,11 +255,17 @@ def _run(args: argparse.Namespace, stop: threading.Event) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
     progress = _Progress(sys.stderr)
+
+    def page_listed(users: int) -> None:
+        progress(users)
+        if on_page is not None:
+            on_page(users)
+
     checkpoint: Checkpoint | None = None
     try:
         checkpoint = Checkpoint(args.checkpoint)
         checkpoint.bind(options.identity())
-        summary = Engine(options, checkpoint, should_stop=stop.is_set, on_page=progress).run()
+        summary = Engine(options, checkpoint, should_stop=stop.is_set, on_page=page_listed).run()
     except (EngineError, ConfigurationError) as exc:
         if checkpoint is not None:
             checkpoint.close()

@@ -13,16 +13,6 @@ import pytest
 from scripts.package_build import MODES, PackagedStack, PackageError, package
 from scripts.package_check import check
 
-FUNCTIONS = (
-    "postConfirmation",
-    "postAuthentication",
-    "api",
-    "attributeSync",
-    "reconcile",
-    "userEvents",
-    "repairUser",
-)
-
 
 @pytest.fixture(scope="session")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PackagedStack]:
@@ -46,7 +36,3 @@ def checked(packaged: dict[str, PackagedStack]) -> dict[str, dict[str, Any]]:
         return {mode: check(stack) for mode, stack in packaged.items()}
     except PackageError as exc:
         pytest.fail(f"{exc}", pytrace=False)
-
-
-def function_logical_id(key: str) -> str:
-    return f"{key[0].upper()}{key[1:]}LambdaFunction"

@@ -13,7 +13,7 @@ from scripts.package_build import ROOT, PackagedStack, PackageError, osls_comman
 from scripts.package_check import ARTIFACT_BUDGET_BYTES
 from scripts.package_imports import handler_in_repository, python_functions, unresolved_imports
 from scripts.package_lint import IGNORED_LINT_RULES, lint
-from tests.deploy.conftest import FUNCTIONS
+from tests.support.deploy import FUNCTIONS
 
 pytestmark = pytest.mark.deploy
 

@@ -11,7 +11,7 @@ import pytest
 
 from scripts.package_build import MODES, ROOT, PackagedStack
 from scripts.package_iam import ALLOWED_WILDCARDS, iam_grants, unexpected_wildcards
-from tests.deploy.conftest import FUNCTIONS, function_logical_id
+from tests.support.deploy import FUNCTIONS, function_logical_id
 
 pytestmark = pytest.mark.deploy
 

@@ -1,4 +1,6 @@
-"""Integration tests: one local stack (DynamoDB Local, cognito-local, serverless-offline) per session.
+"""Integration tests: real local services. One local stack (DynamoDB Local, cognito-local,
+serverless-offline) per session, started by the first test that asks for it; one bare DynamoDB Local
+per session for the PartiQL tests (tests/support/dynamodb_local.py).
 
 The stack runs on ports the kernel picks, with its state in a temporary folder, so `make test`
 works while a `make dev` holds the default ports.
@@ -17,8 +19,10 @@ from scripts.ports import Ports
 from scripts.scenario import Scenario
 from scripts.stack import LocalStack
 from scripts.stack_info import StackInfo
+from tests.support.dynamodb_local import local_endpoint, local_table
 
 HERE = Path(__file__).resolve().parent
+__all__ = ["local_endpoint", "local_table"]  # fixtures, exposed to the tests here
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,7 +1,7 @@
 """attribute_sync over real HTTP: Amazon's DynamoDB Local for the mirror, moto's server for Cognito.
 
-Both listen on 127.0.0.1 ports (DynamoDB Local on every interface of its port: it has no bind
-option), overridable with SYNC_IT_DYNAMODB_PORT and SYNC_IT_COGNITO_PORT.
+DynamoDB Local is the session's (tests/support/dynamodb_local.py); moto's server listens on 127.0.0.1,
+port SYNC_IT_COGNITO_PORT (default 11001).
 """
 
 from __future__ import annotations
@@ -13,37 +13,32 @@ from typing import Any
 import boto3
 import pytest
 
-from scripts.dynamodb_local import LocalServiceError, port_in_use, start_dynamodb_local, wait_for_port
+from scripts.dynamodb_local import port_in_use, wait_for_port
 from scripts.table import create_table
 from scripts.user_pool import create_pool, create_user
-from tests.helpers import FakeLambdaContext
-from tests.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
-from tests.unit.conftest import reset_process_state
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext
+from tests.support.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.loopback]
 
-DDB_PORT = int(os.environ.get("SYNC_IT_DYNAMODB_PORT", "11000"))
 COGNITO_PORT = int(os.environ.get("SYNC_IT_COGNITO_PORT", "11001"))
 TABLE = "mirror-sync-it"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
+def stack(local_endpoint: str) -> Iterator[Any]:
     """DynamoDB Local with the mirror table, and a moto Cognito server with one pool."""
     from moto.server import ThreadedMotoServer
 
     if port_in_use(COGNITO_PORT):
         pytest.skip(f"port {COGNITO_PORT} is in use (set SYNC_IT_COGNITO_PORT)")
-    try:
-        ddb_local = start_dynamodb_local(DDB_PORT)
-    except LocalServiceError as exc:
-        pytest.skip(f"DynamoDB Local unavailable: {exc}")
     cognito_server = ThreadedMotoServer(ip_address="127.0.0.1", port=COGNITO_PORT, verbose=False)
     cognito_server.start()
     try:
         wait_for_port(COGNITO_PORT, 10)
         with pytest.MonkeyPatch.context() as env:
-            env.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb_local.endpoint)
+            env.setenv("AWS_ENDPOINT_URL_DYNAMODB", local_endpoint)
             env.setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", f"http://127.0.0.1:{COGNITO_PORT}")
             env.setenv("MIRROR_TABLE", TABLE)
             env.setenv("MIRROR_DDB_READ_TIMEOUT", "5")
@@ -63,7 +58,6 @@ def stack() -> Iterator[Any]:
     finally:
         reset_process_state()
         cognito_server.stop()
-        ddb_local.stop()
 
 
 def deliver(*bodies: Any) -> dict[str, Any]:

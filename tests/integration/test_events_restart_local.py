@@ -27,7 +27,7 @@ from scripts.event_relay import subscribe_queue
 from scripts.ports import Ports
 from scripts.stack import LocalStack
 from scripts.stack_info import StackInfo
-from tests.fixtures import reset_process_state
+from tests.support.fixtures import reset_process_state
 
 USERS = 8
 WRITE_PAUSE_S = 0.05  # ~20 changes/s across USERS users, as the writer can on DynamoDB Local

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from scripts.library_venv import library_venv, library_wheel
+from tests.support.loopback import free_port
 
 pytestmark = [pytest.mark.package, pytest.mark.loopback]
 
@@ -60,16 +61,9 @@ def test_the_wheel_holds_only_the_library(wheel_venv: Path) -> None:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def moto_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.helpers import FakeLambdaContext, body, users_event
-from tests.reliability.strategies import hostile_text
-from tests.reliability.users import mirror_user
+from tests.support.helpers import FakeLambdaContext, body, users_event
+from tests.support.strategies import hostile_text
+from tests.support.users import mirror_user
 
 TENANT = "custom:tenant"
 ATTACKER = str(uuid.UUID(int=0xA))  # tenant admin of acme

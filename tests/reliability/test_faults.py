@@ -21,11 +21,11 @@ import pytest
 from functions.common.reader import mirror_reader
 from models.settings import get_settings
 from models.table import table_for_settings
-from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext, body, http_event, trigger_event
-from tests.reliability.loopback import Server, closed_port, json_server, silent_server
-from tests.reliability.metrics import emitted
-from tests.reliability.users import mirror_user
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, body, http_event, trigger_event
+from tests.support.loopback import Server, closed_port, json_server, silent_server
+from tests.support.metrics import emitted
+from tests.support.users import mirror_user
 
 pytestmark = pytest.mark.loopback
 

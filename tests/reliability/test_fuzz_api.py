@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.helpers import FakeLambdaContext, http_event
-from tests.reliability.strategies import hostile_text, json_values
-from tests.reliability.users import mirror_user
+from tests.support.helpers import FakeLambdaContext, http_event
+from tests.support.strategies import hostile_text, json_values
+from tests.support.users import mirror_user
 
 KNOWN_SUB = str(uuid.UUID(int=7))
 

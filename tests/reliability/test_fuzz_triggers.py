@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from models.table import mirror_table
 from models.user import MAX_KEY_BYTES, MAX_VALUE_CHARS, STANDARD_ATTRIBUTES
-from tests.helpers import FakeLambdaContext, load_event
-from tests.reliability.strategies import hostile_text, json_values, mutated
+from tests.support.helpers import FakeLambdaContext, load_event
+from tests.support.strategies import hostile_text, json_values, mutated
 
 FIXTURES = {
     "post_confirmation": ["post_confirmation_confirm_signup", "post_confirmation_forgot_password"],

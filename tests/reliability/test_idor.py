@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FakeLambdaContext, body, http_event
-from tests.reliability.users import mirror_user
+from tests.support.helpers import FakeLambdaContext, body, http_event
+from tests.support.users import mirror_user
 
 ATTACKER = str(uuid.UUID(int=0xA))
 VICTIM = str(uuid.UUID(int=0xB))

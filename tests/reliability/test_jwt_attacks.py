@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext, body, http_event
-from tests.reliability.loopback import Server, closed_port, json_server
-from tests.reliability.users import mirror_user
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, body, http_event
+from tests.support.loopback import Server, closed_port, json_server
+from tests.support.users import mirror_user
 
 pytestmark = pytest.mark.loopback
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
-from tests.pii_watch import PII_VALUES
+from tests.support.pii_watch import PII_VALUES
 
 WRITERS = (
     "post_confirmation",

@@ -1,4 +1,4 @@
-"""The session-wide PII guard (tests/pii_watch.py) sees every log and fails the run on a leak."""
+"""The session-wide PII guard (tests/support/pii_watch.py) sees every log and fails the run on a leak."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.pii_watch import WATCH, LeakWatch, fixture_values, record_text
+from tests.support.pii_watch import WATCH, LeakWatch, fixture_values, record_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +70,7 @@ def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
             "pytest",
             "-q",
             "-p",
-            "tests.pii_watch",
+            "tests.support.pii_watch",
             "-p",
             "no:cacheprovider",
             str(tmp_path),

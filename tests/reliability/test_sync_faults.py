@@ -17,8 +17,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from tests.helpers import FakeLambdaContext
-from tests.sync_events import cloudtrail, cognito_now, eventbridge, failed_ids, mirror, sqs_batch
+from tests.support.helpers import FakeLambdaContext
+from tests.support.sync_events import cloudtrail, cognito_now, eventbridge, failed_ids, mirror, sqs_batch
 
 USERS = 6
 DOOMED = (1, 4)

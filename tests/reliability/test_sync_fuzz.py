@@ -26,9 +26,17 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.helpers import FakeLambdaContext
-from tests.reliability.strategies import hostile_text, json_values, mutated, scalars
-from tests.sync_events import HIDDEN, cloudtrail, cognito_now, eventbridge, failed_ids, mirror, sqs_batch
+from tests.support.helpers import FakeLambdaContext
+from tests.support.strategies import hostile_text, json_values, mutated, scalars
+from tests.support.sync_events import (
+    HIDDEN,
+    cloudtrail,
+    cognito_now,
+    eventbridge,
+    failed_ids,
+    mirror,
+    sqs_batch,
+)
 
 SYNCED_FIXTURES = [
     "admin_confirm_sign_up",

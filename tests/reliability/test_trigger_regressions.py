@@ -10,9 +10,9 @@ import pytest
 from models.errors import MalformedUserError
 from models.table import mirror_table
 from models.user import snapshot_from_cognito_user, snapshot_from_trigger
-from tests.helpers import FakeLambdaContext, trigger_event
-from tests.pii_watch import WATCH
-from tests.reliability.metrics import emitted
+from tests.support.helpers import FakeLambdaContext, trigger_event
+from tests.support.metrics import emitted
+from tests.support.pii_watch import WATCH
 
 
 def run_post_authentication(event: Any) -> Any:

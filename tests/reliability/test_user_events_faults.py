@@ -20,8 +20,8 @@ from functions.common import event_publisher
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
-from tests.fixtures import TABLE
-from tests.user_events_support import (
+from tests.support.fixtures import TABLE
+from tests.support.user_events import (
     StubEvents,
     assert_valid_event,
     configure_bus,

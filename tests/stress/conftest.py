@@ -11,7 +11,6 @@ Add them here as `test_*.py`; they inherit the skip and the fixtures below.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import boto3
@@ -19,7 +18,8 @@ import pytest
 
 from scripts.dynamodb_local import DynamoDBLocal, start_dynamodb_local
 from scripts.table import create_table
-from tests.fixtures import reset_process_state
+from tests.support.fixtures import reset_process_state
+from tests.support.loopback import free_port
 
 STRESS = os.environ.get("MIRROR_STRESS") == "1"
 
@@ -32,13 +32,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.stress)
             if not STRESS:
                 item.add_marker(skip)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="session")

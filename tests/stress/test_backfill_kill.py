@@ -29,7 +29,7 @@ import pytest
 
 from bench.backfill_bench import standin
 from bench.cognito_standin import Pool
-from tests.stress.conftest import free_port
+from tests.support.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_ID = "eu-west-1_StandIn"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext, body, http_event, trigger_event
-from tests.reliability.loopback import silent_server
-from tests.reliability.metrics import emitted
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, body, http_event, trigger_event
+from tests.support.loopback import silent_server
+from tests.support.metrics import emitted
 
 INVOCATIONS = 16
 

@@ -10,9 +10,9 @@ import pytest
 
 from functions.common import event_publisher
 from functions.common.user_events import event_id, user_event
-from tests.fixtures import reset_process_state
-from tests.helpers import load_event
-from tests.user_events_support import (
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import load_event
+from tests.support.user_events import (
     BUS,
     StubEvents,
     assert_valid_event,

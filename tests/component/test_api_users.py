@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from models.user import UserSnapshot
-from tests.helpers import FakeLambdaContext, body, users_event
+from tests.support.helpers import FakeLambdaContext, body, users_event
 
 ADMIN = "0a0a0a0a-0000-4000-8000-000000000001"
 ACME_ADMIN = "0a0a0a0a-0000-4000-8000-000000000002"
@@ -214,7 +214,7 @@ def test_a_cursor_follows_the_normalised_value(monkeypatch: pytest.MonkeyPatch) 
 def test_a_configured_cursor_key_signs_cursors_that_survive_a_cold_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.fixtures import reset_process_state
+    from tests.support.fixtures import reset_process_state
 
     # Given a configured cursor key and a cursor issued by one container
     monkeypatch.setenv("MIRROR_CURSOR_KEY", "k" * 32)
@@ -312,7 +312,7 @@ def test_a_tenant_admin_without_a_tenant_on_their_row_is_403() -> None:
 
 
 def test_a_tenant_admin_group_is_configurable(monkeypatch: pytest.MonkeyPatch, acme_admin: None) -> None:
-    from tests.fixtures import reset_process_state
+    from tests.support.fixtures import reset_process_state
 
     # Given MIRROR_TENANT_ADMIN_GROUP=acme-owners
     monkeypatch.setenv("MIRROR_TENANT_ADMIN_GROUP", "acme-owners")

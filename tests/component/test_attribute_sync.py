@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FakeLambdaContext, load_event
-from tests.sync_events import (
+from tests.support.helpers import FakeLambdaContext, load_event
+from tests.support.sync_events import (
     HIDDEN,
     cloudtrail,
     cognito_now,
@@ -576,7 +576,7 @@ def test_logs_carry_subs_and_attribute_names_never_values(cognito, sync, monkeyp
 
 
 def test_a_record_whose_sub_ends_in_a_newline_is_refused_as_unidentified_not_retried(cognito, sync, capsys):
-    from tests.reliability.users import mirror_user
+    from tests.support.users import mirror_user
 
     # Given a mirrored user, and a disable event whose only identifier is their sub plus a newline
     sub = cognito.create_user("nel", email="nel@example.com")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.sync_events import FIXTURE_POOL, HIDDEN, cloudtrail, eventbridge, mirror, mirror_now
+from tests.support.sync_events import FIXTURE_POOL, HIDDEN, cloudtrail, eventbridge, mirror, mirror_now
 
 
 def run(detail: dict[str, Any], pool: str) -> Any:

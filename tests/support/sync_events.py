@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from tests.helpers import load_event
+from tests.support.helpers import load_event
 
 # The placeholders the tests/events/cloudtrail_*.json fixtures are written with.
 FIXTURE_POOL = "eu-west-1_EXAMPLE"

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.user_events_support import BUS, assert_valid_event, configure_bus, run_handler, stream_batch
+from tests.support.user_events import BUS, assert_valid_event, configure_bus, run_handler, stream_batch
 
 
 def _subscribe(pattern: dict[str, Any], name: str) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FakeLambdaContext, body, http_event, load_event
-from tests.unit.conftest import reset_process_state
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, body, http_event, load_event
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
 STRING_CLAIMS = load_event("apigw_http_get_me")["requestContext"]["authorizer"]["jwt"]["claims"]
@@ -34,7 +34,7 @@ def call(event: dict[str, Any]) -> dict[str, Any]:
 
 def sign_up(sub: str = SUB, username: str = "jane.doe", **extra: str) -> None:
     from functions import post_confirmation
-    from tests.helpers import trigger_event
+    from tests.support.helpers import trigger_event
 
     attrs = dict(load_event("post_confirmation_confirm_signup")["request"]["userAttributes"], **extra)
     post_confirmation.handler(

@@ -13,8 +13,8 @@ import pytest
 from models.state import state_table
 from models.table import mirror_table
 from models.user import UserSnapshot
-from tests.fixtures import STATE, TABLE
-from tests.helpers import FakeLambdaContext
+from tests.support.fixtures import STATE, TABLE
+from tests.support.helpers import FakeLambdaContext
 
 
 @pytest.fixture(autouse=True)

@@ -349,14 +349,14 @@ def test_ctrl_c_then_resume_completes_with_every_user_once(
         if pages == 3:
             stop.set()
 
-    with mock.patch("functions.backfill.cli._Progress.__call__", lambda self, n: count_page(n)):
-        code = main(
-            [
-                *("--user-pool-id", cognito.id, "--table", "mirror-test", "--write-mode", "put"),
-                *("--segments", "1", "--checkpoint", path, "--json"),
-            ],
-            stop=stop,
-        )
+    code = main(
+        [
+            *("--user-pool-id", cognito.id, "--table", "mirror-test", "--write-mode", "put"),
+            *("--segments", "1", "--checkpoint", path, "--json"),
+        ],
+        stop=stop,
+        on_page=count_page,
+    )
     first = summary_of(capsys)
     assert code == 130
     assert first["interrupted"] is True

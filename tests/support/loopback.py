@@ -94,9 +94,14 @@ def silent_server() -> Iterator[Server]:
         listener.close()
 
 
-def closed_port() -> str:
-    """The URL of a 127.0.0.1 port that was just free (connections are refused)."""
+def free_port() -> int:
+    """A 127.0.0.1 port the kernel just handed out (free now)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def closed_port() -> str:
+    """The URL of a 127.0.0.1 port that was just free (connections are refused)."""
+    return f"http://127.0.0.1:{free_port()}"

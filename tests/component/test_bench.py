@@ -10,7 +10,7 @@ import pytest
 
 from bench import stats
 from bench.stats import Report, Summary, absolute, interleaved, render, timed, timed_pair, versus
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.helpers import FakeLambdaContext, load_event
 
 
 def test_summary_reports_median_p99_and_extremes() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-EVENTS = Path(__file__).resolve().parent / "events"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 PII_ATTRIBUTES = frozenset(
     {
         "email",

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FakeLambdaContext, load_event, trigger_event
-from tests.unit.conftest import reset_process_state
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, load_event, trigger_event
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
 FIXTURES = [

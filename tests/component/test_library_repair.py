@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from cognito_mirror import MirrorReader, Profile
-from tests.fixtures import TABLE
-from tests.helpers import FakeLambdaContext
+from tests.support.fixtures import TABLE
+from tests.support.helpers import FakeLambdaContext
 
 
 def invoke(payload: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import FakeLambdaContext
-from tests.sync_events import cloudtrail, cognito_now, eventbridge, failed_ids, mirror, sqs_batch
+from tests.support.helpers import FakeLambdaContext
+from tests.support.sync_events import cloudtrail, cognito_now, eventbridge, failed_ids, mirror, sqs_batch
 
 _names = itertools.count()
 

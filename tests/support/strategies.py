@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.pii_watch import PII_VALUES
+from tests.support.pii_watch import PII_VALUES
 
 hostile_text = st.one_of(
     st.text(max_size=40),

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, load_event
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "events"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "events"
 SCHEMA_FILES = {
     "User Created": "user-created.v1.json",
     "User Updated": "user-updated.v1.json",
@@ -83,12 +83,14 @@ class StubEvents:
 
 
 def configure_bus(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
-    """MIRROR_EVENT_BUS set, and the publisher's client replaced (None: a new boto3 one, e.g. moto)."""
+    """MIRROR_EVENT_BUS set, and the publisher's client replaced (None: a new boto3 one, e.g. moto's)."""
     from functions.common import event_publisher
 
     monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
     reset_process_state()
-    monkeypatch.setattr(event_publisher, "_client", client)
+    event_publisher.reset_client()
+    if client is not None:
+        monkeypatch.setattr(event_publisher, "events_client", lambda: client)
     monkeypatch.setattr(event_publisher, "BACKOFF_BASE_SECONDS", 0.001)
 
 

@@ -2,71 +2,27 @@
 
 Each row is read back raw with boto3 (no PynamoDB), turned into plain JSON the way any reader
 would (DynamoDB numbers as integers) and validated. moto cannot run PartiQL with parameters, so
-the bulk `put_snapshots` forms run on DynamoDB Local (the fixtures of test_backfill_ddb_local.py).
+the bulk `put_snapshots` forms run on DynamoDB Local (tests/integration/test_record_schema_local.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 from jsonschema import Draft202012Validator
 
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
-from tests.fixtures import TABLE
-from tests.helpers import FakeLambdaContext, http_event, load_event, trigger_event
-
-# The DynamoDB Local fixtures of the PartiQL tests, reused as they are.
-from tests.unit.test_backfill_ddb_local import local_endpoint, local_table  # noqa: F401
-from tests.unit.test_backfill_ddb_local import snap as backfill_snapshot
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "mirror-record.v1.json"
-SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
-WRITERS = {
-    "post_confirmation",
-    "post_authentication",
-    "read_through",
-    "attribute_sync",
-    "reconcile",
-    "backfill",
-}
+from tests.support.fixtures import TABLE
+from tests.support.helpers import FakeLambdaContext, http_event, load_event, trigger_event
+from tests.support.record_schema import SCHEMA, as_json, assert_valid, schema_errors
 
 Rows = Callable[[], list[dict[str, Any]]]
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB's deserialized value as plain JSON: integral Decimals become ints."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
-def as_json(item: dict[str, Any]) -> dict[str, Any]:
-    deserializer = TypeDeserializer()
-    row: dict[str, Any] = plain({name: deserializer.deserialize(value) for name, value in item.items()})
-    return row
-
-
-def schema_errors(row: dict[str, Any]) -> list[str]:
-    return [error.message for error in VALIDATOR.iter_errors(row)]
-
-
-def assert_valid(row: dict[str, Any]) -> None:
-    assert schema_errors(row) == [], row.get("sub")
-    assert row["source"] in WRITERS
 
 
 @pytest.fixture
@@ -175,38 +131,6 @@ def test_put_snapshot_and_put_tombstone_store_valid_rows(rows: Rows) -> None:
     assert [row["deleted"] for row in stored] == [False, False, True, True]
 
 
-@pytest.mark.loopback
-@pytest.mark.usefixtures("local_table")
-def test_put_snapshots_insert_and_update_forms_store_valid_rows(
-    local_endpoint: str,  # noqa: F811
-) -> None:
-    # Given rows the bulk writer will UPDATE (older live rows) and subs it will INSERT
-    import boto3
-
-    mirror_table().put_snapshot(backfill_snapshot("upd-1", 1))
-    mirror_table().put_snapshot(backfill_snapshot("upd-2", 1))
-    empty = UserSnapshot("ins-empty", "ins-empty", {}, "UNKNOWN", True, 50, "backfill")
-
-    # When put_snapshots writes both forms
-    mirror_table().put_snapshots(
-        [
-            backfill_snapshot("ins-1", 50),
-            empty,
-            backfill_snapshot("upd-1", 50),
-            backfill_snapshot("upd-2", 50),
-        ],
-        missing={"ins-1", "ins-empty"},
-    )
-
-    # Then the rows read back raw from DynamoDB Local all match the schema, with the new version
-    client = boto3.client("dynamodb", endpoint_url=local_endpoint)
-    stored = [as_json(item) for item in client.scan(TableName=TABLE, ConsistentRead=True)["Items"]]
-    assert len(stored) == 4
-    for row in stored:
-        assert_valid(row)
-        assert row["observed_at"] == 50
-
-
 # --- the writers through their real entry points ------------------------------------------------
 
 
@@ -237,7 +161,7 @@ def test_the_sign_up_and_sign_in_triggers_store_valid_rows(rows: Rows) -> None:
 def test_attribute_sync_stores_valid_live_disabled_and_deleted_rows(cognito: Any, rows: Rows) -> None:
     # Given three users created by an administrator and mirrored from their AdminCreateUser events
     from functions.attribute_sync import handler
-    from tests.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
+    from tests.support.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
 
     def deliver(*events: tuple[str, str]) -> None:
         bodies = [

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import reset_process_state
-from tests.helpers import FakeLambdaContext, load_event
+from tests.support.fixtures import reset_process_state
+from tests.support.helpers import FakeLambdaContext, load_event
 
 HANDLERS = [
     "api",

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from cognito_mirror import JwtConfig, MirrorReader, MirrorUnavailableError, UnauthenticatedError
-from tests.fixtures import TABLE
-from tests.helpers import http_event
-from tests.reliability.loopback import json_server
+from tests.support.fixtures import TABLE
+from tests.support.helpers import http_event
+from tests.support.loopback import json_server
 
 pytestmark = pytest.mark.loopback
 

@@ -2,13 +2,12 @@
 with the conditional PutItem (`put_snapshot`): both forms of the snapshot guard land on the same rows.
 
 moto cannot run PartiQL statements with parameters, so this path is verified on the real engine.
-Port: MIRROR_TEST_DDB_PORT (default 12010).
+Port: MIRROR_TEST_DDB_PORT, else one the kernel picks.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -17,38 +16,10 @@ import pytest
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
-from scripts.dynamodb_local import start_dynamodb_local
-from scripts.table import create_table
-from tests.unit.conftest import TABLE, reset_process_state
+from tests.support.dynamodb_local import snap
+from tests.support.fixtures import TABLE
 
-pytestmark = pytest.mark.loopback
-PORT = int(os.environ.get("MIRROR_TEST_DDB_PORT", "12010"))
 W, S = WriteOutcome.WRITTEN, WriteOutcome.SKIPPED
-
-
-@pytest.fixture(scope="module")
-def local_endpoint() -> Iterator[str]:
-    service = start_dynamodb_local(PORT)
-    try:
-        yield service.endpoint
-    finally:
-        service.stop()
-
-
-@pytest.fixture
-def local_table(local_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", local_endpoint)
-    monkeypatch.setenv("MIRROR_DDB_READ_TIMEOUT", "10")  # a bulk job's bound: a cold engine is slow
-    client = boto3.client("dynamodb", endpoint_url=local_endpoint)
-    create_table(client, TABLE)
-    reset_process_state()
-    yield
-    client.delete_table(TableName=TABLE)
-    reset_process_state()
-
-
-def snap(sub: str, observed_at: int, email: str = "backfill@example.com") -> UserSnapshot:
-    return UserSnapshot(sub, f"user-{sub}", {"email": email}, "CONFIRMED", True, observed_at, "backfill")
 
 
 def email_of(sub: str) -> str:

@@ -30,8 +30,8 @@ from cognito_mirror._identity import parse_groups
 from cognito_mirror._reader import reset_default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
-from tests.fixtures import TABLE
-from tests.helpers import FakeLambdaContext, body, http_event
+from tests.support.fixtures import TABLE
+from tests.support.helpers import FakeLambdaContext, body, http_event
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
 LIBRARY = Path(cognito_mirror.__file__).parent

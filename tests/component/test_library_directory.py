@@ -12,7 +12,7 @@ from cognito_mirror import DirectoryQueryError, MirrorReader, MirrorUnavailableE
 from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, shard_of
 from models.table import mirror_table
 from models.user import UserSnapshot
-from tests.fixtures import TABLE
+from tests.support.fixtures import TABLE
 
 TENANT = "custom:tenant"
 
@@ -98,7 +98,7 @@ def test_a_lookup_the_indexes_cannot_answer_is_a_directory_query_error(
 def test_the_slots_follow_the_configured_order(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a deployment indexing the tenant first (its row keys in dir0)
     monkeypatch.setenv("MIRROR_INDEXED_ATTRIBUTES", f"{TENANT},email")
-    from tests.fixtures import reset_process_state
+    from tests.support.fixtures import reset_process_state
 
     reset_process_state()
     store("sub-9", email="x@example.com", **{TENANT: "initech"})

@@ -16,7 +16,7 @@ from models.record import WriteOutcome
 from models.settings import ConfigurationError, get_settings, load_settings
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot
-from tests.fixtures import reset_process_state
+from tests.support.fixtures import reset_process_state
 
 TENANT = "custom:tenant"
 
@@ -281,7 +281,7 @@ def test_the_index_never_lists_a_tombstone_whatever_the_order_of_writes(
     reset_process_state()
     import boto3
 
-    from tests.fixtures import TABLE
+    from tests.support.fixtures import TABLE
 
     ddb = boto3.client("dynamodb")
     for sub in SUBS:
