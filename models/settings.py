@@ -120,6 +120,10 @@ def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
     return names
 
 
+# Cognito waits 5 s for a trigger: a budget past 4.5 s would leave no time to hand the event back.
+MAX_TRIGGER_BUDGET_SECONDS = 4.5
+
+
 def load_settings() -> Settings:
     table = env("MIRROR_TABLE")
     if table is None:
@@ -138,7 +142,9 @@ def load_settings() -> Settings:
         ddb_connect_timeout=env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
         ddb_read_timeout=env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
         ddb_max_retries=int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
-        trigger_budget_seconds=env_float("MIRROR_TRIGGER_BUDGET_SECONDS", 2.0),
+        trigger_budget_seconds=env_float(
+            "MIRROR_TRIGGER_BUDGET_SECONDS", 2.0, minimum=0.1, maximum=MAX_TRIGGER_BUDGET_SECONDS
+        ),
         event_bus=env("MIRROR_EVENT_BUS"),
         event_payload=_event_payload(),
         indexed_attributes=_indexed_attributes(frozenset(allow) if allow else None),

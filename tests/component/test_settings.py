@@ -65,6 +65,7 @@ def the_one_error(output: str) -> str:
         ("MIRROR_COGNITO_BATCH_READ_TIMEOUT", "60", "must be at most 30"),
         ("MIRROR_COGNITO_MAX_ATTEMPTS", "11", "must be a whole number from 1 to 10"),
         ("MIRROR_EVENT_PAYLOAD", "all", "must be one of full, names, got 'all'"),
+        ("MIRROR_TRIGGER_BUDGET_SECONDS", "5", "must be at most 4.5"),
     ],
 )
 def test_a_bad_value_is_the_one_configuration_error_naming_its_variable(

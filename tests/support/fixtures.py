@@ -61,6 +61,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("MIRROR_TABLE", TABLE)
     monkeypatch.setenv("MIRROR_STATE_TABLE", STATE)
+    # The most Cognito allows: tests that seed users through a trigger are about what is written, and
+    # moto on a busy machine can take seconds for a first write. Budget tests bound the trigger through
+    # the Lambda's remaining time or the client timeouts, which still hold.
+    monkeypatch.setenv("MIRROR_TRIGGER_BUDGET_SECONDS", "4.5")
     reset_process_state()
     with mock_aws():
         create_table(boto3.client("dynamodb"), TABLE)
