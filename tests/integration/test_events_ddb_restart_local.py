@@ -30,7 +30,13 @@ from scripts.processes import kill_group
 from scripts.table import create_table
 from tests.support.fixtures import TABLE
 from tests.support.loopback import free_port
-from tests.support.user_events import StubEvents, configure_bus, run_handler
+from tests.support.user_events import (
+    StubEvents,
+    assert_consumer_view,
+    configure_bus,
+    run_handler,
+    tenant_snapshot,
+)
 
 USERS = 6
 CHANGES_BEFORE, UNREAD_AT_KILL, CHANGES_AFTER = 36, 12, 36
@@ -125,20 +131,11 @@ class Writer:
         """The next write: a tenant change, or every third one a sign-in (no change, no event)."""
         from models.record import WriteOutcome
         from models.table import mirror_table
-        from models.user import UserSnapshot
 
         sub, self.number = self.subs[self.number % USERS], self.number + 1
         sign_in = sign_ins and sub in self.last_tenant and self.number % 3 == 0
         tenant = self.last_tenant[sub] if sign_in else f"tenant-{self.number}"
-        snapshot = UserSnapshot(
-            sub=sub,
-            username=f"ddb-restart-{sub[:8]}",
-            attributes={"email": f"{sub[:8]}@example.com", "custom:tenant": tenant},
-            status="CONFIRMED",
-            enabled=True,
-            observed_at=time.time_ns() // 1000,
-            source="ddb-restart-test",
-        )
+        snapshot = tenant_snapshot(sub, tenant, source="ddb-restart-test")
         assert mirror_table().put_snapshot(snapshot) is WriteOutcome.WRITTEN
         if sign_in:
             self.sign_ins += 1
@@ -221,17 +218,7 @@ def test_a_crash_of_file_backed_dynamodb_local_keeps_the_stream_and_loses_no_cha
     assert expected - seen == set()
     # And no event came without a real change
     assert seen - expected == set()
-    # And each duplicate is the same event: same id, same content
-    by_id: dict[str, dict[str, Any]] = {}
-    for detail in details:
-        assert by_id.setdefault(detail["id"], detail) == detail
-    assert len(ids) == len(expected)
-    # And each user's highest version is their last write, with their last tenant
-    latest: dict[str, dict[str, Any]] = {}
-    for detail in details:
-        if int(detail["version"]) > int(latest.get(detail["sub"], {"version": -1})["version"]):
-            latest[detail["sub"]] = detail
-    assert {
-        sub: d["profile"]["attributes"]["custom:tenant"] for sub, d in latest.items()
-    } == writer.last_tenant
-    assert {sub: int(d["version"]) for sub, d in latest.items()} == writer.last_version
+    # And duplicates are the same event, and each user's highest version is their last write
+    assert_consumer_view(
+        details, changes=len(expected), last_tenant=writer.last_tenant, last_version=writer.last_version
+    )
