@@ -39,7 +39,7 @@ from tests.support.user_events import (
 )
 
 USERS = 6
-CHANGES_BEFORE, UNREAD_AT_KILL, CHANGES_AFTER = 36, 12, 36
+CHANGES_BEFORE, WRITES_UNPOLLED_AT_KILL, CHANGES_AFTER = 36, 12, 36
 POLL_EVERY = 4  # writes between two polls
 BATCH_SIZE = 100  # the userEvents event source's batchSize (serverless.yml)
 
@@ -178,7 +178,7 @@ def test_a_crash_of_file_backed_dynamodb_local_keeps_the_stream_and_loses_no_cha
         writer.write()
         if number % POLL_EVERY == POLL_EVERY - 1:
             poller.poll()
-    for _ in range(UNREAD_AT_KILL):
+    for _ in range(WRITES_UNPOLLED_AT_KILL):
         writer.write()
     written_before_kill, published_before_kill = len(writer.changes), len(bus.accepted)
 
