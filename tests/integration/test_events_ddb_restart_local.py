@@ -39,7 +39,7 @@ from tests.support.user_events import (
 )
 
 USERS = 6
-CHANGES_BEFORE, WRITES_UNPOLLED_AT_KILL, CHANGES_AFTER = 36, 12, 36
+WRITES_BEFORE, WRITES_UNPOLLED_AT_KILL, WRITES_AFTER = 36, 12, 36
 POLL_EVERY = 4  # writes between two polls
 BATCH_SIZE = 100  # the userEvents event source's batchSize (serverless.yml)
 
@@ -174,7 +174,7 @@ def test_a_crash_of_file_backed_dynamodb_local_keeps_the_stream_and_loses_no_cha
     stream_arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
     poller = StreamPoller(boto3.client("dynamodbstreams", endpoint_url=endpoint), stream_arn)
     writer = Writer()
-    for number in range(CHANGES_BEFORE):
+    for number in range(WRITES_BEFORE):
         writer.write()
         if number % POLL_EVERY == POLL_EVERY - 1:
             poller.poll()
@@ -192,8 +192,8 @@ def test_a_crash_of_file_backed_dynamodb_local_keeps_the_stream_and_loses_no_cha
     arn_after = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
     restart_s = time.monotonic() - killed
     poller.resume()
-    for number in range(CHANGES_AFTER):
-        writer.write(sign_ins=number < CHANGES_AFTER - USERS)  # each user's last write a change
+    for number in range(WRITES_AFTER):
+        writer.write(sign_ins=number < WRITES_AFTER - USERS)  # each user's last write a change
         if number % POLL_EVERY == POLL_EVERY - 1:
             poller.poll()
     poller.drain()
