@@ -70,9 +70,18 @@ class DynamoDBLocal:
 
 
 def start_dynamodb_local(
-    port: int = DEFAULT_PORT, *, timeout: float = 30.0, log: Path | None = None
+    port: int = DEFAULT_PORT,
+    *,
+    timeout: float = 30.0,
+    log: Path | None = None,
+    db_path: Path | None = None,
 ) -> DynamoDBLocal:
-    """Start an in-memory DynamoDB Local on `port` and wait until it accepts connections."""
+    """Start DynamoDB Local on `port` and wait until it accepts connections.
+
+    In memory by default (`-inMemory`: a restart loses every table and stream). With `db_path`, an
+    existing folder, it is file-backed (`-dbPath db_path`): a new process on the same folder finds
+    the tables, their rows and their streams again.
+    """
     java = shutil.which("java")
     if java is None:
         raise LocalServiceError("java not found: DynamoDB Local needs Java 17 on PATH")
@@ -86,7 +95,7 @@ def start_dynamodb_local(
             f"-Djava.library.path={folder / 'DynamoDBLocal_lib'}",
             "-jar",
             str(folder / "DynamoDBLocal.jar"),
-            "-inMemory",
+            *(["-dbPath", str(db_path)] if db_path is not None else ["-inMemory"]),
             "-disableTelemetry",
             "-port",
             str(port),

@@ -5,8 +5,8 @@ serverless-offline; it saves a per-shard checkpoint after each batch whose handl
 resumes after it on start. This kills that process (its whole group, SIGKILL) while guarded writes
 continue, starts it again, and checks what a consumer of the bus sees (docs/EVENTS.md, Guarantees):
 every change at least once, duplicates with the same `id`, each user's latest state recoverable by
-`version`. A restart of DynamoDB Local itself is not tested: in memory, it loses the table and its
-stream altogether (docs/LOCAL.md).
+`version`. A restart of DynamoDB Local itself is not tested here: in memory, it loses the table and
+its stream altogether; file-backed, test_events_ddb_restart_local.py (docs/LOCAL.md).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from scripts.ports import Ports
 from scripts.stack import LocalStack
 from scripts.stack_info import StackInfo
 from tests.support.fixtures import reset_process_state
+from tests.support.user_events import assert_consumer_view, tenant_snapshot
 
 USERS = 8
 WRITE_PAUSE_S = 0.05  # ~20 changes/s across USERS users, as the writer can on DynamoDB Local
@@ -75,22 +76,13 @@ def write_changes(stop: threading.Event, writes: Writes) -> None:
     """Change `custom:tenant` of USERS users round-robin through the guarded write until `stop`."""
     from models.record import WriteOutcome
     from models.table import mirror_table
-    from models.user import UserSnapshot
 
     subs = [str(uuid.uuid4()) for _ in range(USERS)]
     number = 0
     while not stop.is_set():
         sub = subs[number % USERS]
         tenant = f"tenant-{number}"
-        snapshot = UserSnapshot(
-            sub=sub,
-            username=f"restart-{sub[:8]}",
-            attributes={"email": f"{sub[:8]}@example.com", "custom:tenant": tenant},
-            status="CONFIRMED",
-            enabled=True,
-            observed_at=time.time_ns() // 1000,
-            source="restart-test",
-        )
+        snapshot = tenant_snapshot(sub, tenant, source="restart-test")
         if mirror_table().put_snapshot(snapshot) is WriteOutcome.WRITTEN:
             writes.versions.setdefault(sub, []).append(snapshot.observed_at)
             writes.last_tenant[sub] = tenant
@@ -189,18 +181,11 @@ def test_a_crash_of_the_stream_poller_loses_no_change_and_its_duplicates_share_t
     )
     assert len(expected) > 100
     assert expected - seen == set()
-    # And each duplicate is the same event: same id, same content
-    by_id: dict[str, dict[str, Any]] = {}
-    for detail in details:
-        assert by_id.setdefault(detail["id"], detail) == detail
-    assert len(ids) == len(expected)
-    # And keeping each user's highest version gives the user's last write, whatever the arrival order
-    latest: dict[str, dict[str, Any]] = {}
-    for detail in details:
-        if detail["sub"] not in latest or int(detail["version"]) > int(latest[detail["sub"]]["version"]):
-            latest[detail["sub"]] = detail
-    tenants = {sub: detail["profile"]["attributes"]["custom:tenant"] for sub, detail in latest.items()}
-    assert tenants == writes.last_tenant
-    assert {sub: int(d["version"]) for sub, d in latest.items()} == {
-        sub: versions[-1] for sub, versions in writes.versions.items()
-    }
+    # And each duplicate is the same event (same id, same content), and keeping each user's highest
+    # version gives the user's last write, whatever the arrival order
+    assert_consumer_view(
+        details,
+        changes=len(expected),
+        last_tenant=writes.last_tenant,
+        last_version={sub: versions[-1] for sub, versions in writes.versions.items()},
+    )

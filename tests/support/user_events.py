@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
+from models.user import UserSnapshot, now_us
 from tests.support.fixtures import reset_process_state
 from tests.support.helpers import FakeLambdaContext, load_event
 
@@ -80,6 +81,37 @@ class StubEvents:
 
     def events(self) -> list[dict[str, Any]]:
         return [as_event(entry) for entry in self.accepted]
+
+
+def tenant_snapshot(sub: str, tenant: str, *, source: str) -> UserSnapshot:
+    """A confirmed user `sub` in `tenant`, observed now: the writes of the restart tests."""
+    return UserSnapshot(
+        sub=sub,
+        username=f"{source}-{sub[:8]}",
+        attributes={"email": f"{sub[:8]}@example.com", "custom:tenant": tenant},
+        status="CONFIRMED",
+        enabled=True,
+        observed_at=now_us(),
+        source=source,
+    )
+
+
+def assert_consumer_view(
+    details: list[dict[str, Any]], *, changes: int, last_tenant: dict[str, str], last_version: dict[str, int]
+) -> None:
+    """What a consumer of the bus relies on, over the event details it received (any order):
+    duplicates are the same event (same id, same content), one distinct id per change, and each
+    user's highest `version` is their last write, with their last `custom:tenant`."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for detail in details:
+        assert by_id.setdefault(detail["id"], detail) == detail
+    assert len(by_id) == changes
+    latest: dict[str, dict[str, Any]] = {}
+    for detail in details:
+        if detail["sub"] not in latest or int(detail["version"]) > int(latest[detail["sub"]]["version"]):
+            latest[detail["sub"]] = detail
+    assert {sub: d["profile"]["attributes"]["custom:tenant"] for sub, d in latest.items()} == last_tenant
+    assert {sub: int(d["version"]) for sub, d in latest.items()} == last_version
 
 
 def configure_bus(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
