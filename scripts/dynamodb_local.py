@@ -80,7 +80,9 @@ def start_dynamodb_local(
 
     In memory by default (`-inMemory`: a restart loses every table and stream). With `db_path`, an
     existing folder, it is file-backed (`-dbPath db_path`): a new process on the same folder finds
-    the tables, their rows and their streams again.
+    the tables, their rows and their streams again. Always `-sharedDb`: one database whatever the
+    caller's access key and region (DynamoDB Local otherwise keeps one per key and region, so a client
+    holding other fake credentials would not see the tables).
     """
     java = shutil.which("java")
     if java is None:
@@ -96,6 +98,7 @@ def start_dynamodb_local(
             "-jar",
             str(folder / "DynamoDBLocal.jar"),
             *(["-dbPath", str(db_path)] if db_path is not None else ["-inMemory"]),
+            "-sharedDb",
             "-disableTelemetry",
             "-port",
             str(port),
