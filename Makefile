@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 # A symlinked node_modules is a shared install (git worktrees): npm ci would empty it for everyone.
-$(NODE_STAMP): package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
 	@if [ -L node_modules ]; then echo "node_modules is a symlink (shared install): skipping npm ci"; \
 	else npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); fi
 

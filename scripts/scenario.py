@@ -70,14 +70,24 @@ class Scenario:
 
     def sign_up(self, username: str, **attributes: str) -> str:
         """SignUp + ConfirmSignUp (cognito-local fires PostConfirmation); returns the sub."""
+        sub = self.register(username, **attributes)
+        self.confirm(username)
+        return sub
+
+    def register(self, username: str, **attributes: str) -> str:
+        """SignUp alone: an unconfirmed user (no trigger fires yet); returns the sub."""
         response = self.cognito.sign_up(
             ClientId=self.info.client_id,
             Username=username,
             Password=PASSWORD,
             UserAttributes=attribute_list(cognito_names(**attributes)),
         )
-        self.confirm(username)
         return str(response["UserSub"])
+
+    def sub_of(self, username: str) -> str:
+        """The sub cognito-local holds for `username` (AdminGetUser)."""
+        user = self.cognito.admin_get_user(UserPoolId=self.info.user_pool_id, Username=username)
+        return str(attribute_list_to_dict(user["UserAttributes"])["sub"])
 
     def confirm(self, username: str) -> None:
         # cognito-local accepts its last sent code; AdminConfirmSignUp is the code-free path.
