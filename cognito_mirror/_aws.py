@@ -60,14 +60,14 @@ def http_endpoint(region: str | None) -> str | None:
 
     Only inside Lambda (AWS_LAMBDA_FUNCTION_NAME) with the credentials Lambda puts in the
     environment, and only for what the client can reach as botocore would: an explicit endpoint
-    (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL) or a plain regional one; never FIPS, dual-stack or
-    a custom CA bundle. MIRROR_READER_HTTP=botocore turns it off.
+    (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL) or a plain regional one; never FIPS or dual-stack.
+    MIRROR_READER_HTTP=botocore turns it off.
     """
     if env_choice("MIRROR_READER_HTTP", "auto", ("auto", "botocore")) == "botocore":
         return None
     if not (env("AWS_LAMBDA_FUNCTION_NAME") and env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY")):
         return None
-    if _true("AWS_USE_FIPS_ENDPOINT") or _true("AWS_USE_DUALSTACK_ENDPOINT") or env("AWS_CA_BUNDLE"):
+    if _true("AWS_USE_FIPS_ENDPOINT") or _true("AWS_USE_DUALSTACK_ENDPOINT"):
         return None
     if not _true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
         explicit = env("AWS_ENDPOINT_URL_DYNAMODB") or env("AWS_ENDPOINT_URL")

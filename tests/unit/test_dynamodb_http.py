@@ -54,7 +54,6 @@ AWS_ENV_NAMES = (
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
-    "AWS_CA_BUNDLE",
     *LAMBDA_ENV,
 )
 
@@ -126,7 +125,6 @@ def test_inside_lambda_the_reader_calls_the_regional_endpoint_itself(lambda_env:
         ("MIRROR_READER_HTTP", "BotoCore"),
         ("AWS_USE_FIPS_ENDPOINT", "true"),
         ("AWS_USE_DUALSTACK_ENDPOINT", "TRUE"),
-        ("AWS_CA_BUNDLE", "/etc/ssl/corporate.pem"),
         ("AWS_ENDPOINT_URL_DYNAMODB", "https://proxy.example.com/dynamodb"),
     ],
 )
