@@ -1,5 +1,6 @@
 """The reader's botocore-free DynamoDB client on DynamoDB Local: inside Lambda (its environment set
-here) the reader answers as it does through botocore, errors included, without importing botocore."""
+here) the reader answers as it does through botocore, errors included, without importing botocore;
+and the example consumer's environment on the local stack takes that path."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +23,9 @@ from cognito_mirror._dynamodb_http import DynamoDBHttpClient
 from models.table import mirror_table
 from models.user import UserSnapshot
 from scripts.dynamodb_local import ROOT
+from scripts.library_venv import library_venv
+from scripts.offline import consumer_env
+from scripts.scenario import Scenario
 from tests.support.fixtures import TABLE
 from tests.support.loopback import free_port
 
@@ -150,3 +156,34 @@ def test_inside_lambda_a_read_never_imports_botocore() -> None:
     # Then the user, read without botocore's SDK (nor boto3, nor urllib3) in the process
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["ada", "ada@example.com", []]
+
+
+def test_the_example_consumers_environment_reads_through_the_botocore_free_client(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    # Given a mirrored user, and the environment serverless-offline gives the consumer's handler
+    # (its own variables, plus the AWS_* ones Lambda sets) on the consumer's venv (the built wheel)
+    name = f"hal-{uuid.uuid4().hex[:8]}"
+    sub = scenario.sign_up(name, email=f"{name}@example.com")
+    env = consumer_env(scenario.info, library_venv())
+    env.update({"AWS_LAMBDA_FUNCTION_NAME": "consumer-itest-hello", "MIRROR_TABLE": scenario.info.table})
+    script = (
+        "import json, sys\n"
+        "from cognito_mirror import MirrorReader\n"
+        f"p = MirrorReader.from_env().get({sub!r})\n"
+        "sdk = sorted(m for m in sys.modules if m.startswith(('boto3', 'botocore.', 'urllib3')))\n"
+        "print(json.dumps([p.username, sdk]))\n"
+    )
+    # When the library reads the user there
+    done = subprocess.run(  # noqa: S603 - the consumer venv's interpreter, a fixed script
+        [str(library_venv() / "bin" / "python3"), "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Then it reads the row without botocore's SDK
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [name, []]
