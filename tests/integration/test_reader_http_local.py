@@ -129,33 +129,34 @@ def test_a_refused_connection_is_a_503_within_the_timeouts(
     assert details == ["mirror read failed: EndpointConnectionError"] * 2
 
 
+def read_in_a_fresh_process(python: str, env: dict[str, str], cwd: Path, sub: str) -> list[Any]:
+    """[username, email, botocore SDK modules loaded] after `MirrorReader.from_env().get(sub)` in a
+    new process. (Powertools imports botocore's bare package, 1 ms, for its user agent: not the SDK.)"""
+    script = (
+        "import json, sys\n"
+        "from cognito_mirror import MirrorReader\n"
+        f"p = MirrorReader.from_env().get({sub!r})\n"
+        "sdk = sorted(m for m in sys.modules if m.startswith(('boto3', 'botocore.', 'urllib3')))\n"
+        "print(json.dumps([p.username, p.attributes['email'], sdk]))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - a Python of ours, a fixed script
+        [python, "-c", script], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    answer: list[Any] = json.loads(done.stdout)
+    return answer
+
+
 @pytest.mark.usefixtures("local_table")
 def test_inside_lambda_a_read_never_imports_botocore() -> None:
     # Given a user, and a fresh process with Lambda's environment
     store("ada", email="ada@example.com")
     env = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "consumer-itest-hello", "MIRROR_TABLE": TABLE}
     env.pop("MIRROR_READER_HTTP", None)
-    # (Powertools imports botocore's bare package, 1 ms, for its user agent: not the SDK.)
-    script = (
-        "import json, sys\n"
-        "from cognito_mirror import MirrorReader\n"
-        "p = MirrorReader.from_env().get('ada')\n"
-        "sdk = sorted(m for m in sys.modules if m.startswith(('boto3', 'botocore.', 'urllib3')))\n"
-        "print(json.dumps([p.sub, p.attributes['email'], sdk]))\n"
-    )
     # When it reads the user through the library
-    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    answer = read_in_a_fresh_process(sys.executable, env, ROOT, "ada")
     # Then the user, read without botocore's SDK (nor boto3, nor urllib3) in the process
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == ["ada", "ada@example.com", []]
+    assert answer == ["user-ada", "ada@example.com", []]
 
 
 def test_the_example_consumers_environment_reads_through_the_botocore_free_client(
@@ -167,23 +168,7 @@ def test_the_example_consumers_environment_reads_through_the_botocore_free_clien
     sub = scenario.sign_up(name, email=f"{name}@example.com")
     env = consumer_env(scenario.info, library_venv())
     env.update({"AWS_LAMBDA_FUNCTION_NAME": "consumer-itest-hello", "MIRROR_TABLE": scenario.info.table})
-    script = (
-        "import json, sys\n"
-        "from cognito_mirror import MirrorReader\n"
-        f"p = MirrorReader.from_env().get({sub!r})\n"
-        "sdk = sorted(m for m in sys.modules if m.startswith(('boto3', 'botocore.', 'urllib3')))\n"
-        "print(json.dumps([p.username, sdk]))\n"
-    )
     # When the library reads the user there
-    done = subprocess.run(  # noqa: S603 - the consumer venv's interpreter, a fixed script
-        [str(library_venv() / "bin" / "python3"), "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    answer = read_in_a_fresh_process(str(library_venv() / "bin" / "python3"), env, tmp_path, sub)
     # Then it reads the row without botocore's SDK
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [name, []]
+    assert answer == [name, f"{name}@example.com", []]
