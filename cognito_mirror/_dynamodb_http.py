@@ -293,13 +293,13 @@ class DynamoDBHttpClient:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self.https:
-                import ssl  # certificates verified against the system's store, as botocore does
+                import ssl
 
+                # Certificates verified: against AWS_CA_BUNDLE when set (as botocore does), else the
+                # system's store (botocore would use its own copy of Mozilla's; Amazon's roots are in both).
+                context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
                 conn = http.client.HTTPSConnection(
-                    self.hostname,
-                    self.port,
-                    timeout=self.connect_timeout,
-                    context=ssl.create_default_context(),
+                    self.hostname, self.port, timeout=self.connect_timeout, context=context
                 )
             else:
                 conn = http.client.HTTPConnection(self.hostname, self.port, timeout=self.connect_timeout)
