@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from cognito_mirror._config import env, env_choice
+from cognito_mirror._config import env, reader_http_from_env
 
 # Regions whose DynamoDB endpoint is dynamodb.<region>.amazonaws.com(.cn); any other partition's
 # endpoints (ISO, sovereign clouds) are left to botocore's endpoint rules.
@@ -63,7 +63,7 @@ def http_endpoint(region: str | None) -> str | None:
     (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL) or a plain regional one; never FIPS or dual-stack.
     MIRROR_READER_HTTP=botocore turns it off.
     """
-    if env_choice("MIRROR_READER_HTTP", "auto", ("auto", "botocore")) == "botocore":
+    if reader_http_from_env() == "botocore":
         return None
     if not (env("AWS_LAMBDA_FUNCTION_NAME") and env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY")):
         return None

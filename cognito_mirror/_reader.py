@@ -19,6 +19,7 @@ from cognito_mirror._config import (
     env_csv,
     env_float,
     jwt_config_from_env,
+    reader_http_from_env,
     token_uses,
     valid_sub,
 )
@@ -95,6 +96,7 @@ class MirrorReader:
         table = env("MIRROR_TABLE")
         if table is None:
             raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
+        reader_http_from_env()  # checked at cold start; read again when the client is built
         settings: dict[str, Any] = {
             "region": env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
             "cache_ttl_seconds": env_float("MIRROR_CACHE_TTL_SECONDS", 30.0),

@@ -17,6 +17,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.parsers import create_parser
 
+from cognito_mirror import MirrorReader
 from cognito_mirror._aws import client_errors, error_code, http_endpoint
 from cognito_mirror._dynamodb_http import (
     CONTENT_TYPE,
@@ -217,3 +218,14 @@ def test_the_clients_errors_are_caught_without_importing_botocore() -> None:
     # When the reader asks what to catch / Then both clients' errors
     assert set(client_errors()) == {BotoCoreError, ClientError, http.DynamoDBHttpError}
     assert issubclass(http.ReadTimeoutError, client_errors())
+
+
+def test_a_bad_opt_out_value_fails_when_the_reader_is_built(
+    lambda_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a misspelt opt-out / When the reader is built from the environment (cold start)
+    monkeypatch.setenv("MIRROR_TABLE", "mirror")
+    monkeypatch.setenv("MIRROR_READER_HTTP", "boto")
+    # Then the deployment fault shows there, before any request
+    with pytest.raises(ConfigurationError, match="MIRROR_READER_HTTP"):
+        MirrorReader.from_env()
