@@ -1,5 +1,6 @@
 """Warm `GET /me` through functions.api.handler: cache hit, and cache miss vs a raw GetItem; and the
-example consumer's `GET /hello` cache hit in its resolver."""
+example consumer's `GET /hello` in its resolver: a cache hit beside the same route on Powertools
+alone (a constant, no profile_middleware), and a cache miss vs a raw GetItem."""
 
 from __future__ import annotations
 
@@ -26,7 +27,22 @@ def consumer_app() -> Any:
     return importlib.import_module("hello").app
 
 
+def bare_resolver() -> Any:
+    """The consumer's route on Powertools alone: the same resolver answering a constant, without
+    profile_middleware (a hit's time minus this is the library's own share)."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    app = APIGatewayHttpResolver()
+
+    @app.get("/hello")
+    def hello() -> dict[str, Any]:
+        return {"message": "Hello Ada of acme!", "given_name": "Ada", "tenant": "acme"}
+
+    return app
+
+
 def run(stack: Stack, *, hits: int, misses: int) -> Report:
+    from cognito_mirror._reader import default_reader
     from functions.api import app, handler
     from functions.common.reader import mirror_reader
     from models.table import mirror_table
@@ -53,6 +69,11 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     def resolve_hello() -> None:
         call_get_me(consumer.resolve, hello_event, context)
 
+    bare = bare_resolver()
+
+    def resolve_bare() -> None:
+        call_get_me(bare.resolve, hello_event, context)
+
     # The miss, and the layers under it, each against the raw GetItem in the same rounds; and a hit
     # between network calls (every miss refills the cache), where the CPU caches are no longer hot.
     calls = {
@@ -60,14 +81,22 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
         "handler": get_me,
         "reader": lambda: mirror_reader().get(snapshot.sub),
         "record": lambda: mirror_table().get_record(snapshot.sub),
+        "consumer": resolve_hello,
         "raw": raw_get_item,
     }
     empty = mirror_reader().cache.clear
+    consumer_empty = default_reader().cache.clear  # the consumer's reader (profile_middleware's)
     with quiet_stdout():
         hit = timed(get_me, hits, warmup=min(1000, hits))
         resolver_hit = timed(resolve_me, hits, warmup=min(1000, hits))
         consumer_hit = timed(resolve_hello, hits, warmup=min(1000, hits))
-        miss = interleaved(calls, misses, warmup=min(200, misses), before={"handler": empty, "reader": empty})
+        bare_hit = timed(resolve_bare, hits, warmup=min(1000, hits))
+        miss = interleaved(
+            calls,
+            misses,
+            warmup=min(200, misses),
+            before={"handler": empty, "reader": empty, "consumer": consumer_empty},
+        )
     raw_name = "raw boto3 get_item, same item"
     report = Report("api", setup={"dynamodb": stack.dynamodb.endpoint, "table": TABLE})
     report.figures.append(
@@ -96,6 +125,15 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     )
     report.figures.append(
         absolute(
+            "  the same route on the Powertools resolver alone (a constant, no profile_middleware)",
+            bare_hit,
+            unit="us",
+            stat="median",
+            note="the library's own share of a warm hit: the consumer's hit minus this",
+        )
+    )
+    report.figures.append(
+        absolute(
             "GET /me warm, cache hit, between network calls",
             miss["hit"],
             unit="us",
@@ -116,6 +154,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
     for label, name in (
         ("  under it: MirrorReader.get miss (no handler)", "reader"),
         ("  beside it: get_record (GetItem parsed into the writers' model)", "record"),
+        ("example consumer GET /hello warm, cache miss in its resolver (DynamoDB Local)", "consumer"),
     ):
         report.figures.append(
             versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")

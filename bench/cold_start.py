@@ -4,15 +4,18 @@
    example consumer's handler module (examples/consumer/hello.py, a user's service on the library)
    and the naive GetUser handler; 2. import + the first request answered, each in its own fresh
    process: the mirror's `GET /me` and the consumer's `GET /hello` (their DynamoDB client is created
-   on that first call, so they pay there what the naive handler pays at import: importing the SDK,
-   building its client) against the naive handler's import + first GetUser.
+   on that first call) against the naive handler's import + first GetUser.
+Every process has what Lambda gives a function (bench/stack.py's BASE_ENV: AWS_LAMBDA_FUNCTION_NAME,
+credentials in the environment), the naive handler's too.
 What each side does: the naive handler imports boto3 and builds a cognito-idp client at import, then
 makes one GetUser (moto's server, no latency). The consumer imports Powertools (resolver, Logger) and
-the library at import, then on its first request builds a botocore DynamoDB client and makes one
-GetItem (DynamoDB Local, the row present). Nothing is cached across processes beyond the OS page
-cache and byte-code: the project's own modules are byte-compiled first, as pip compiles an installed
-package (the SDK and Powertools already are), since with PYTHONDONTWRITEBYTECODE set an untimed run
-would not write them; then one untimed run of each kind warms the page cache.
+the library at import, then on its first request makes one GetItem (DynamoDB Local, the row present)
+through the library's botocore-free client; a second figure forces the botocore client
+(MIRROR_READER_HTTP=botocore: botocore imported, its client built, on that request). Nothing is
+cached across processes beyond the OS page cache and byte-code: the project's own modules are
+byte-compiled first, as pip compiles an installed package (the SDK and Powertools already are), since
+with PYTHONDONTWRITEBYTECODE set an untimed run would not write them; then one untimed run of each
+kind warms the page cache.
 Processes of every kind run round-robin, so machine noise spreads evenly over them.
 """
 
@@ -73,6 +76,12 @@ if status != 200:
 )
 
 
+# The same first request with the reader's botocore client (the opt-out), beside the default.
+_CONSUMER_FIRST_REQUEST_BOTOCORE = (
+    'import os\nos.environ["MIRROR_READER_HTTP"] = "botocore"\n' + _CONSUMER_FIRST_REQUEST
+)
+
+
 # The miss path publishes no metric, and Powertools warns about that on stderr.
 _QUIET = "ignore:No application metrics to publish:UserWarning"
 
@@ -116,7 +125,9 @@ def _round_robin(
 def run(samples: int, *, access_token: str | None = None) -> Report:
     """Import figures; with `access_token` (a user of the Cognito stand-in, whose mirror row exists
     on the benchmark's DynamoDB Local), also import + first request."""
-    env = {**os.environ, **BASE_ENV}
+    # Every process gets what Lambda gives a function (BASE_ENV: its name, credentials in env).
+    env = {name: value for name, value in os.environ.items() if name != "MIRROR_READER_HTTP"}
+    env.update(BASE_ENV)
     codes = {name: f"import {name}" for name in (*HANDLERS, LIBRARY, BASELINE)}
     codes[CONSUMER] = _CONSUMER_IMPORT.format(consumer_dir=str(CONSUMER_DIR))
     codes["interpreter"] = "pass"
@@ -169,6 +180,7 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
             "api": _FIRST_REQUEST.format(module="functions.api"),
             "naive": _FIRST_REQUEST.format(module=BASELINE),
             "consumer": _CONSUMER_FIRST_REQUEST.format(consumer_dir=str(CONSUMER_DIR)),
+            "consumer_botocore": _CONSUMER_FIRST_REQUEST_BOTOCORE.format(consumer_dir=str(CONSUMER_DIR)),
             "naive_powertools": _FIRST_REQUEST.format(module=SAME_FRAMEWORK_BASELINE),
         }
         first_times, first_cpu = _round_robin(first, {**env, "BENCH_ACCESS_TOKEN": access_token}, samples)
@@ -183,7 +195,13 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
                 "consumer",
                 "cold start + first GET /hello of the example consumer (cognito_mirror)",
                 "the consumer's import + first GET /hello",
-                "a user's service: Powertools resolver, profile_middleware, one GetItem",
+                "a user's service: Powertools resolver, profile_middleware, one GetItem (no botocore)",
+            ),
+            (
+                "consumer_botocore",
+                "  the same with MIRROR_READER_HTTP=botocore (the reader's botocore client)",
+                "the consumer's import + first GET /hello through botocore",
+                "the opt-out: botocore imported and its DynamoDB client built on the first request",
             ),
         )
         for key, label, cpu_label, note in rows:

@@ -46,6 +46,9 @@ BASE_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_EC2_METADATA_DISABLED": "true",
+    # What Lambda gives every function (its name; the credentials above): the reader library reads
+    # DynamoDB without botocore there, so every process here runs as it would in Lambda.
+    "AWS_LAMBDA_FUNCTION_NAME": "cognito-attribute-mirror-bench",
     "MIRROR_TABLE": TABLE,
     "POWERTOOLS_SERVICE_NAME": "cognito-attribute-mirror-bench",
     "POWERTOOLS_METRICS_NAMESPACE": "CognitoAttributeMirrorBench",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from cognito_mirror._config import env, reader_http_from_env
+
+# Regions whose DynamoDB endpoint is dynamodb.<region>.amazonaws.com(.cn); any other partition's
+# endpoints (ISO, sovereign clouds) are left to botocore's endpoint rules.
+_PLAIN_REGION = re.compile(r"(?:af|ap|ca|cn|eu|il|me|mx|sa|us)-(?:gov-)?(?!iso)[a-z]+-\d{1,2}")
 
 _session: Any = None
 _session_lock = threading.Lock()
@@ -36,6 +43,57 @@ def bounded_client(service: str, region: str | None, connect: float, read: float
 
             _session = Session()
         return _session.create_client(service, region_name=region, config=config)
+
+
+def dynamodb_client(region: str | None, connect: float, read: float, attempts: int) -> Any:
+    """The reader's DynamoDB client: botocore-free inside Lambda when `http_endpoint` allows it."""
+    endpoint = http_endpoint(region)
+    if endpoint is None or region is None:
+        return bounded_client("dynamodb", region, connect, read, attempts)
+    from cognito_mirror._dynamodb_http import DynamoDBHttpClient
+
+    return DynamoDBHttpClient(endpoint, region, connect, read, attempts)
+
+
+def http_endpoint(region: str | None) -> str | None:
+    """The endpoint the botocore-free client would call, or None when botocore must read.
+
+    Only inside Lambda (AWS_LAMBDA_FUNCTION_NAME) with the credentials Lambda puts in the
+    environment, and only for what the client can reach as botocore would: an explicit endpoint
+    (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL) or a plain regional one; never FIPS or dual-stack.
+    MIRROR_READER_HTTP=botocore turns it off.
+    """
+    if reader_http_from_env() == "botocore":
+        return None
+    if not (env("AWS_LAMBDA_FUNCTION_NAME") and env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY")):
+        return None
+    if _true("AWS_USE_FIPS_ENDPOINT") or _true("AWS_USE_DUALSTACK_ENDPOINT"):
+        return None
+    if not _true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        explicit = env("AWS_ENDPOINT_URL_DYNAMODB") or env("AWS_ENDPOINT_URL")
+        if explicit is not None:
+            return explicit if re.fullmatch(r"https?://[^/?#\s]+/?", explicit) else None
+    if region is None or not _PLAIN_REGION.fullmatch(region):
+        return None
+    return f"https://dynamodb.{region}.amazonaws.com{'.cn' if region.startswith('cn-') else ''}"
+
+
+def _true(name: str) -> bool:
+    return (env(name) or "").lower() == "true"
+
+
+def client_errors() -> tuple[type[Exception], ...]:
+    """What the reader's clients raise when a call fails: botocore's errors once botocore is loaded,
+    the botocore-free client's once it is (an exception of a module never imported cannot occur,
+    and looking them up must not import botocore)."""
+    errors: list[type[Exception]] = []
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is not None:
+        errors += [botocore.BotoCoreError, botocore.ClientError]
+    http = sys.modules.get("cognito_mirror._dynamodb_http")
+    if http is not None:
+        errors.append(http.DynamoDBHttpError)
+    return tuple(errors)
 
 
 def is_tombstone(item: Mapping[str, Any]) -> bool:

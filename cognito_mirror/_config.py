@@ -108,6 +108,12 @@ def env_csv(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip()) if raw else ()
 
 
+def reader_http_from_env() -> str:
+    """MIRROR_READER_HTTP: `auto` (inside Lambda, read DynamoDB without botocore when possible) or
+    `botocore`."""
+    return env_choice("MIRROR_READER_HTTP", "auto", ("auto", "botocore"))
+
+
 def jwt_config_from_env() -> JwtConfig | None:
     issuer, jwks, audience = env("JWT_ISSUER"), env("JWT_JWKS_URL"), env_csv("JWT_AUDIENCE")
     # Checked even while unused: a bad value is found at deploy time, not when JWT_* is added.

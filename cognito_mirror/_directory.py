@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cognito_mirror._aws import error_code, is_tombstone
+from cognito_mirror._aws import client_errors, error_code, is_tombstone
 from cognito_mirror._errors import DirectoryQueryError, MirrorUnavailableError
 from cognito_mirror._profile import Profile
 from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
@@ -39,8 +39,6 @@ def live_users(
 
     `ddb` builds (or returns) the client: a failure to build it is the mirror being unavailable too.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     kwargs: dict[str, Any] = {
         "TableName": table,
         "IndexName": index_name(slot),
@@ -52,7 +50,7 @@ def live_users(
     while True:
         try:
             response = ddb().query(**kwargs)
-        except (BotoCoreError, ClientError) as exc:
+        except client_errors() as exc:
             raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
         for item in response.get("Items", []):
             if not is_tombstone(item) and not item.get("sub", {}).get("S", "").startswith(RESERVED_PREFIX):

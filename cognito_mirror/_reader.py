@@ -1,7 +1,7 @@
 """MirrorReader: the caller's identity, then their row (one GetItem, cached), repaired on a miss.
 
-Its parts: the repair answers (`_repair.py`), the directory's index reads (`_directory.py`), boto3
-clients and items (`_aws.py`), the cache (`_cache.py`), identity (`_identity.py`, `_jwt.py`).
+Its parts: the repair answers (`_repair.py`), the directory's index reads (`_directory.py`), DynamoDB
+and Lambda clients and items (`_aws.py`), the cache (`_cache.py`), identity (`_identity.py`, `_jwt.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from cognito_mirror._aws import bounded_client, error_code, is_tombstone
+from cognito_mirror._aws import bounded_client, client_errors, dynamodb_client, error_code, is_tombstone
 from cognito_mirror._cache import Answer, ProfileCache
 from cognito_mirror._config import (
     JwtConfig,
@@ -19,6 +19,7 @@ from cognito_mirror._config import (
     env_csv,
     env_float,
     jwt_config_from_env,
+    reader_http_from_env,
     token_uses,
     valid_sub,
 )
@@ -95,6 +96,7 @@ class MirrorReader:
         table = env("MIRROR_TABLE")
         if table is None:
             raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
+        reader_http_from_env()  # checked at cold start; read again when the client is built
         settings: dict[str, Any] = {
             "region": env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
             "cache_ttl_seconds": env_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
@@ -201,11 +203,9 @@ class MirrorReader:
 
     def _read_row(self, sub: str) -> dict[str, Any] | None:
         """The user's raw item (DynamoDB's wire format), or None."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             item = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}}).get("Item")
-        except (BotoCoreError, ClientError) as exc:
+        except client_errors() as exc:
             raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
         return item or None
 
@@ -238,7 +238,8 @@ class MirrorReader:
     def _ddb(self) -> Any:
         if self._dynamodb is None:
             connect, read, retries = self._ddb_bounds
-            self._dynamodb = self._client("dynamodb", connect, read, 1 + retries)
+            with self._lock:
+                self._dynamodb = dynamodb_client(self.region, connect, read, 1 + retries)
         return self._dynamodb
 
     def _lambda_client(self) -> Any:

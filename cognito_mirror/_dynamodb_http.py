@@ -1,0 +1,320 @@
+"""DynamoDB's JSON protocol over http.client, for the reader's GetItem and Query: no botocore.
+
+Inside Lambda, importing botocore and building its DynamoDB client costs ~400 ms of a cold start;
+this client signs (SigV4) and sends the reader's two calls with the standard library only. `_aws.py`
+decides when it is used. It behaves as the reader's botocore client does: the same connect/read
+timeouts and attempts, botocore's standard retry rules (throttling, 5xx, connection errors, a bad
+CRC32) with its jittered exponential backoff, answers in botocore's shape (binary values decoded to
+bytes), and errors whose `response` (service errors) or type name (connection errors) give
+`error_code` the codes botocore's would.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import random
+import threading
+import time
+import zlib
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+SERVICE = "dynamodb"
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+# botocore's standard retry mode (botocore/retries/standard.py), for DynamoDB.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+THROTTLING_BASE_SECONDS = 1.0
+TRANSIENT_BASE_SECONDS = 0.025
+MAX_BACKOFF_SECONDS = 20.0
+
+
+class DynamoDBHttpError(Exception):
+    """Any failure of this client (named after botocore's exception for the same failure)."""
+
+
+class ServiceError(DynamoDBHttpError):
+    """DynamoDB answered an error: `response` is botocore's ClientError.response shape."""
+
+    def __init__(self, operation: str, response: dict[str, Any]) -> None:
+        error = response["Error"]
+        super().__init__(
+            f"An error occurred ({error['Code']}) when calling the {operation} operation: {error['Message']}"
+        )
+        self.response = response
+        self.operation_name = operation
+
+
+class EndpointConnectionError(DynamoDBHttpError):
+    """The connection could not be opened (refused, unreachable, DNS)."""
+
+
+class ConnectTimeoutError(DynamoDBHttpError):
+    """The connection was not open within the connect timeout."""
+
+
+class ReadTimeoutError(DynamoDBHttpError):
+    """No answer within the read timeout."""
+
+
+class ConnectionClosedError(DynamoDBHttpError):
+    """The connection broke while sending or reading."""
+
+
+class ResponseParserError(DynamoDBHttpError):
+    """A 200 answer that is not JSON."""
+
+
+class ChecksumError(DynamoDBHttpError):
+    """The body does not match DynamoDB's x-amz-crc32 header on the last attempt."""
+
+
+class NoCredentialsError(DynamoDBHttpError):
+    """AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not in the environment."""
+
+
+class Credentials(NamedTuple):
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+
+def credentials_from_env() -> Credentials:
+    """Lambda's credentials, from the environment at each request. Lambda sets them when the
+    environment starts and does not change them within it; reading them per request costs
+    microseconds and follows any change the runtime might make."""
+    access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not access or not secret:
+        raise NoCredentialsError("Unable to locate credentials")
+    return Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def signed_headers(
+    host: str, region: str, target: str, body: bytes, credentials: Credentials, now: datetime
+) -> dict[str, str]:
+    """The headers of a signed (SigV4) POST / of DynamoDB's JSON protocol, Authorization included."""
+    amz_date = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "content-type": CONTENT_TYPE,
+        "host": host,
+        "x-amz-date": amz_date,
+        "x-amz-target": target,
+    }
+    if credentials.token:
+        headers["x-amz-security-token"] = credentials.token
+    names = sorted(headers)
+    signed = ";".join(names)
+    canonical = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            *(f"{name}:{' '.join(headers[name].split())}" for name in names),
+            "",
+            signed,
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    scope = f"{amz_date[:8]}/{region}/{SERVICE}/aws4_request"
+    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    key = _hmac(("AWS4" + credentials.secret_key).encode(), amz_date[:8])
+    for part in (region, SERVICE, "aws4_request"):
+        key = _hmac(key, part)
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
+    return headers
+
+
+def error_response(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """botocore's parsed error (its JSON protocol parser): code from `__type`, else the status."""
+    parsed: Any
+    if status >= 500 and (not body.strip() or body.strip().startswith(b"<html>")):
+        parsed = {"message": http.client.responses.get(status, "")}  # a proxy's or balancer's page
+    else:
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {"message": body.decode("utf-8", "replace")}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    code = str(parsed.get("__type") or status)
+    code = code.split(":", 1)[0].rsplit("#", 1)[-1]
+    metadata: dict[str, Any] = {"HTTPStatusCode": status, "HTTPHeaders": headers}
+    if "x-amzn-requestid" in headers:
+        metadata["RequestId"] = headers["x-amzn-requestid"]
+    message = parsed.get("message", parsed.get("Message", ""))
+    return {"Error": {"Code": code, "Message": str(message)}, "ResponseMetadata": metadata}
+
+
+def _bytes_to_json(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _binary_values(obj: dict[str, Any]) -> dict[str, Any]:
+    # An attribute value is the only JSON object with a string under "B" (or strings under "BS").
+    if len(obj) == 1:
+        if isinstance(obj.get("B"), str):
+            return {"B": base64.b64decode(obj["B"])}
+        if isinstance(obj.get("BS"), list):
+            return {"BS": [base64.b64decode(v) for v in obj["BS"]]}
+    return obj
+
+
+class DynamoDBHttpClient:
+    """`get_item(**params)` and `query(**params)` as botocore's client answers them. Thread-safe:
+    each thread keeps one keep-alive connection."""
+
+    def __init__(self, endpoint: str, region: str, connect: float, read: float, attempts: int) -> None:
+        url = urlsplit(endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("the endpoint must be an http(s) URL")
+        self.https = url.scheme == "https"
+        self.hostname = url.hostname
+        self.port = url.port or (443 if self.https else 80)
+        default = 443 if self.https else 80
+        self.host = url.hostname if self.port == default else f"{url.hostname}:{self.port}"
+        self.region = region
+        self.connect_timeout, self.read_timeout, self.attempts = connect, read, max(1, attempts)
+        self._local = threading.local()
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("GetItem", params)
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self.call("Query", params)
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One operation, retried as botocore's standard mode retries it."""
+        body = json.dumps(params, separators=(",", ":"), default=_bytes_to_json).encode()
+        for attempt in range(1, self.attempts + 1):
+            throttled = False
+            try:
+                status, headers, data = self._send(TARGET_PREFIX + operation, body)
+            except (
+                EndpointConnectionError,
+                ConnectTimeoutError,
+                ReadTimeoutError,
+                ConnectionClosedError,
+            ) as exc:
+                error: DynamoDBHttpError = exc
+            else:
+                crc = headers.get("x-amz-crc32")
+                if crc is not None and crc.isdigit() and int(crc) != zlib.crc32(data) & 0xFFFFFFFF:
+                    error = ChecksumError(f"the {operation} answer failed its CRC32 check")
+                elif status == 200:
+                    return self._parsed(operation, headers, data, attempt)
+                else:
+                    error = ServiceError(operation, error_response(status, headers, data))
+                    code = error.response["Error"]["Code"]
+                    throttled = code in THROTTLING_CODES
+                    if not (throttled or code in TRANSIENT_CODES or status in RETRY_STATUSES):
+                        raise error
+            if attempt == self.attempts:
+                raise error
+            base = THROTTLING_BASE_SECONDS if throttled else TRANSIENT_BASE_SECONDS
+            jitter = random.random()  # noqa: S311 - jitter, not secrecy
+            time.sleep(jitter * min(base * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _parsed(operation: str, headers: dict[str, str], data: bytes, attempt: int) -> dict[str, Any]:
+        try:
+            parsed = json.loads(data, object_hook=_binary_values) if data else {}
+        except ValueError as exc:
+            raise ResponseParserError(f"the {operation} answer is not JSON") from exc
+        if not isinstance(parsed, dict):
+            raise ResponseParserError(f"the {operation} answer is not a JSON object")
+        parsed["ResponseMetadata"] = {
+            "RequestId": headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": 200,
+            "HTTPHeaders": headers,
+            "RetryAttempts": attempt - 1,
+        }
+        return parsed
+
+    def _send(self, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """One signed POST on this thread's connection: a kept-alive connection that the server
+        has closed meanwhile is reopened once (both calls are reads), not counted as an attempt."""
+        headers = signed_headers(
+            self.host, self.region, target, body, credentials_from_env(), datetime.now(UTC)
+        )
+        while True:
+            conn, reused = self._connection()
+            try:
+                conn.request("POST", "/", body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except TimeoutError as exc:
+                conn.close()
+                raise ReadTimeoutError(f"Read timeout on endpoint URL: {self.host}") from exc
+            except (http.client.HTTPException, OSError) as exc:
+                conn.close()
+                if reused:
+                    continue
+                raise ConnectionClosedError(f"Connection closed by endpoint URL: {self.host}") from exc
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.https:
+                import ssl
+
+                # Certificates verified: against AWS_CA_BUNDLE when set (as botocore does), else the
+                # system's store (botocore would use its own copy of Mozilla's; Amazon's roots are in both).
+                context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+                conn = http.client.HTTPSConnection(
+                    self.hostname, self.port, timeout=self.connect_timeout, context=context
+                )
+            else:
+                conn = http.client.HTTPConnection(self.hostname, self.port, timeout=self.connect_timeout)
+            self._local.conn = conn
+        if conn.sock is not None:
+            return conn, True
+        # http.client has one timeout: the connect timeout while connecting, then the read timeout.
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise ConnectTimeoutError(f"Connect timeout on endpoint URL: {self.host}") from exc
+        except OSError as exc:
+            conn.close()
+            raise EndpointConnectionError(f"Could not connect to the endpoint URL: {self.host}") from exc
+        assert conn.sock is not None
+        conn.sock.settimeout(self.read_timeout)
+        return conn, False

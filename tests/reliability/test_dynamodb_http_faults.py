@@ -1,0 +1,192 @@
+"""The reader's botocore-free DynamoDB client against a failing DynamoDB (a loopback stand-in):
+throttling, 5xx, refusals and silence are retried or answered as botocore's client would, and the
+reader turns what is left into its 503; over HTTPS the certificate is verified."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cognito_mirror import MirrorReader, MirrorUnavailableError
+from cognito_mirror._dynamodb_http import DynamoDBHttpClient
+from tests.support.fixtures import TABLE
+from tests.support.loopback import Server, closed_port, json_server, silent_server
+
+pytestmark = pytest.mark.loopback
+
+ROW = {
+    "Item": {
+        "sub": {"S": "ada"},
+        "username": {"S": "ada"},
+        "attributes": {"M": {"email": {"S": "ada@example.com"}}},
+        "status": {"S": "CONFIRMED"},
+        "enabled": {"BOOL": True},
+        "observed_at": {"N": "1764000000000000"},
+    }
+}
+
+
+def error(code: str) -> dict[str, str]:
+    return {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "stand-in"}
+
+
+def answers(*replies: tuple[int, Any]) -> Any:
+    """A route answering `replies` in turn, then the last one for ever."""
+    queue = list(replies)
+
+    def route(method: str, path: str, body: bytes) -> tuple[int, Any]:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return route
+
+
+def reader(url: str, read: float = 1.0) -> MirrorReader:
+    return MirrorReader(TABLE, dynamodb=DynamoDBHttpClient(url, "eu-west-1", 0.5, read, 2))
+
+
+def posts(server: Server) -> int:
+    return sum(1 for method, _ in server.requests if method == "POST")
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        (400, error("ProvisionedThroughputExceededException")),
+        (400, error("ThrottlingException")),
+        (400, error("RequestLimitExceeded")),
+        (500, error("InternalServerError")),
+        (503, b""),
+    ],
+)
+def test_a_throttled_or_failed_read_is_retried_once_and_answers(first: tuple[int, Any]) -> None:
+    # Given DynamoDB failing the first read, then answering
+    with json_server(answers(first, (200, ROW))) as server:
+        # When the reader reads the user / Then the second attempt answers
+        assert reader(server.url).get("ada").attributes["email"] == "ada@example.com"
+        assert posts(server) == 2
+
+
+def test_throttling_on_every_attempt_is_a_503_after_the_configured_attempts() -> None:
+    with json_server(answers((400, error("ProvisionedThroughputExceededException")))) as server:
+        with pytest.raises(MirrorUnavailableError, match="ProvisionedThroughputExceededException"):
+            reader(server.url).get("ada")
+        assert posts(server) == 2
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDeniedException", "ResourceNotFoundException", "ValidationException"]
+)
+def test_an_error_that_retrying_cannot_fix_is_a_503_at_once(code: str) -> None:
+    with json_server(answers((400, error(code)))) as server:
+        with pytest.raises(MirrorUnavailableError, match=code):
+            reader(server.url).get("ada")
+        assert posts(server) == 1
+
+
+def test_a_refused_connection_is_a_503_at_once() -> None:
+    started = time.monotonic()
+    with pytest.raises(MirrorUnavailableError, match="EndpointConnectionError"):
+        reader(closed_port()).get("ada")
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_silent_dynamodb_is_a_503_after_the_read_timeout_of_each_attempt() -> None:
+    # Given DynamoDB accepting connections and never answering
+    with silent_server() as server:
+        started = time.monotonic()
+        # When the reader reads with a 0.3 s read timeout / Then 503 after two attempts, not before
+        with pytest.raises(MirrorUnavailableError, match="ReadTimeoutError"):
+            reader(server.url, read=0.3).get("ada")
+        assert 0.6 <= time.monotonic() - started < 2.0
+        assert len(server.requests) == 2
+
+
+def test_a_200_that_is_not_json_is_a_503() -> None:
+    with (
+        json_server(answers((200, b"<html>captive portal</html>"))) as server,
+        pytest.raises(MirrorUnavailableError, match="ResponseParserError"),
+    ):
+        reader(server.url).get("ada")
+
+
+@contextlib.contextmanager
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A DynamoDB stand-in over HTTPS with a self-signed certificate for 127.0.0.1: (url, its cert)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            data = json.dumps(ROW).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}", cert_file
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_https_verifies_the_certificate_against_the_system_store_or_aws_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DynamoDB over HTTPS with a certificate no public authority signed
+    with tls_server(tmp_path) as (url, cert):
+        # When the reader reads without a CA bundle / Then the certificate is refused: 503
+        monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+        with pytest.raises(MirrorUnavailableError, match="EndpointConnectionError"):
+            reader(url).get("ada")
+        # And with AWS_CA_BUNDLE naming it (as botocore honours it), the read succeeds
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+        assert reader(url).get("ada").attributes["email"] == "ada@example.com"
