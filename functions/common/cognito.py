@@ -1,4 +1,4 @@
-"""Reading users from Cognito: lazily created, bounded clients, at most two per process.
+"""Reading users from Cognito: lazily created, bounded clients, at most two per Lambda process.
 
 Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
 hot `GET /me` path never pays for it. Two profiles, each a setting (models/settings.py):
