@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -28,13 +27,6 @@ from functions.common.backfill.rate_limit import RateLimiter
 from models.errors import MirrorUnavailableError
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot, now_us
-
-
-@pytest.fixture(autouse=True)
-def _restore_environment() -> Iterator[None]:
-    """The CLI configures the process environment; give every test its own."""
-    with mock.patch.dict(os.environ):
-        yield
 
 
 def run_cli(cognito: Any, *args: str) -> int:
