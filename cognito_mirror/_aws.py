@@ -101,11 +101,12 @@ def is_tombstone(item: Mapping[str, Any]) -> bool:
     return bool(item.get("deleted", {}).get("BOOL"))
 
 
-def error_code(exc: Exception) -> str:
-    """AWS's error code of a failed call (`ThrottlingException`), else the exception's type name."""
+def error_code(exc: BaseException) -> str:
+    """AWS's error code of a failed call (`ThrottlingException`), else the exception's type name
+    (a botocore error without a response, or any other exception)."""
     response = getattr(exc, "response", None)
     if isinstance(response, Mapping):
         code = response.get("Error", {}).get("Code")
-        if isinstance(code, str):
+        if isinstance(code, str) and code:
             return code
     return type(exc).__name__

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from functions.common.admin_cli import add_aws_arguments
+from functions.common.admin_cli import add_aws_arguments, admin_settings
 
 if TYPE_CHECKING:
     from models.user import UserSnapshot
@@ -55,36 +54,32 @@ def _query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[s
     return attribute.strip(), value
 
 
-def _configure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Check --limit and --table, and point the process environment at the table."""
+def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Check --limit and --table."""
     if not 1 <= args.limit <= MAX_LIMIT:
         parser.error(f"--limit must be in 1..{MAX_LIMIT}, got {args.limit}")
     if not args.table:
         parser.error("--table is required (or set MIRROR_TABLE)")
-    os.environ["MIRROR_TABLE"] = args.table
-    if args.region:
-        os.environ["AWS_REGION"] = args.region
-    if args.aws_profile:
-        os.environ["AWS_PROFILE"] = args.aws_profile
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     attribute, value = _query(args, parser)
-    _configure(args, parser)
+    _check(args, parser)
 
     from models.directory import Continuation, query_users
     from models.errors import DirectoryQueryError, MirrorUnavailableError
-    from models.settings import ConfigurationError, get_settings
+    from models.settings import ConfigurationError
+    from models.table import table_for_settings
 
-    get_settings.cache_clear()
     users: list[UserSnapshot] = []
     after: Continuation | None = None
     try:
+        table = table_for_settings(admin_settings(args))
         while True:
-            page = query_users(attribute, value, limit=min(500, args.limit - len(users) + 1), after=after)
+            want = min(500, args.limit - len(users) + 1)
+            page = query_users(attribute, value, limit=want, after=after, table=table)
             users += page.users
             after = page.next
             if after is None or len(users) > args.limit:

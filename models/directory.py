@@ -21,8 +21,7 @@ from typing import Any
 from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_name, query_keys, slot_attribute
 from models.errors import DirectoryQueryError
 from models.record import live_snapshot_from_item
-from models.settings import get_settings
-from models.table import mirror_table
+from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot
 
 MAX_PAGE_SIZE = 500
@@ -44,8 +43,7 @@ class DirectoryPage:
     next: Continuation | None
 
 
-def _slot(attribute: str) -> int:
-    indexed = get_settings().indexed_attributes
+def _slot(attribute: str, indexed: tuple[str, ...]) -> int:
     if attribute not in indexed:
         raise DirectoryQueryError(f"{attribute[:64]!r} is not an indexed attribute")
     return indexed.index(attribute)
@@ -61,8 +59,9 @@ def _check_last_key(last_key: dict[str, Any], key_name: str, partition: str) -> 
 
 @dataclass(frozen=True)
 class _Query:
-    """One query's index, key attribute, partitions (one per shard) and page size."""
+    """One query's table, index, key attribute, partitions (one per shard) and page size."""
 
+    table: MirrorTable
     index: str
     key_name: str
     partitions: list[str]
@@ -70,10 +69,10 @@ class _Query:
 
 
 def _plan(
-    attribute: str, value: str, limit: int, after: Continuation | None
+    table: MirrorTable, attribute: str, value: str, limit: int, after: Continuation | None
 ) -> tuple[_Query, int, dict[str, Any] | None]:
     """The query and where its page starts (shard, LastEvaluatedKey), or DirectoryQueryError."""
-    slot = _slot(attribute)
+    slot = _slot(attribute, table.config.indexed_attributes)
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise DirectoryQueryError(f"limit must be in 1..{MAX_PAGE_SIZE}")
     partitions = query_keys(attribute, value)
@@ -85,14 +84,20 @@ def _plan(
     key_name = slot_attribute(slot)
     if last_key is not None:
         _check_last_key(last_key, key_name, partitions[shard])
-    return _Query(index_name(slot), key_name, partitions, limit), shard, last_key
+    return _Query(table, index_name(slot), key_name, partitions, limit), shard, last_key
 
 
 def query_users(
-    attribute: str, value: str, *, limit: int, after: Continuation | None = None
+    attribute: str,
+    value: str,
+    *,
+    limit: int,
+    after: Continuation | None = None,
+    table: MirrorTable | None = None,
 ) -> DirectoryPage:
-    """Up to `limit` live users whose `attribute` equals `value` (normalised), from `after` on."""
-    query, shard, last_key = _plan(attribute, value, limit, after)
+    """Up to `limit` live users whose `attribute` equals `value` (normalised), from `after` on, in
+    `table` (the process's by default) under its indexed attributes."""
+    query, shard, last_key = _plan(table or mirror_table(), attribute, value, limit, after)
     users: list[UserSnapshot] = []
     width = 1  # shards read at once: 1 until a shard read whole tells how full shards are
     whole: list[int] = []  # sizes of the shards read whole (from their start to their end)
@@ -115,7 +120,7 @@ def _read_batch(
     batch = range(shard, min(shard + width, len(query.partitions)))
     starts = [last_key] + [None] * (len(batch) - 1)
     want = query.limit - len(users)
-    answers = _read_shards(query.index, query.key_name, [query.partitions[s] for s in batch], starts, want)
+    answers = _read_shards(query, [query.partitions[s] for s in batch], starts, want)
     for current, start, (items, next_key) in zip(batch, starts, answers, strict=True):
         page = _take(query, users, current, items)
         if page is not None:
@@ -167,15 +172,14 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _read_shards(
-    index: str, key_name: str, partitions: list[str], starts: list[dict[str, Any] | None], limit: int
+    query: _Query, partitions: list[str], starts: list[dict[str, Any] | None], limit: int
 ) -> list[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
     """One Query page of each partition (in parallel when there are several), in order."""
 
     Answer = tuple[list[dict[str, Any]], dict[str, Any] | None]
-    table = mirror_table()
 
     def read(partition: str, start: dict[str, Any] | None) -> Answer:
-        return table.query_index(index, key_name, partition, limit=limit, start_key=start)
+        return query.table.query_index(query.index, query.key_name, partition, limit=limit, start_key=start)
 
     if len(partitions) == 1:
         return [read(partitions[0], starts[0])]

@@ -9,14 +9,16 @@
     DirectoryQueryError    (ValueError)    a directory query the caller got wrong: attribute not indexed,
                                            unusable value or limit, foreign continuation (a 4xx)
 
-`error_code` names the AWS error code of a botocore error (else its type) for one-line messages.
-The library's own errors (HTTP-mapped `ServiceError`s) are `cognito_mirror._errors`; settings keep
+`error_code` names the AWS error code of a botocore error (else its type) for one-line messages: the
+library's one function (cognito_mirror/_aws.py), re-exported here for the layers above. The library's
+own errors (HTTP-mapped `ServiceError`s) are `cognito_mirror._errors`; settings keep
 `models.settings.ConfigurationError`.
 """
 
 from __future__ import annotations
 
 import cognito_mirror
+from cognito_mirror._aws import error_code as error_code  # the one; re-exported for callers
 
 
 class MirrorUnavailableError(cognito_mirror.MirrorUnavailableError):
@@ -34,9 +36,3 @@ class MalformedUserError(ValueError):
 class DirectoryQueryError(ValueError):
     """A query the directory cannot answer: attribute not indexed, unusable value or limit, or a
     continuation that does not belong to the query (a caller's fault, a 4xx)."""
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore error, else its type name (for one-line messages)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or type(exc).__name__)

@@ -46,7 +46,8 @@ COGNITO_ATTEMPTS_RANGE = (1, 10)
 
 @dataclass(frozen=True)
 class ClientBounds:
-    """How long a Cognito client waits to connect and for an answer, and how many attempts it makes."""
+    """How long a client (Cognito, DynamoDB) waits to connect and for an answer, and how many attempts
+    it makes in all."""
 
     connect_timeout: float
     read_timeout: float
@@ -68,7 +69,7 @@ class Settings:
     mirror_attributes: frozenset[str] | None
     admin_group: str
     tombstone_ttl_days: int
-    # Bounds for DynamoDB calls. Triggers must return far below Cognito's 5 s limit.
+    # Bounds for DynamoDB calls (LAMBDA_DYNAMODB, BULK_DYNAMODB below).
     ddb_connect_timeout: float
     ddb_read_timeout: float
     ddb_max_retries: int
@@ -89,6 +90,10 @@ class Settings:
     cognito_batch: ClientBounds = BATCH_COGNITO
     # The engine's state table (models/state.py): the scheduled reconcile's progress.
     state_table_name: str | None = None
+    # The AWS profile the clients' botocore session uses (an admin CLI's --aws-profile; None:
+    # botocore's own chain), and whether that chain may ask the EC2 instance metadata service.
+    aws_profile: str | None = None
+    instance_metadata: bool = True
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
@@ -124,24 +129,46 @@ def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
 MAX_TRIGGER_BUDGET_SECONDS = 4.5
 
 
-def load_settings() -> Settings:
-    table = env("MIRROR_TABLE")
+# DynamoDB clients' default bounds (`MIRROR_DDB_CONNECT_TIMEOUT`, `_READ_TIMEOUT`, `_MAX_RETRIES` win).
+# Lambda: triggers must return far below Cognito's 5 s limit.
+LAMBDA_DYNAMODB = ClientBounds(connect_timeout=0.5, read_timeout=1.0, max_attempts=2)
+# Admin CLIs' bulk jobs can wait longer for DynamoDB than a trigger.
+BULK_DYNAMODB = ClientBounds(connect_timeout=3.0, read_timeout=10.0, max_attempts=5)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What an admin CLI's arguments give; each value set here wins over its environment variable."""
+
+    table: str | None = None
+    region: str | None = None
+    user_pool_id: str | None = None
+    aws_profile: str | None = None
+    instance_metadata: bool = True
+    dynamodb: ClientBounds = LAMBDA_DYNAMODB
+
+
+def load_settings(given: Overrides | None = None) -> Settings:
+    """The settings from the environment, and from `given` (an admin CLI's arguments) first."""
+    given = given or Overrides()
+    table = given.table or env("MIRROR_TABLE")
     if table is None:
         raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
-    region = env("AWS_REGION") or env("AWS_DEFAULT_REGION")
+    region = given.region or env("AWS_REGION") or env("AWS_DEFAULT_REGION")
     if region is None:
         raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
     allow = env_csv("MIRROR_ATTRIBUTES")
+    ddb = given.dynamodb
     return Settings(
         table_name=table,
         region=region,
-        user_pool_id=env("USER_POOL_ID"),
+        user_pool_id=given.user_pool_id or env("USER_POOL_ID"),
         mirror_attributes=frozenset(allow) if allow else None,
         admin_group=env("MIRROR_ADMIN_GROUP") or "admin",
         tombstone_ttl_days=int(env_float("MIRROR_TOMBSTONE_TTL_DAYS", 30)),
-        ddb_connect_timeout=env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
-        ddb_read_timeout=env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
-        ddb_max_retries=int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
+        ddb_connect_timeout=env_float("MIRROR_DDB_CONNECT_TIMEOUT", ddb.connect_timeout),
+        ddb_read_timeout=env_float("MIRROR_DDB_READ_TIMEOUT", ddb.read_timeout),
+        ddb_max_retries=int(env_float("MIRROR_DDB_MAX_RETRIES", ddb.max_attempts - 1)),
         trigger_budget_seconds=env_float(
             "MIRROR_TRIGGER_BUDGET_SECONDS", 2.0, minimum=0.1, maximum=MAX_TRIGGER_BUDGET_SECONDS
         ),
@@ -154,6 +181,8 @@ def load_settings() -> Settings:
         cognito_interactive=_cognito_bounds("MIRROR_COGNITO", INTERACTIVE_COGNITO),
         cognito_batch=_cognito_bounds("MIRROR_COGNITO_BATCH", BATCH_COGNITO),
         state_table_name=env("MIRROR_STATE_TABLE"),
+        aws_profile=given.aws_profile,
+        instance_metadata=given.instance_metadata,
     )
 
 
@@ -196,5 +225,8 @@ def _event_payload() -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (parsed on first use; `get_settings.cache_clear()` in tests)."""
+    """The Lambda process's settings (parsed on first use; `get_settings.cache_clear()` in tests).
+
+    The admin CLIs never use it: each builds its own from its arguments (`load_settings(Overrides(...))`)
+    and passes it down."""
     return load_settings()

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from models.errors import MalformedStateError, MirrorUnavailableError, error_code
-from models.settings import ConfigurationError, Settings, get_settings
+from models.settings import ConfigurationError, Settings
 from models.table import TableConfig, dynamodb_client
 
 
@@ -69,8 +69,3 @@ def state_table_for_settings(settings: Settings) -> StateTable:
     if settings.state_table_name is None:
         raise ConfigurationError("MIRROR_STATE_TABLE is not set: the reconcile needs its state table")
     return StateTable(replace(TableConfig.from_settings(settings), name=settings.state_table_name))
-
-
-def state_table() -> StateTable:
-    """The process's state table, built from `get_settings()` (the reconcile Lambda)."""
-    return state_table_for_settings(get_settings())

@@ -13,7 +13,8 @@ The only way out of a tombstone is `revive_tombstone`, for a tombstone proved wr
 calls it with a snapshot AdminGetUser has just returned for that very sub.
 
 A `MirrorTable` is built from a `TableConfig` and owns its DynamoDB client (created on first use,
-once). Lambda code takes the process's table from `mirror_table()`; a CLI builds its own.
+once). Lambda code takes the process's table from `mirror_table()`; an admin CLI passes the settings
+it built from its arguments to `table_for_settings`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from models import guard
+from models.aws import create_client
 from models.errors import MirrorUnavailableError, error_code
 from models.partiql import put_snapshots
 from models.record import (
@@ -64,6 +66,7 @@ class TableConfig:
     pool_size: int = 10
     endpoint_url: str | None = None
     profile: str | None = None
+    instance_metadata: bool = True
     indexed_attributes: tuple[str, ...] = ()
     tombstone_ttl_days: int = 30
 
@@ -72,23 +75,14 @@ class TableConfig:
         return cls(
             name=settings.table_name,
             region=settings.region,
+            profile=settings.aws_profile,
+            instance_metadata=settings.instance_metadata,
             connect_timeout=settings.ddb_connect_timeout,
             read_timeout=settings.ddb_read_timeout,
             max_retries=settings.ddb_max_retries,
             indexed_attributes=settings.indexed_attributes,
             tombstone_ttl_days=settings.tombstone_ttl_days,
         )
-
-
-@lru_cache(maxsize=4)
-def _session(profile: str | None) -> Any:
-    """One botocore session per profile: it caches the service models every client loads."""
-    import botocore.session
-
-    return botocore.session.Session(profile=profile)
-
-
-_CLIENTS_LOCK = threading.Lock()
 
 
 def dynamodb_client(config: TableConfig) -> Any:
@@ -100,10 +94,14 @@ def dynamodb_client(config: TableConfig) -> Any:
         max_pool_connections=config.pool_size,
         retries={"total_max_attempts": 1 + config.max_retries, "mode": "standard"},
     )
-    with _CLIENTS_LOCK:  # a botocore session is not thread-safe
-        return _session(config.profile).create_client(
-            "dynamodb", region_name=config.region, endpoint_url=config.endpoint_url, config=client_config
-        )
+    return create_client(
+        "dynamodb",
+        region=config.region,
+        config=client_config,
+        profile=config.profile,
+        instance_metadata=config.instance_metadata,
+        endpoint_url=config.endpoint_url,
+    )
 
 
 class MirrorTable:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, TextIO
 
-from functions.common.admin_cli import add_aws_arguments
+from functions.common.admin_cli import add_aws_arguments, admin_settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -31,12 +31,6 @@ DEFAULT_MAX_RPS = 20.0  # of ListUsers' 30 RPS account quota, which the applicat
 ACCOUNT_RPS = 30.0
 PROGRESS_INTERVAL_S = 0.5
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")  # what botocore accepts
-# Bulk jobs can wait longer for DynamoDB than a trigger (these only set defaults).
-_BULK_DDB_ENV = {
-    "MIRROR_DDB_CONNECT_TIMEOUT": "3",
-    "MIRROR_DDB_READ_TIMEOUT": "10",
-    "MIRROR_DDB_MAX_RETRIES": "4",
-}
 
 
 def _positive_rps(raw: str) -> float:
@@ -130,18 +124,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _configure_environment(args: argparse.Namespace) -> None:
-    """Settings, pynamodb and boto3 all read the environment: set it before any of them runs."""
-    os.environ["MIRROR_TABLE"] = args.table
-    os.environ["USER_POOL_ID"] = args.user_pool_id
-    os.environ["AWS_REGION"] = args.region
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    if args.aws_profile:
-        os.environ["AWS_PROFILE"] = args.aws_profile
-    for name, value in _BULK_DDB_ENV.items():
-        os.environ.setdefault(name, value)
-
-
 class _Progress:
     """One line on stderr, redrawn at most twice a second, when it is a terminal; nothing otherwise."""
 
@@ -212,12 +194,9 @@ def main(
     """Run the backfill command; `stop` ends it after the current pages, `on_page` sees each page's
     user count as it is listed (besides the progress bar)."""
     args = _parse(argv)
-    _configure_environment(args)
 
     from functions.common.observability import logger
-    from models.settings import get_settings
 
-    get_settings.cache_clear()
     # stdout carries the summary (--json); diagnostics go to stderr while the command runs.
     handler = logger.registered_handler
     stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
@@ -233,7 +212,7 @@ def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int
     from functions.common.backfill.engine import Engine
     from functions.common.backfill.errors import EngineError
     from functions.common.backfill.options import Mode, Options, WriteMode
-    from models.settings import ConfigurationError
+    from models.settings import BULK_DYNAMODB, ConfigurationError
 
     options = Options(
         user_pool_id=args.user_pool_id,
@@ -263,9 +242,12 @@ def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int
 
     checkpoint: Checkpoint | None = None
     try:
+        # Bulk jobs can wait longer for DynamoDB than a trigger (MIRROR_DDB_* still win).
+        settings = admin_settings(args, user_pool_id=args.user_pool_id, dynamodb=BULK_DYNAMODB)
         checkpoint = Checkpoint(args.checkpoint)
-        checkpoint.bind(options.identity())
-        summary = Engine(options, checkpoint, should_stop=stop.is_set, on_page=page_listed).run()
+        checkpoint.bind(options.identity(settings.table_name))
+        engine = Engine(options, checkpoint, should_stop=stop.is_set, on_page=page_listed, settings=settings)
+        summary = engine.run()
     except (EngineError, ConfigurationError) as exc:
         if checkpoint is not None:
             checkpoint.close()

@@ -1,9 +1,18 @@
-"""The arguments every admin CLI takes to reach the mirror: its table, the AWS region and profile."""
+"""What every admin CLI takes to reach the mirror (its table, the AWS region and profile), and the
+settings it builds from them.
+
+A CLI never writes the process environment: its arguments, and the environment for what they do not
+give, become one `Settings` that the CLI passes down (tables, Cognito clients, the engine). The AWS
+profile and region go to the botocore session that builds the clients (models/aws.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+
+from cognito_mirror._config import env
+from models.settings import LAMBDA_DYNAMODB, ClientBounds, Overrides, Settings, load_settings
 
 
 def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,4 +26,22 @@ def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         dest="aws_profile",
         help="AWS profile (default: AWS_PROFILE); --profile is an alias",
+    )
+
+
+def admin_settings(
+    args: argparse.Namespace, *, user_pool_id: str | None = None, dynamodb: ClientBounds = LAMBDA_DYNAMODB
+) -> Settings:
+    """The CLI's settings: `--table`, `--region`, `--aws-profile` (and `user_pool_id`) first, then the
+    environment. Unless AWS_EC2_METADATA_DISABLED says otherwise, the credential chain skips the EC2
+    instance metadata service (an admin's workstation has none). Raises ConfigurationError."""
+    return load_settings(
+        Overrides(
+            table=args.table,
+            region=args.region,
+            user_pool_id=user_pool_id,
+            aws_profile=args.aws_profile,
+            instance_metadata=(env("AWS_EC2_METADATA_DISABLED") or "true").lower() != "true",
+            dynamodb=dynamodb,
+        )
     )

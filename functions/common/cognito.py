@@ -1,4 +1,4 @@
-"""Reading users from Cognito: lazily created, bounded clients, at most two per process.
+"""Reading users from Cognito: lazily created, bounded clients, at most two per Lambda process.
 
 Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
 hot `GET /me` path never pays for it. Two profiles, each a setting (models/settings.py):
@@ -8,6 +8,10 @@ hot `GET /me` path never pays for it. Two profiles, each a setting (models/setti
 - batch (sync, reconcile, backfill; `MIRROR_COGNITO_BATCH_*`): by default 1 s connect, 3 s read,
   3 attempts; their callers retry too (SQS redelivery, the engine's backoff), but a slow answer is
   better than a failed record.
+Every Cognito client comes from `new_cognito_client(settings, ...)`: the settings' region, and the
+botocore session of their AWS profile (models/aws.py), as the table's DynamoDB clients. Lambda code
+uses the process's clients (`cognito_client`, from `get_settings()`); the engine builds its own from
+the settings it was given (an admin CLI's).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from models.aws import create_client
 from models.errors import error_code
-from models.settings import get_settings
+from models.settings import ClientBounds, Settings, get_settings
 from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "LimitExceededException"})
@@ -55,17 +61,32 @@ def reset_clients() -> None:
 
 
 def _new_client(interactive: bool) -> CognitoIdentityProviderClient:
-    import boto3
+    settings = get_settings()
+    return new_cognito_client(settings, bounds_config(settings, interactive=interactive))
+
+
+def bounds_config(settings: Settings, *, interactive: bool) -> Config:
+    """A client config with the settings' bounds of one profile (interactive or batch)."""
     from botocore.config import Config
 
-    settings = get_settings()
-    bounds = settings.cognito_interactive if interactive else settings.cognito_batch
-    config = Config(
+    bounds: ClientBounds = settings.cognito_interactive if interactive else settings.cognito_batch
+    return Config(
         connect_timeout=bounds.connect_timeout,
         read_timeout=bounds.read_timeout,
         retries={"mode": "standard", "total_max_attempts": bounds.max_attempts},
     )
-    return boto3.client("cognito-idp", region_name=settings.region, config=config)
+
+
+def new_cognito_client(settings: Settings, config: Config) -> CognitoIdentityProviderClient:
+    """A Cognito client in the settings' region, from the botocore session of their AWS profile."""
+    client: CognitoIdentityProviderClient = create_client(
+        "cognito-idp",
+        region=settings.region,
+        config=config,
+        profile=settings.aws_profile,
+        instance_metadata=settings.instance_metadata,
+    )
+    return client
 
 
 def _classify(exc: Exception) -> Exception:
@@ -82,16 +103,19 @@ def read_user(
     username: str | None = None,
     sub: str | None = None,
     interactive: bool = False,
+    settings: Settings | None = None,
+    client: CognitoIdentityProviderClient | None = None,
 ) -> UserSnapshot | None:
     """Current snapshot of a user by username (AdminGetUser) or sub (ListUsers filter).
 
     Returns None when Cognito says the user does not exist. When both are given, a username
     whose user has another sub is treated as not found (never return another user's data).
+    `settings` and `client` default to the process's (Lambda); the engine passes its own.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = cognito_client(interactive=interactive)
-    allowlist = get_settings().mirror_attributes
+    client = client or cognito_client(interactive=interactive)
+    allowlist = (settings or get_settings()).mirror_attributes
     try:
         if username:
             observed = now_us()

@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -28,13 +27,6 @@ from functions.common.backfill.rate_limit import RateLimiter
 from models.errors import MirrorUnavailableError
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot, now_us
-
-
-@pytest.fixture(autouse=True)
-def _restore_environment() -> Iterator[None]:
-    """The CLI configures the process environment; give every test its own."""
-    with mock.patch.dict(os.environ):
-        yield
 
 
 def run_cli(cognito: Any, *args: str) -> int:
@@ -383,7 +375,7 @@ def test_a_crash_mid_run_resumes_with_nothing_lost_or_counted_twice(
     path = str(tmp_path / "cp.sqlite")
     options = engine_options(cognito, segments=1)
     checkpoint = Checkpoint(path)
-    checkpoint.bind(options.identity())
+    checkpoint.bind(options.identity("mirror-test"))
     real_commit = Checkpoint.commit_page
     calls = 0
 
@@ -400,7 +392,7 @@ def test_a_crash_mid_run_resumes_with_nothing_lost_or_counted_twice(
 
     # When a new process resumes from the file
     resumed = Checkpoint(path)
-    assert resumed.bind(options.identity()) is True
+    assert resumed.bind(options.identity("mirror-test")) is True
     summary = Engine(options, resumed).run()
     resumed.close()
 
@@ -416,7 +408,7 @@ def throttled_engine(cognito: Any, throttles: int) -> tuple[Engine, Checkpoint, 
     users = make_users(cognito, 10)
     options = engine_options(cognito, segments=1)
     checkpoint = Checkpoint()
-    checkpoint.bind(options.identity())
+    checkpoint.bind(options.identity("mirror-test"))
     delays: list[float] = []
     engine = Engine(options, checkpoint, sleep=delays.append)
     real = engine.lister.client.list_users
@@ -557,7 +549,7 @@ def test_a_checkpoint_of_another_run_is_refused(cognito: Any, tmp_path: Any, cap
     # Given a checkpoint left by a --dry-run
     path = str(tmp_path / "cp.sqlite")
     other = Checkpoint(path)
-    other.bind(Options(user_pool_id=cognito.id, mode=Mode.DRY_RUN).identity())
+    other.bind(Options(user_pool_id=cognito.id, mode=Mode.DRY_RUN).identity("mirror-test"))
     other.close()
 
     # When a fill run is pointed at it
@@ -696,7 +688,7 @@ def test_a_checkpoint_path_that_cannot_be_a_file_is_one_clear_line(
 def plant_segments(path: str, options: Options, *, pages: int, subs: int, listed: int) -> None:
     """A checkpoint of this run, edited by hand so that every segment says "done"."""
     checkpoint = Checkpoint(path)
-    checkpoint.bind(options.identity())
+    checkpoint.bind(options.identity("mirror-test"))
     checkpoint.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
         for prefix in segment_prefixes(options.segments):
@@ -736,7 +728,7 @@ def test_a_checkpoint_with_imported_progress_is_refused_by_the_command(
     # Given a checkpoint of this run holding progress imported from elsewhere (the reconcile's way)
     path = str(tmp_path / "imported.sqlite")
     checkpoint = Checkpoint(path)
-    checkpoint.bind(engine_options(cognito, mode=Mode.VERIFY).identity())
+    checkpoint.bind(engine_options(cognito, mode=Mode.VERIFY).identity("mirror-test"))
     checkpoint.import_progress({"segments": {p: [None, True] for p in HEX}, "counters": {}})
     checkpoint.close()
 

@@ -24,7 +24,7 @@ def test_listing_does_not_wait_for_the_writes_of_earlier_pages(cognito: Any, ddb
         cognito.create_user(f"user{i:03d}", email=f"u{i}@example.com")
     options = Options(user_pool_id=cognito.id, write_mode=WriteMode.PUT, segments=1, workers=4)
     checkpoint = Checkpoint()
-    checkpoint.bind(options.identity())
+    checkpoint.bind(options.identity("mirror-test"))
     engine = Engine(options, checkpoint, sleep=lambda s: None)
     real_list = engine.lister.client.list_users
     calls: list[int] = []

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from models.state import state_table
+from models.settings import get_settings
+from models.state import state_table_for_settings
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.fixtures import STATE, TABLE
@@ -111,7 +112,7 @@ def test_out_of_time_saves_progress_and_the_next_run_continues(cognito: Any, tmp
     # When it runs, it stops at once and keeps its progress in the state table
     first = invoke(remaining_ms=1_000)
     assert first["complete"] is False
-    assert state_table().load("reconcile#" + cognito.id) is not None
+    assert state_table_for_settings(get_settings()).load("reconcile#" + cognito.id) is not None
 
     # And when a cold container (no /tmp file) runs the next invocation with time
     for leftover in tmp_path.iterdir():
@@ -121,7 +122,7 @@ def test_out_of_time_saves_progress_and_the_next_run_continues(cognito: Any, tmp
     # Then it finishes the listing, clears its state, and does not prune on a partial sub set
     assert second["complete"] is True
     assert all(mirror_table().get_record(sub) is not None for sub in subs)
-    assert state_table().load("reconcile#" + cognito.id) is None
+    assert state_table_for_settings(get_settings()).load("reconcile#" + cognito.id) is None
     orphan = mirror_table().get_record("orphan-sub")
     assert orphan is not None and not orphan.is_tombstone
     assert second["prune_skipped"]
@@ -139,7 +140,7 @@ def test_an_old_state_row_in_the_users_table_is_never_taken_for_a_user(cognito: 
     )
     cognito.create_user("a", email="a@example.com")
     invoke(remaining_ms=1_000)
-    assert state_table().load("reconcile#" + cognito.id) is not None
+    assert state_table_for_settings(get_settings()).load("reconcile#" + cognito.id) is not None
 
     # When the engine scans the mirror for orphans
     subs = [row.sub for segment in range(4) for row in mirror_table().scan_records(segment, 4)]
@@ -195,7 +196,7 @@ def test_an_unreadable_stored_state_is_discarded_and_the_run_starts_afresh(
     # Then it starts afresh and completes, clears the row, and counts the discarded state
     assert (result["complete"], result["listed"], result["written"]) == (True, 3, 3)
     assert all(mirror_table().get_record(sub) is not None for sub in subs)
-    assert state_table().load("reconcile#" + cognito.id) is None
+    assert state_table_for_settings(get_settings()).load("reconcile#" + cognito.id) is None
     assert emitted_metrics(capsys.readouterr().out)["ReconcileStateDiscarded"] == 1.0
     assert not (tmp_path.parent / "etc").exists()
 

@@ -24,11 +24,11 @@ from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.pipeline import ListedPage, PagePipeline
 from functions.common.backfill.rate_limit import RateLimiter
 from functions.common.backfill.summary import Summary, new_tally
-from functions.common.cognito import cognito_client
 from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
 from models.errors import MirrorUnavailableError, error_code
-from models.table import MirrorTable, mirror_table
+from models.settings import Settings, get_settings
+from models.table import MirrorTable, table_for_settings
 from models.user import now_us
 
 _FAILED_SUBS_SHOWN = 100
@@ -38,8 +38,9 @@ _PAGES_QUEUED_PER_WRITER = 2
 class Engine:
     """One run over one pool. `should_stop` is polled between pages (Ctrl-C, Lambda deadline).
 
-    `table` is the mirror (the process's by default); the run shares one connection pool among
-    its threads."""
+    `settings` are the run's (an admin CLI's, built from its arguments; the process's by default,
+    for the reconcile Lambda): region, AWS profile, allowlist, Cognito bounds. `table` is the mirror
+    (the settings' by default); the run shares one connection pool among its threads."""
 
     def __init__(
         self,
@@ -50,18 +51,20 @@ class Engine:
         on_page: Callable[[int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         table: MirrorTable | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.options = options
-        self.table = (table or mirror_table()).with_pool_size(options.workers + 2)
+        self.settings = settings or get_settings()
+        self.table = (table or table_for_settings(self.settings)).with_pool_size(options.workers + 2)
         self.checkpoint = checkpoint
         self._should_stop = should_stop
         self._on_page = on_page
         self._fatal = threading.Event()
         limiter = RateLimiter(options.max_rps)  # one for every Cognito call of the run
-        confirmer = UserConfirmer(options, limiter, sleep=sleep)
-        self.lister = SegmentLister(options, limiter, sleep=sleep, on_fatal=self._fatal.set)
-        self.repairer = PageRepairer(options, confirmer, self.table)
-        self.scanner = MirrorScanner(options, checkpoint, confirmer, self.table, stopping=self.stopping)
+        self.confirmer = UserConfirmer(options, limiter, self.settings, sleep=sleep)
+        self.lister = SegmentLister(options, limiter, self.settings, sleep=sleep, on_fatal=self._fatal.set)
+        self.repairer = PageRepairer(options, self.confirmer, self.table)
+        self.scanner = MirrorScanner(options, checkpoint, self.confirmer, self.table, stopping=self.stopping)
         self._listed_here = 0
         self._resumed = 0
         self._progress_lock = threading.Lock()
@@ -172,10 +175,10 @@ class Engine:
         started = time.monotonic()
         table_ready = self._start_preflight()
         try:
-            # Create the clients before the threads: boto3's default session is not thread-safe.
+            # Create the clients before the threads (each is created once).
             self.lister.client  # noqa: B018
             if self.options.prune:
-                cognito_client()
+                self.confirmer.client  # noqa: B018
         except Exception:
             table_ready.result()  # the preflight names a credentials problem in one line
             raise

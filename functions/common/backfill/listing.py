@@ -12,10 +12,10 @@ from functions.common.backfill.errors import CREDENTIAL_CODES, EngineError, cred
 from functions.common.backfill.options import Options
 from functions.common.backfill.rate_limit import RateLimiter
 from functions.common.backfill.summary import Tally
-from functions.common.cognito import THROTTLE_CODES
+from functions.common.cognito import THROTTLE_CODES, new_cognito_client
 from functions.common.retry import Transient, call_with_backoff
 from models.errors import MalformedUserError, error_code
-from models.settings import get_settings
+from models.settings import Settings
 from models.user import UserSnapshot, snapshot_from_cognito_user
 
 HEX = "0123456789abcdef"
@@ -35,13 +35,14 @@ def segment_prefixes(segments: int) -> list[str]:
 
 
 class SegmentLister:
-    """ListUsers pages of one pool. A refusal that retrying cannot cure (credentials, no such pool)
-    calls `on_fatal` and raises EngineError."""
+    """ListUsers pages of one pool, with the run's settings (region, profile, allowlist). A refusal
+    that retrying cannot cure (credentials, no such pool) calls `on_fatal` and raises EngineError."""
 
     def __init__(
         self,
         options: Options,
         limiter: RateLimiter,
+        settings: Settings,
         *,
         sleep: Callable[[float], None],
         on_fatal: Callable[[], None],
@@ -50,12 +51,12 @@ class SegmentLister:
         self._limiter = limiter
         self._sleep = sleep
         self._on_fatal = on_fatal
-        self._allowlist = get_settings().mirror_attributes
+        self._settings = settings
+        self._allowlist = settings.mirror_attributes
 
     @cached_property
     def client(self) -> Any:
         """A ListUsers client without botocore retries: the limiter and backoff here own retrying."""
-        import boto3
         from botocore.config import Config
 
         config = Config(
@@ -64,7 +65,7 @@ class SegmentLister:
             retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=self.options.workers + 2,
         )
-        return boto3.client("cognito-idp", region_name=get_settings().region, config=config)
+        return new_cognito_client(self._settings, config)
 
     def list_page(self, prefix: str, token: str | None, tally: Tally) -> dict[str, Any]:
         """One page of the segment `prefix`, from `token` (None: its first page)."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.common.retry import RetryPolicy
-from models.settings import get_settings
 
 
 class Mode(enum.Enum):
@@ -40,11 +39,11 @@ class Options:
     backoff_cap: float = 8.0
     scan_segments: int = 4
 
-    def identity(self) -> dict[str, Any]:
-        """What a checkpoint must match to be resumed."""
+    def identity(self, table: str) -> dict[str, Any]:
+        """What a checkpoint of a run on the mirror table `table` must match to be resumed."""
         identity: dict[str, Any] = {
             "user_pool_id": self.user_pool_id,
-            "table": get_settings().table_name,
+            "table": table,
             "mode": self.mode.value,
             "prune": self.prune,
             "segments": self.segments,

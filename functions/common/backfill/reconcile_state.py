@@ -22,7 +22,8 @@ from functions.common.backfill.options import Options
 from functions.common.backfill.summary import COUNTERS, Summary
 from functions.common.observability import logger
 from models.errors import MalformedStateError
-from models.state import StateTable, state_table
+from models.settings import Settings, get_settings
+from models.state import StateTable, state_table_for_settings
 from models.user import now_us
 
 
@@ -91,7 +92,11 @@ def _open_reconcile_checkpoint(path: str, identity: dict[str, Any]) -> tuple[Che
 
 
 def run_reconcile(
-    options: Options, *, should_stop: Callable[[], bool], workdir: str = tempfile.gettempdir()
+    options: Options,
+    *,
+    should_stop: Callable[[], bool],
+    workdir: str = tempfile.gettempdir(),
+    settings: Settings | None = None,
 ) -> Summary:
     """One invocation of the scheduled reconcile: repair, prune, and resume across invocations.
 
@@ -101,19 +106,21 @@ def run_reconcile(
     can prune at the end; a cold one has only part of the listed set, so that run skips the prune
     (never prune on a partial listing) and the next full run does it. A stored state that cannot be
     read (not JSON, wrong types, another shape) is discarded: the run starts afresh and says so
-    (`state_discarded`), instead of failing every invocation until the row expires.
+    (`state_discarded`), instead of failing every invocation until the row expires. `settings`
+    name the tables and clients (the process's by default).
     """
-    state = state_table()
+    settings = settings or get_settings()
+    state = state_table_for_settings(settings)
     key = reconcile_state_key(options.user_pool_id)
     loaded = _load_progress(state, key, options.segments)
     progress = loaded or {}
     run_id = str(progress.get("run_id") or f"{now_us():x}")
     path = os.path.join(workdir, f"mirror-reconcile-{run_id}.sqlite")
-    checkpoint, warm = _open_reconcile_checkpoint(path, options.identity())
+    checkpoint, warm = _open_reconcile_checkpoint(path, options.identity(settings.table_name))
     try:
         if progress and not warm:
             checkpoint.import_progress(progress)
-        summary = Engine(options, checkpoint, should_stop=should_stop).run()
+        summary = Engine(options, checkpoint, should_stop=should_stop, settings=settings).run()
         if summary.complete:
             state.save(key, None)
         else:
