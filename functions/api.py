@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, Forb
 from aws_lambda_powertools.logging import correlation_paths
 
 from functions.common.cognito import valid_sub
-from functions.common.observability import count, logger, metrics
+from functions.common.observability import count_metric, logger, metrics
 from functions.common.reader import mirror_reader
 from functions.common.settings import check_at_cold_start
 from functions.common.user_directory import authorised_query, list_users
@@ -48,7 +48,7 @@ def users() -> dict[str, Any]:
 def _answer(exc: ServiceError) -> Response[dict[str, Any]]:
     """An error as JSON {"statusCode", "message"} with its own headers, counted by status."""
     status = int(exc.status_code)
-    count(f"ApiError{status}")
+    count_metric(f"ApiError{status}")
     if status >= 500:
         logger.error("request failed", extra={"status": status, "error": getattr(exc, "detail", "")})
     return Response(

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.cloudtrail import MalformedSyncRecordError
 from functions.common.errors import DEPENDENCY_DOWN, CognitoThrottledError
-from functions.common.observability import count, logger, metrics
+from functions.common.observability import count_metric, logger, metrics
 from functions.common.settings import check_at_cold_start, pool_settings
 from functions.common.sync import sync_message
 
@@ -32,20 +32,22 @@ def record_handler(record: SQSRecord) -> None:
         sync_message(record.body, user_pool_id=pool_settings(NEEDED_BY).user_pool_id)
     except MalformedSyncRecordError as exc:
         logger.warning("sync: malformed record", extra={"message_id": record.message_id, "reason": str(exc)})
-        count("SyncMalformedRecord")
+        count_metric("SyncMalformedRecord")
         raise
     except DEPENDENCY_DOWN as exc:
         logger.warning(
             "sync: dependency unavailable, record will be retried",
             extra={"message_id": record.message_id, "error": str(exc)},
         )
-        count("SyncCognitoThrottled" if isinstance(exc, CognitoThrottledError) else "SyncDependencyFailed")
+        count_metric(
+            "SyncCognitoThrottled" if isinstance(exc, CognitoThrottledError) else "SyncDependencyFailed"
+        )
         raise
     except Exception:
         # Deliberate guard, not a swallow: the processor would fail the record silently; an
         # unexpected error (a bug) is logged with its stack and counted, then fails this record.
         logger.exception("sync: unexpected error", extra={"message_id": record.message_id})
-        count("SyncUnexpectedError")
+        count_metric("SyncUnexpectedError")
         raise
 
 

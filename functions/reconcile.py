@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.reconcile_state import run_reconcile
-from functions.common.observability import count, logger, metrics
+from functions.common.observability import count_metric, logger, metrics
 from functions.common.settings import ReconcileSettings, check_at_cold_start, reconcile_settings
 
 check_at_cold_start("reconcile", reconcile_settings)
@@ -43,16 +43,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         should_stop=lambda: context.get_remaining_time_in_millis() < settings.margin_ms,
         workdir=settings.workdir,
     )
-    count("DriftMissing", summary.missing)
-    count("DriftStale", summary.stale)
-    count("DriftTombstoned", summary.tombstoned)
-    count("DriftOrphaned", summary.orphaned)
-    count("ReconcileWritten", summary.written)
-    count("ReconcileRevived", summary.revived)
-    count("ReconcilePruned", summary.pruned)
-    count("ReconcileFailed", summary.failed)
-    count("ReconcileIncomplete", 0 if summary.complete else 1)
-    count("ReconcileStateDiscarded", 1 if summary.state_discarded else 0)
+    count_metric("DriftMissing", summary.missing)
+    count_metric("DriftStale", summary.stale)
+    count_metric("DriftTombstoned", summary.tombstoned)
+    count_metric("DriftOrphaned", summary.orphaned)
+    count_metric("ReconcileWritten", summary.written)
+    count_metric("ReconcileRevived", summary.revived)
+    count_metric("ReconcilePruned", summary.pruned)
+    count_metric("ReconcileFailed", summary.failed)
+    count_metric("ReconcileIncomplete", 0 if summary.complete else 1)
+    count_metric("ReconcileStateDiscarded", 1 if summary.state_discarded else 0)
     result = summary.as_dict()
     logger.info("reconcile finished", extra={k: v for k, v in result.items() if k != "failed_subs"})
     return result

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.observability import count, logger
+from functions.common.observability import count_metric, logger
 from functions.common.retry import backoff_delay
 from functions.common.user_events import (
     EVENT_SOURCE,
@@ -110,7 +110,7 @@ def put_entries(
                 logger.warning(
                     "events: PutEvents failed", extra={"error": error_code(exc), "entries": len(indexes)}
                 )
-                count("UserEventPutFailed")
+                count_metric("UserEventPutFailed")
                 failed.extend(indexes)
                 continue
             if answer.get("FailedEntryCount"):
@@ -146,7 +146,7 @@ def _fitting_entry(event: UserEvent, bus: str) -> dict[str, Any]:
     entry = to_entry(event, bus)
     if entry_size(entry) > MAX_REQUEST_BYTES:
         # Too large to ever be accepted: published without values (consumers read GET /users/{sub}).
-        count("UserEventTrimmed")
+        count_metric("UserEventTrimmed")
         entry = to_entry(without_values(event), bus)
     return entry
 
@@ -166,7 +166,7 @@ def publish_stream_batch(
             logger.warning(
                 "events: malformed stream record", extra={"sequence": sequence, "reason": str(exc)}
             )
-            count("UserEventMalformedRecord")
+            count_metric("UserEventMalformedRecord")
             outcome.failed.add(sequence)
             continue
         except Exception as exc:  # noqa: BLE001 - see the comment below
@@ -175,7 +175,7 @@ def publish_stream_batch(
             logger.error(
                 "events: unexpected error", extra={"sequence": sequence, "error": type(exc).__name__}
             )
-            count("UserEventUnexpectedError")
+            count_metric("UserEventUnexpectedError")
             outcome.failed.add(sequence)
             continue
         if event is None:
@@ -186,8 +186,8 @@ def publish_stream_batch(
     failed = put_entries(entries, client=client) if entries else set()
     outcome.failed.update(origin[i] for i in failed)
     outcome.published = len(entries) - len(failed)
-    count("UserEventPublished", outcome.published)
-    count("UserEventSkipped", outcome.skipped)
+    count_metric("UserEventPublished", outcome.published)
+    count_metric("UserEventSkipped", outcome.skipped)
     if failed:
-        count("UserEventFailed", len(failed))
+        count_metric("UserEventFailed", len(failed))
     return outcome

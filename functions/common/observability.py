@@ -19,7 +19,8 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def count(name: str, value: int = 1) -> None:
+def count_metric(name: str, value: int = 1) -> None:
+    """Add `value` to the Count metric `name` (flushed with the invocation's other metrics)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 

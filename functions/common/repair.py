@@ -16,7 +16,7 @@ from cognito_mirror import Profile
 from cognito_mirror._config import valid_sub
 from functions.common.cognito import read_user
 from functions.common.errors import ServiceUnavailableError
-from functions.common.observability import count, logger
+from functions.common.observability import count_metric, logger
 from functions.common.settings import pool_settings
 from models.errors import MirrorUnavailableError
 from models.table import mirror_table
@@ -42,7 +42,7 @@ def repair_user(payload: Any) -> dict[str, Any]:
     try:
         sub, username = _request(payload)
     except ValueError as exc:
-        count("RepairMalformedRequest")
+        count_metric("RepairMalformedRequest")
         return {"error": str(exc)}
     pool = pool_settings("the repair function").user_pool_id
     try:
@@ -51,10 +51,10 @@ def repair_user(payload: Any) -> dict[str, Any]:
         snapshot = read_user(user_pool_id=pool, source=SOURCE, username=username, sub=sub, interactive=True)
     except ServiceUnavailableError:
         logger.error("repair: Cognito unavailable", extra={"sub": sub})
-        count("RepairCognitoFailed")
+        count_metric("RepairCognitoFailed")
         return {"error": "Cognito unavailable"}
     if snapshot is None:
-        count("RepairNotFound")
+        count_metric("RepairNotFound")
         return {"found": False}
     try:
         outcome = mirror_table().put_snapshot(snapshot)
@@ -62,6 +62,6 @@ def repair_user(payload: Any) -> dict[str, Any]:
     except MirrorUnavailableError:
         # The reader still gets the profile; sync and reconcile write the row later.
         logger.error("repair: mirror write failed", extra={"sub": sub})
-        count("MirrorWriteFailed")
-    count("RepairFound")
+        count_metric("MirrorWriteFailed")
+    count_metric("RepairFound")
     return {"found": True, "profile": Profile.from_row(asdict(snapshot)).to_dict()}

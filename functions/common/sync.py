@@ -32,7 +32,7 @@ from functions.common.cloudtrail import (
     signal_from_detail,
 )
 from functions.common.cognito import read_user
-from functions.common.observability import count, loggable, logger
+from functions.common.observability import count_metric, loggable, logger
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
@@ -71,7 +71,7 @@ class SyncWrites:
         written = outcome is WriteOutcome.WRITTEN
         landed = self.result.written if kind == "Snapshot" else self.result.tombstoned
         (landed if written else self.result.unchanged).append(sub)
-        count(f"Sync{kind}{'Written' if written else 'Skipped'}")
+        count_metric(f"Sync{kind}{'Written' if written else 'Skipped'}")
         logger.info(
             f"sync {kind.lower()}",
             extra={
@@ -85,7 +85,7 @@ class SyncWrites:
 
     def unconfirmed(self, sub: str) -> None:
         self.result.unconfirmed.append(sub)
-        count("SyncDeletionUnconfirmed")
+        count_metric("SyncDeletionUnconfirmed")
         logger.info(
             "sync: user not found, no evidence of a deletion: nothing written",
             extra={"event_name": self.signal.event_name, "event_id": self.signal.event_id, "sub": sub},
@@ -93,7 +93,7 @@ class SyncWrites:
 
     def not_found(self) -> None:
         self.result.not_found = True
-        count("SyncUserNotFound")
+        count_metric("SyncUserNotFound")
         logger.info(
             "sync: user not found, nothing written",
             extra={"event_name": self.signal.event_name, "event_id": self.signal.event_id},
@@ -109,7 +109,7 @@ def sync_signal(signal: UserSignal, *, user_pool_id: str) -> SyncResult:
         _sync_by_username(signal.username, signal, user_pool_id, writer)
     else:
         writer.result.ignored = "SyncUnidentified"
-        count("SyncUnidentified")
+        count_metric("SyncUnidentified")
         logger.warning(
             "sync: record names no user",
             extra={"event_name": signal.event_name, "event_id": signal.event_id},
@@ -127,7 +127,7 @@ def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: SyncWr
     record = mirror_table().get_record(sub)
     if record is not None and record.is_tombstone:
         writer.result.unchanged.append(sub)
-        count("SyncTombstoneSkipped")  # deletion is final: no Cognito call needed
+        count_metric("SyncTombstoneSkipped")  # deletion is final: no Cognito call needed
         return
     # The mirror's Username for the sub (Cognito's own, never changed) is the authority; else the
     # request's name, which is only a hint (it may be forged, or an alias that has moved).
@@ -155,7 +155,7 @@ def _sync_by_sub(sub: str, signal: UserSignal, user_pool_id: str, writer: SyncWr
 
 def _read_by_sub(sub: str, user_pool_id: str) -> UserSnapshot | None:
     """A ListUsers filter: it spends the pool's 30 RPS ListUsers quota (counted)."""
-    count("SyncListUsersLookup")
+    count_metric("SyncListUsersLookup")
     return read_user(user_pool_id=user_pool_id, source=SOURCE, sub=sub)
 
 
@@ -196,7 +196,7 @@ def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
         "SyncIgnoredDetailType" if event.detail_type != DETAIL_TYPE else ignore_reason(detail, user_pool_id)
     )
     if reason is not None:
-        count(reason)
+        count_metric(reason)
         logger.debug(
             "sync: event ignored",
             extra={"reason": reason, "event_name": loggable(detail.get("eventName"), API_NAME_SHAPE)},
@@ -204,5 +204,5 @@ def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
         return SyncResult(ignored=reason)
     signal = signal_from_detail(detail)
     if not signal.pool_named:
-        count("SyncPoolNotNamed")
+        count_metric("SyncPoolNotNamed")
     return sync_signal(signal, user_pool_id=user_pool_id)

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
 )
 
 from cognito_mirror import ConfigurationError
-from functions.common.observability import count, loggable, logger, metrics
+from functions.common.observability import count_metric, loggable, logger, metrics
 from functions.common.settings import check_at_cold_start
 from models.errors import MalformedUserError
 from models.record import WriteOutcome
@@ -70,7 +70,7 @@ def _configured() -> bool:
         get_settings()
     except ConfigurationError as exc:
         logger.error("trigger misconfigured: mirror write skipped", extra={"error": exc.detail})
-        count("MirrorWriteFailed")
+        count_metric("MirrorWriteFailed")
         return False
     return True
 
@@ -86,7 +86,7 @@ def mirror_from_trigger(
     """Write the trigger's snapshot within the budget; always return `event` unchanged."""
     if not isinstance(event, dict):
         logger.warning("trigger event is not an object", extra={"event_type": type(event).__name__})
-        count("TriggerMalformedEvent")
+        count_metric("TriggerMalformedEvent")
         return event
     trigger_source = event.get("triggerSource")
     if not isinstance(trigger_source, str) or trigger_source not in accepted_sources:
@@ -94,7 +94,7 @@ def mirror_from_trigger(
             "unexpected triggerSource",
             extra={"trigger_source": loggable(trigger_source, _TRIGGER_SOURCE_SHAPE)},
         )
-        count("TriggerMalformedEvent")
+        count_metric("TriggerMalformedEvent")
         return event
     if not _configured():
         return event
@@ -103,11 +103,11 @@ def mirror_from_trigger(
         snapshot = snapshot_of(copy.deepcopy(event), source, event_class)
     except (MalformedUserError, KeyError, TypeError, ValueError, AttributeError) as exc:
         logger.warning("malformed trigger event", extra={"reason": str(exc)[:200]})
-        count("TriggerMalformedEvent")
+        count_metric("TriggerMalformedEvent")
         return event
     except Exception:  # noqa: BLE001 - a bug of ours: sign-in must still succeed
         logger.exception("trigger could not prepare the mirror write")
-        count("MirrorWriteFailed")
+        count_metric("MirrorWriteFailed")
         return event
     _write_within_budget(snapshot, _budget(context))
     return event
@@ -122,16 +122,16 @@ def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
         outcome = future.result(timeout=budget)
     except concurrent.futures.TimeoutError:
         logger.error("mirror write exceeded the trigger budget", extra={**log, "budget_s": budget})
-        count("MirrorWriteFailed")
+        count_metric("MirrorWriteFailed")
         return
     except Exception as exc:  # noqa: BLE001 - never break sign-in; repaired by sync/reconcile
         logger.error("mirror write failed", extra={**log, "error": type(exc).__name__})
-        count("MirrorWriteFailed")
+        count_metric("MirrorWriteFailed")
         return
     if outcome is WriteOutcome.WRITTEN:
-        count("MirrorWrite")
+        count_metric("MirrorWrite")
     else:
-        count("MirrorWriteSkipped")
+        count_metric("MirrorWriteSkipped")
     logger.info("mirror write", extra={**log, "outcome": outcome.value})
 
 
