@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from models.errors import error_code
 from scripts.dynamodb_local import LocalServiceError, port_in_use
 from scripts.ports import Ports
 from scripts.scenario import Scenario
@@ -43,7 +44,6 @@ from tests.support.load import (
     alive,
     descendants,
     emulator_slow,
-    error_code,
     figures,
     handler_processes,
     orphaned_handlers,

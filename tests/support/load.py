@@ -60,10 +60,6 @@ def emulator_slow(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and LAMBDA_TIMEOUT_MARK in str(exc)
 
 
-def error_code(exc: BaseException) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-
-
 class Ramp:
     """Concurrency that starts at one and grows by one each time a unit of work succeeds, up to
     `limit`: a slow machine ramps up slower, and serverless-offline starts its Python processes a few at
