@@ -606,7 +606,7 @@ def test_the_event_schemas_are_registered_with_the_files_content(stack: Packaged
     registered = {s["Properties"]["SchemaName"]: json.loads(s["Properties"]["Content"]) for s in schemas}
     files = {
         f"cognito-attribute-mirror@{name}": json.loads(
-            (ROOT / "schemas" / "events" / f"{file}.v1.json").read_text()
+            (ROOT / "schemas" / "events" / f"{file}.v2.json").read_text()
         )
         for name, file in (
             ("UserCreated", "user-created"),
