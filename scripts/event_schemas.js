@@ -10,7 +10,7 @@ const read = (name) =>
   JSON.stringify(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'schemas', 'events', name), 'utf8')));
 
 module.exports = {
-  userCreated: () => read('user-created.v1.json'),
-  userUpdated: () => read('user-updated.v1.json'),
-  userDeleted: () => read('user-deleted.v1.json'),
+  userCreated: () => read('user-created.v2.json'),
+  userUpdated: () => read('user-updated.v2.json'),
+  userDeleted: () => read('user-deleted.v2.json'),
 };

@@ -24,6 +24,7 @@ from functions.common.user_events import (
     EVENT_SOURCE,
     MalformedStreamRecordError,
     UserEvent,
+    removed_live_row,
     user_event,
     without_values,
 )
@@ -137,9 +138,22 @@ class BatchOutcome:
     skipped: int = 0
 
 
+# A TTL deletion's stream record names DynamoDB itself as the remover.
+_TTL_REMOVER = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
 def _event_of(record: dict[str, Any], payload: str) -> UserEvent | None:
     images = record.get("dynamodb") or {}
-    return user_event(images.get("OldImage"), images.get("NewImage"), payload=payload)
+    old_image, new_image = images.get("OldImage"), images.get("NewImage")
+    event = user_event(old_image, new_image, payload=payload)
+    if event is None and removed_live_row(old_image, new_image):
+        removed_by = "ttl" if record.get("userIdentity") == _TTL_REMOVER else "other"
+        logger.warning(
+            "events: live row removed",
+            extra={"sequence": str(images.get("SequenceNumber", "")), "removed_by": removed_by},
+        )
+        count_metric("UserEventLiveRowRemoved")
+    return event
 
 
 def _fitting_entry(event: UserEvent, bus: str) -> dict[str, Any]:

@@ -8,7 +8,12 @@ images (read by the field names of the mirror's model, `models.record.MirrorReco
   (a disable or enable is an update whose changes include `enabled`);
 - a live row (or none) before, a tombstone now → `User Deleted`, once;
 - anything else publishes nothing: a write that changed only `observed_at`/`source` (every sign-in),
-  a tombstone over a tombstone, the TTL expiry (REMOVE) of a tombstone, reserved state rows (`#...`).
+  a tombstone over a tombstone, any REMOVE (the TTL expiry of a tombstone, or a live row removed
+  outside the mirror: not a Cognito deletion, see `removed_live_row`), reserved rows (`#...`, skipped
+  before any other field is read).
+
+Least data: `username` travels only with the values (`full` payload, created/updated); a deletion
+names the sub alone.
 
 The event id is deterministic (UUIDv5 of sub, version and type): a redelivered record yields the same
 event, so consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
@@ -78,6 +83,16 @@ class _Row:
         return Profile.from_row(asdict(self)).to_dict()
 
 
+def _is_reserved(image: dict[str, Any] | None) -> bool:
+    """A reserved row (`#...`): never a user, whatever else it holds."""
+    if not image:
+        return False
+    try:
+        return str(image[_SUB]["S"]).startswith(RESERVED_PREFIX)
+    except (KeyError, TypeError):
+        return False
+
+
 def _row(image: dict[str, Any] | None) -> _Row | None:
     if not image:
         return None
@@ -117,12 +132,11 @@ def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
     return sorted(changes), previous
 
 
-def _detail(detail_type: str, row: _Row, username: str | None, changes: list[str]) -> dict[str, Any]:
+def _detail(detail_type: str, row: _Row, changes: list[str]) -> dict[str, Any]:
     version = int(row.observed_at)
     return {
         "id": event_id(row.sub, version, detail_type),
         "sub": row.sub,
-        "username": username,
         "version": version,
         "writer": row.source,
         "changes": changes,
@@ -133,17 +147,16 @@ def user_event(
     old_image: dict[str, Any] | None, new_image: dict[str, Any] | None, *, payload: str = PAYLOAD_FULL
 ) -> UserEvent | None:
     """The event of one stream record (its old and new images), or None when nothing changed."""
+    if _is_reserved(new_image) or _is_reserved(old_image):
+        return None
     old, new = _row(old_image), _row(new_image)
-    row = new or old
-    if row is None or row.sub.startswith(RESERVED_PREFIX) or new is None:
-        return None  # reserved state rows, and REMOVE (only tombstones expire: already published)
-    full = payload == PAYLOAD_FULL
+    if new is None:
+        return None  # REMOVE: a tombstone's expiry (already published), or see removed_live_row
     if new.is_tombstone:
         if old is not None and old.is_tombstone:
             return None
-        # Least data: who was deleted, never what they held.
-        username = old.username if old is not None else None
-        detail = _detail(USER_DELETED, new, username, [])
+        # Least data: who was deleted (the sub), never a name or a value the archive would keep.
+        detail = _detail(USER_DELETED, new, [])
         return UserEvent(USER_DELETED, new.sub, detail["version"], detail)
     if old is not None and old.is_tombstone:
         old = None  # a wrong tombstone repaired: the user is (re)created
@@ -151,15 +164,26 @@ def user_event(
     if old is not None and not changes:
         return None  # only observed_at/source moved (a sign-in, a re-read)
     detail_type = USER_CREATED if old is None else USER_UPDATED
-    detail = _detail(detail_type, new, new.username, changes)
-    if full:
+    detail = _detail(detail_type, new, changes)
+    if payload == PAYLOAD_FULL:
+        if new.username is not None:
+            detail["username"] = new.username
         detail["profile"] = new.profile()
         if detail_type == USER_UPDATED:
             detail["previous"] = previous
     return UserEvent(detail_type, new.sub, detail["version"], detail)
 
 
+def removed_live_row(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> bool:
+    """A REMOVE of a live user's row (by hand, or a TTL set on it): no event, since the user still
+    exists in Cognito and the mirror's next read or reconcile writes the row back (`User Created`)."""
+    if new_image or not old_image or _is_reserved(old_image):
+        return False
+    return not old_image.get(_DELETED, {}).get("BOOL", False)
+
+
 def without_values(event: UserEvent) -> UserEvent:
-    """The same event in `names` form (no profile, no previous values)."""
-    detail = {key: value for key, value in event.detail.items() if key not in ("profile", "previous")}
+    """The same event in `names` form (no username, profile or previous values)."""
+    values = ("username", "profile", "previous")
+    detail = {key: value for key, value in event.detail.items() if key not in values}
     return UserEvent(event.detail_type, event.sub, event.version, detail)

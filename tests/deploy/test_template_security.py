@@ -606,7 +606,7 @@ def test_the_event_schemas_are_registered_with_the_files_content(stack: Packaged
     registered = {s["Properties"]["SchemaName"]: json.loads(s["Properties"]["Content"]) for s in schemas}
     files = {
         f"cognito-attribute-mirror@{name}": json.loads(
-            (ROOT / "schemas" / "events" / f"{file}.v1.json").read_text()
+            (ROOT / "schemas" / "events" / f"{file}.v2.json").read_text()
         )
         for name, file in (
             ("UserCreated", "user-created"),
@@ -616,3 +616,35 @@ def test_the_event_schemas_are_registered_with_the_files_content(stack: Packaged
     }
     assert registered == files
     assert {s["Properties"]["Type"] for s in schemas} == {"JSONSchemaDraft4"}
+
+
+def _bus_policy_denies_put_events(statement: dict[str, Any], principal_arn: Any) -> bool:
+    """Whether a Deny statement of the bus policy applies to PutEvents from `principal_arn`
+    (an ARN, or the intrinsic that yields it): the usual Deny-unless-principal form."""
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    if statement["Effect"] != "Deny" or statement["Principal"] != "*" or "events:PutEvents" not in actions:
+        return False
+    ((operator, keys),) = statement["Condition"].items()
+    assert operator in ("ArnNotEquals", "StringNotEquals")
+    ((key, allowed),) = keys.items()
+    assert key == "aws:PrincipalArn"
+    return principal_arn not in (allowed if isinstance(allowed, list) else [allowed])
+
+
+def test_only_the_publishers_role_may_put_events_on_the_user_event_bus(stack: PackagedStack) -> None:
+    # Given the bus policies of the packaged template
+    policies = [p["Properties"] for p in stack.resources_of_type("AWS::Events::EventBusPolicy").values()]
+    # Then one applies to the user event bus, on that bus's ARN
+    (policy,) = [p for p in policies if p["EventBusName"] == {"Fn::GetAtt": ["UserEventBus", "Name"]}]
+    statement = policy["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["UserEventBus", "Arn"]}
+    # When PutEvents is tried by the publisher, by every other role of the stack, and by anyone else
+    publisher = {"Fn::GetAtt": [role_of(stack, "userEvents"), "Arn"]}
+    others = [{"Fn::GetAtt": [role_of(stack, f), "Arn"]} for f in FUNCTIONS if f != "userEvents"]
+    others += ["arn:aws:iam::123456789012:user/admin", "arn:aws:iam::210987654321:role/other-account"]
+    # Then the publisher is not denied (its own role allows it), everyone else is
+    assert not _bus_policy_denies_put_events(statement, publisher)
+    assert all(_bus_policy_denies_put_events(statement, other) for other in others)
+    # and the policy denies nothing but PutEvents: rules, the archive and replays keep working
+    assert statement["Action"] in ("events:PutEvents", ["events:PutEvents"])
+    assert ("events:PutEvents", "bus") in EXPECTED_GRANTS["userEvents"]

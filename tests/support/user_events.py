@@ -17,9 +17,9 @@ from tests.support.helpers import FakeLambdaContext, load_event
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "events"
 SCHEMA_FILES = {
-    "User Created": "user-created.v1.json",
-    "User Updated": "user-updated.v1.json",
-    "User Deleted": "user-deleted.v1.json",
+    "User Created": "user-created.v2.json",
+    "User Updated": "user-updated.v2.json",
+    "User Deleted": "user-deleted.v2.json",
 }
 BUS = "mirror-events-test"
 

@@ -4,14 +4,17 @@ against an in-process PutEvents stand-in. Every emitted event is validated again
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from jsonschema import ValidationError
 
 from functions.common import event_publisher
 from functions.common.user_events import event_id, user_event
 from tests.support.fixtures import reset_process_state
 from tests.support.helpers import load_event
+from tests.support.metrics import emitted
 from tests.support.user_events import (
     BUS,
     StubEvents,
@@ -80,18 +83,36 @@ def test_a_disable_is_a_user_updated_whose_changes_include_enabled() -> None:
     assert event.detail["profile"]["enabled"] is False
 
 
-def test_a_tombstone_over_a_live_row_is_one_user_deleted_without_any_attribute_value() -> None:
+@pytest.mark.parametrize("payload", ["full", "names"])
+def test_a_tombstone_over_a_live_row_is_one_user_deleted_naming_only_the_sub(payload: str) -> None:
     # Given a live row replaced by a tombstone
-    event = _event_of("deleted")
-    # Then a User Deleted carries who (sub, username), when and by whom, and no values
+    event = _event_of("deleted", payload=payload)
+    # Then in either payload mode a User Deleted carries who (the sub), when and by whom, nothing
+    # personal: not the username the archive would keep after the user is gone
     assert event.detail_type == "User Deleted"
-    assert set(event.detail) == {"id", "sub", "username", "version", "writer", "changes"}
-    assert event.detail["username"] == "jane"
+    assert set(event.detail) == {"id", "sub", "version", "writer", "changes"}
     assert event.detail["changes"] == []
+    assert "jane" not in json.dumps(event.detail)
 
 
 @pytest.mark.parametrize("case", ["deleted_again", "tombstone_expired", "reserved_state"])
 def test_tombstone_rewrites_ttl_expiry_and_reserved_state_rows_publish_nothing(case: str) -> None:
+    assert _event_of(case) is None
+
+
+@pytest.mark.parametrize("case", ["reserved_malformed_new", "reserved_malformed_old"])
+def test_a_reserved_row_publishes_nothing_even_when_it_holds_no_user_fields(case: str) -> None:
+    # Given a reserved '#' row without observed_at/source, in the new image only or the old image only
+    # When it is turned into an event
+    # Then it is skipped before any user field is read: no event and no error
+    assert _event_of(case) is None
+
+
+@pytest.mark.parametrize("case", ["live_row_removed", "live_row_expired"])
+def test_a_removed_live_row_publishes_nothing(case: str) -> None:
+    # Given a live row removed by hand or by a TTL set on it (not a Cognito deletion: reads heal it)
+    # When it is turned into an event
+    # Then there is none: consumers must not delete a user who still exists
     assert _event_of(case) is None
 
 
@@ -104,9 +125,28 @@ def test_a_repaired_wrong_tombstone_is_a_user_created() -> None:
     assert event.detail["profile"]["username"] == "jane"
 
 
-def test_names_payload_leaves_profile_and_previous_out() -> None:
-    event = _event_of("updated", payload="names")
-    assert set(event.detail) == {"id", "sub", "username", "version", "writer", "changes"}
+@pytest.mark.parametrize("case", ["created", "updated"])
+def test_names_payload_carries_no_value_not_even_the_username(case: str) -> None:
+    # Given a creation or an update in names mode
+    event = _event_of(case, payload="names")
+    # Then only names and identifiers travel: no profile, no previous values, no username
+    assert set(event.detail) == {"id", "sub", "version", "writer", "changes"}
+    assert "jane" not in json.dumps(event.detail)
+
+
+def test_the_v2_schemas_refuse_a_username_in_a_deletion_and_accept_events_without_one() -> None:
+    # Given a names-mode update and a deletion as the handler emits them
+    update, deletion = _event_of("updated", payload="names"), _event_of("deleted")
+    as_published = [
+        {"source": "cognito-attribute-mirror", "detail-type": event.detail_type, "detail": event.detail}
+        for event in (update, deletion)
+    ]
+    # Then both are valid without any username
+    for event in as_published:
+        assert_valid_event(event)
+    # and a deletion that names the user by username is refused by its schema
+    with pytest.raises(ValidationError, match="username"):
+        assert_valid_event({**as_published[1], "detail": {**deletion.detail, "username": "jane"}})
 
 
 def test_the_event_id_is_deterministic_from_sub_version_and_type() -> None:
@@ -149,7 +189,28 @@ def test_the_handler_in_names_mode_publishes_schema_valid_events_without_values(
     for event in stub.events():
         assert_valid_event(event)
         assert "profile" not in event["detail"] and "previous" not in event["detail"]
-    assert "jane.doe@example.com" not in json.dumps(stub.accepted)
+    assert "jane" not in json.dumps(stub.accepted)
+
+
+def test_reserved_rows_and_removed_live_rows_never_block_the_stream(
+    stub: StubEvents, log_output: Callable[[], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a batch where malformed reserved rows and removed live rows sit between real changes
+    batch = stream_batch(
+        "created", "reserved_malformed_new", "reserved_malformed_old", "live_row_removed",
+        "live_row_expired", "updated",
+    )  # fmt: skip
+    # When the handler runs
+    result = run_handler(batch)
+    # Then no record fails, only the real changes are published
+    assert result == {"batchItemFailures": []}
+    assert [event["detail-type"] for event in stub.events()] == ["User Created", "User Updated"]
+    # and each removed live row is counted and logged with how it went (TTL or not), no value
+    logs = [json.loads(line) for line in log_output().splitlines()]
+    removed = [line for line in logs if line.get("message") == "events: live row removed"]
+    assert [line["removed_by"] for line in removed] == ["other", "ttl"]
+    assert emitted(capsys.readouterr().out)["UserEventLiveRowRemoved"] == 2
+    assert "jane" not in log_output()
 
 
 def test_a_record_from_the_local_stacks_stream_plugin_is_published_like_one_from_lambda(
