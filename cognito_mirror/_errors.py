@@ -2,6 +2,7 @@
 
     MirrorError                               (mixin: public message, headers, detail)
     ├── UnauthenticatedError   401  UnauthorizedError
+    ├── AccessDeniedError      403  ForbiddenError (no such group, or the caller's own user is gone)
     ├── UserDisabledError      403  ForbiddenError
     ├── UserNotFoundError      404  NotFoundError
     ├── DirectoryQueryError    400  BadRequestError (attribute not indexed, blank value)
@@ -43,6 +44,14 @@ class UnauthenticatedError(MirrorError, pt.UnauthorizedError):
     status = 401
     message = "Unauthorized"
     headers = {**NO_STORE, "WWW-Authenticate": "Bearer"}
+
+
+class AccessDeniedError(MirrorError, pt.ForbiddenError):
+    """A privileged request refused: the token lacks the group, or the caller's own mirrored user is
+    deleted or unknown (403; the answer says no more than that)."""
+
+    status = 403
+    message = "Forbidden"
 
 
 class UserDisabledError(MirrorError, pt.ForbiddenError):
