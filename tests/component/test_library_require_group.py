@@ -50,9 +50,9 @@ class Table:
             raise EndpointConnectionError(endpoint_url="http://dynamodb")
 
 
-def member(groups: Any = "[admin]", sub: str = SUB) -> dict[str, Any]:
-    """An HTTP API event whose verified claims name `sub` with these groups."""
-    claims = {"sub": sub, "username": "jane.doe", "token_use": "access", "cognito:groups": groups}
+def member(groups: Any = "[admin]") -> dict[str, Any]:
+    """An HTTP API event whose verified claims name the caller with these groups."""
+    claims = {"sub": SUB, "username": "jane.doe", "token_use": "access", "cognito:groups": groups}
     return http_event("/admin-only", claims=claims)
 
 
