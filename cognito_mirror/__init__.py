@@ -7,8 +7,10 @@
 
 In a Powertools `APIGatewayHttpResolver`, the errors answer themselves (they are `ServiceError`s);
 `app.use(middlewares=[profile_middleware])` adds their headers and `caller_profile(app)` reads the
-profile back. Configuration comes from the environment (`MirrorReader.from_env()`) unless you build
-your own `MirrorReader`.
+profile back. For a privileged route, `require_group(event, "admin")` checks the token's group and
+then the caller's own row, read fresh (403 unless the caller is a live, enabled member).
+Configuration comes from the environment (`MirrorReader.from_env()`) unless you build your own
+`MirrorReader`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from cognito_mirror._config import JwtConfig
 from cognito_mirror._errors import (
+    AccessDeniedError,
     ConfigurationError,
     DirectoryQueryError,
     MirrorError,
@@ -31,6 +34,7 @@ from cognito_mirror._profile import Profile
 from cognito_mirror._reader import MirrorReader, default_reader
 
 __all__ = [
+    "AccessDeniedError",
     "Caller",
     "ConfigurationError",
     "DirectoryQueryError",
@@ -47,6 +51,7 @@ __all__ = [
     "get_caller",
     "get_caller_profile",
     "profile_middleware",
+    "require_group",
 ]
 
 
@@ -58,3 +63,9 @@ def get_caller_profile(event: Any) -> Profile:
 def get_caller(event: Any) -> Caller:
     """The verified caller (sub, username, groups), without reading the mirror."""
     return default_reader().get_caller(event)
+
+
+def require_group(event: Any, group: str) -> Profile:
+    """The caller's own live profile if their token holds `group` and their mirrored user is live and
+    enabled (read fresh); else AccessDeniedError or UserDisabledError (403)."""
+    return default_reader().require_group(event, group)

@@ -2,16 +2,20 @@
 
     MirrorError                               (mixin: public message, headers, detail)
     ├── UnauthenticatedError   401  UnauthorizedError
+    ├── AccessDeniedError      403  ForbiddenError (no such group, or the caller's own user is gone)
     ├── UserDisabledError      403  ForbiddenError
     ├── UserNotFoundError      404  NotFoundError
     ├── DirectoryQueryError    400  BadRequestError (attribute not indexed, blank value)
     ├── MirrorUnavailableError 503  ServiceUnavailableError (Retry-After)
     └── ConfigurationError     500  InternalServerError (a deployment fault, never the caller's)
 
-The HTTP body carries a fixed public message; `detail` (also `str(exc)`) says why, for logs.
+The HTTP body carries the class's public message (or one given for the instance, never with a
+value the caller sent); `detail` (also `str(exc)`) says why, for logs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from aws_lambda_powertools.event_handler import exceptions as pt
 
@@ -25,9 +29,13 @@ class MirrorError(pt.ServiceError):
     message = "Internal server error"
     headers: dict[str, str] = NO_STORE
 
-    def __init__(self, detail: str = "") -> None:
-        pt.ServiceError.__init__(self, self.status, self.message)
+    def __init__(
+        self, detail: str = "", *, message: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        pt.ServiceError.__init__(self, self.status, message or self.message)
         self.detail = detail
+        if headers is not None:
+            self.headers = {**type(self).headers, **headers}
 
 
 class UnauthenticatedError(MirrorError, pt.UnauthorizedError):
@@ -36,6 +44,14 @@ class UnauthenticatedError(MirrorError, pt.UnauthorizedError):
     status = 401
     message = "Unauthorized"
     headers = {**NO_STORE, "WWW-Authenticate": "Bearer"}
+
+
+class AccessDeniedError(MirrorError, pt.ForbiddenError):
+    """A privileged request refused: the token lacks the group, or the caller's own mirrored user is
+    deleted or unknown (403; the answer says no more than that)."""
+
+    status = 403
+    message = "Forbidden"
 
 
 class UserDisabledError(MirrorError, pt.ForbiddenError):

@@ -7,9 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cognito_mirror._config import TOKEN_USES
 from cognito_mirror._errors import UnauthenticatedError
 
 log = logging.getLogger("cognito_mirror.identity")
+
+# How an answer names each kind of token that may identify a caller (`TOKEN_USES`).
+_KIND_NAMES = {"access": "access", "id": "ID"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,21 @@ def bearer_token(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def token_kind_refused(token_use: str, accepted_token_use: frozenset[str]) -> UnauthenticatedError:
+    """A 401 that says which token kind was sent, which ones count, and the setting that decides it
+    (in the body and in RFC 6750's `WWW-Authenticate` error_description)."""
+    accepted = " or ".join(_KIND_NAMES[kind] for kind in sorted(accepted_token_use))
+    description = (
+        f"An {_KIND_NAMES[token_use]} token was sent: only {accepted} tokens are accepted "
+        "(setting MIRROR_ACCEPTED_TOKEN_USE)"
+    )
+    return UnauthenticatedError(
+        f"{token_use} token refused",
+        message=description,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
+    )
+
+
 def caller_from_claims(
     claims: Mapping[str, Any],
     accepted_token_use: frozenset[str],
@@ -73,6 +92,8 @@ def caller_from_claims(
 ) -> Caller:
     """The caller named by verified claims: the one place that decides which token kinds count."""
     token_use = claims.get("token_use")
+    if isinstance(token_use, str) and token_use in TOKEN_USES and token_use not in accepted_token_use:
+        raise token_kind_refused(token_use, accepted_token_use)
     if not isinstance(token_use, str) or token_use not in accepted_token_use:
         raise UnauthenticatedError("this kind of token is not accepted")
     sub = claims.get("sub")

@@ -25,6 +25,7 @@ from cognito_mirror._config import (
 )
 from cognito_mirror._directory import directory_query, live_users
 from cognito_mirror._errors import (
+    AccessDeniedError,
     ConfigurationError,
     MirrorUnavailableError,
     UnauthenticatedError,
@@ -37,6 +38,9 @@ from cognito_mirror._repair import RepairCallable, invoke_repair_function, repai
 from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
 
 log = logging.getLogger("cognito_mirror.reader")
+
+# Loads for a privileged decision share a flight only with each other ("!" is never in a sub).
+_FRESH_FLIGHT = "!"
 
 
 class MetricsSink(Protocol):
@@ -153,20 +157,37 @@ class MirrorReader:
     def get_caller_profile(self, event: Any) -> Profile:
         """The verified caller's profile; UserDisabledError when their user is disabled."""
         caller = self.get_caller(event)
-        profile = self._get(caller.sub, caller.username)
-        if not profile.enabled:
-            raise UserDisabledError("the caller's user is disabled")
-        return profile
+        return _enabled(self._get(caller.sub, caller.username))
+
+    def require_group(self, event: Any, group: str) -> Profile:
+        """The caller's own live profile, if they may act as a member of `group` (exact name).
+
+        Checked in this order, before the request itself is looked at: the token's group
+        (AccessDeniedError, 403, nothing read); the caller's own row, read from the table now, not
+        from the cache, so a privilege ends as soon as the mirror knows of a disable, a deletion or a
+        changed attribute: deleted or unknown is AccessDeniedError, disabled is UserDisabledError.
+        DynamoDB failing is MirrorUnavailableError (503): a privilege is never granted on a stale copy.
+        """
+        caller = self.get_caller(event)
+        if group not in caller.groups:
+            raise AccessDeniedError("the token does not hold the required group")
+        try:
+            own = self._get(caller.sub, caller.username, fresh=True)
+        except UserNotFoundError as exc:
+            raise AccessDeniedError("the caller's own user is deleted or unknown") from exc
+        return _enabled(own)
 
     def get(self, sub: str) -> Profile:
         """Any user's profile by sub (admin lookups: a disabled user comes back with enabled=False)."""
         return self._get(sub, None)
 
-    def _get(self, sub: str, username: str | None) -> Profile:
+    def _get(self, sub: str, username: str | None, *, fresh: bool = False) -> Profile:
+        """`fresh`: read the row even when a profile is cached (a remembered "no such user" still
+        answers, so an unknown caller costs one repair per not-found TTL), never serve it stale."""
         if not valid_sub(sub):
             raise UserNotFoundError("malformed sub")
         entry = self.cache.fresh(sub)
-        if entry is not None:
+        if entry is not None and not (fresh and entry.answer is not None):
             self._count("ProfileCacheHit")
             return _found(entry.answer)
         wait = (
@@ -174,13 +195,18 @@ class MirrorReader:
             + self._ddb_bounds[1] * (1 + self._ddb_bounds[2])
             + self.repair_timeout_seconds
         )
-        return _found(self.cache.single_flight(sub, lambda: self._load(sub, username), wait + 1.0))
+        flight = _FRESH_FLIGHT + sub if fresh else sub
+        return _found(
+            self.cache.single_flight(
+                flight, lambda: self._load(sub, username, stale_if_error=not fresh), wait + 1.0
+            )
+        )
 
-    def _load(self, sub: str, username: str | None) -> Answer:
+    def _load(self, sub: str, username: str | None, *, stale_if_error: bool = True) -> Answer:
         try:
             row = self._read_row(sub)
         except MirrorUnavailableError:
-            stale = self.cache.stale(sub, self.stale_if_error_seconds)
+            stale = self.cache.stale(sub, self.stale_if_error_seconds) if stale_if_error else None
             if stale is not None and stale.answer is None and not stale.final:
                 stale = None  # an unknown user may have signed up since: never a stale 404
             log.error("mirror read failed (sub %s, served stale: %s)", sub, stale is not None)
@@ -268,6 +294,13 @@ def _found(answer: Answer) -> Profile:
     if answer is None:
         raise UserNotFoundError("user not found")
     return answer
+
+
+def _enabled(own: Profile) -> Profile:
+    """The caller's own profile, unless their user is disabled: a still-valid token reads nothing."""
+    if not own.enabled:
+        raise UserDisabledError("the caller's user is disabled")
+    return own
 
 
 _default: MirrorReader | None = None

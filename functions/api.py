@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError, ServiceError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 
 from functions.common.cognito import valid_sub
@@ -29,8 +29,7 @@ def me() -> dict[str, Any]:
 @app.get("/users/<sub>")
 def user_by_sub(sub: str) -> dict[str, Any]:
     reader = mirror_reader()
-    if get_settings().admin_group not in reader.get_caller(app.current_event).groups:
-        raise ForbiddenError("Forbidden")
+    reader.require_group(app.current_event, get_settings().admin_group)
     if not valid_sub(sub):
         raise BadRequestError("malformed sub")
     # An admin reads disabled users too (enabled=false in the answer).
@@ -40,9 +39,8 @@ def user_by_sub(sub: str) -> dict[str, Any]:
 @app.get("/users")
 def users() -> dict[str, Any]:
     reader = mirror_reader()
-    caller = reader.get_caller(app.current_event)
     params = app.current_event.query_string_parameters
-    return list_users(authorised_query(caller, params, lambda: reader.get_caller_profile(app.current_event)))
+    return list_users(authorised_query(params, lambda group: reader.require_group(app.current_event, group)))
 
 
 def _answer(exc: ServiceError) -> Response[dict[str, Any]]:

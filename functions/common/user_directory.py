@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError
 
-from cognito_mirror import Caller, MirrorUnavailableError, Profile
+from cognito_mirror import AccessDeniedError, MirrorUnavailableError, Profile
 from cognito_mirror.index_keys import normalise_value
 from functions.common.cursor import CursorError, decode_cursor, encode_cursor
 from models.directory import query_users
@@ -61,23 +61,23 @@ def parse_users_query(params: Mapping[str, str] | None) -> UsersQuery:
     return UsersQuery(attribute, value, int(raw_limit), params.get("cursor"))
 
 
-def authorised_query(
-    caller: Caller, params: Mapping[str, str] | None, own_profile: Callable[[], Profile]
-) -> UsersQuery:
-    """The caller's query, if they may run it: ForbiddenError unless they are an administrator, or a
-    tenant administrator listing the tenant of their own mirrored row (`own_profile`, read only for
-    them). Parameters are checked (BadRequestError) only for members of either group."""
+def authorised_query(params: Mapping[str, str] | None, require_group: Callable[[str], Profile]) -> UsersQuery:
+    """The caller's query, if they may run it. `require_group(group)` is the library's check of a
+    privilege (the token's group, then the caller's own live row, read fresh): AccessDeniedError or
+    UserDisabledError (403) unless they are an administrator, or a tenant administrator listing the
+    tenant of that row. Parameters are checked (BadRequestError) only after the caller passed it."""
     settings = get_settings()
-    if settings.admin_group in caller.groups:
+    try:
+        require_group(settings.admin_group)
+    except AccessDeniedError:
+        own = require_group(settings.tenant_admin_group)
+    else:
         return parse_users_query(params)
-    if settings.tenant_admin_group not in caller.groups:
-        raise ForbiddenError("Forbidden")
     query = parse_users_query(params)
     if query.attribute != settings.tenant_attribute:
         raise ForbiddenError("Forbidden")
-    tenant = own_profile().attributes.get(settings.tenant_attribute, "")
-    own = normalise_value(settings.tenant_attribute, tenant)
-    if not own or own != normalise_value(query.attribute, query.value):
+    tenant = normalise_value(settings.tenant_attribute, own.attributes.get(settings.tenant_attribute, ""))
+    if not tenant or tenant != normalise_value(query.attribute, query.value):
         raise ForbiddenError("Forbidden")
     return query
 

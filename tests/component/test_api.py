@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.fixtures import reset_process_state
 from tests.support.helpers import FakeLambdaContext, body, http_event, load_event
+from tests.support.users import mirror_user
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
 STRING_CLAIMS = load_event("apigw_http_get_me")["requestContext"]["authorizer"]["jwt"]["claims"]
@@ -61,6 +62,16 @@ def claims_for(sub: str, username: str, groups: Any = None) -> dict[str, Any]:
     if groups is not None:
         claims["cognito:groups"] = groups
     return claims
+
+
+def live_claims(sub: str, username: str, groups: Any) -> dict[str, Any]:
+    """Claims of a caller whose own mirrored user is live and enabled, as a privilege needs."""
+    mirror_user(sub, username, {"email": f"{username}@example.com"})
+    return claims_for(sub, username, groups)
+
+
+def admin_claims() -> dict[str, Any]:
+    return live_claims("admin-sub", "root", "[admin]")
 
 
 def test_me_returns_the_full_profile_written_by_the_sign_up_trigger() -> None:
@@ -134,7 +145,7 @@ def test_a_miss_is_repaired_by_read_through_from_cognito(cognito: Any, raw_item:
 def test_read_through_by_sub_alone_uses_the_pool_listing(cognito: Any) -> None:
     # Given a user missing from the mirror, and an admin asking for them by sub
     sub = cognito.create_user("late.joiner", email="late@example.com")
-    admin = claims_for("admin-sub", "root", groups="[admin]")
+    admin = admin_claims()
     # When the admin reads /users/{sub}
     response = call(http_event(f"/users/{sub}", claims=admin))
     # Then Cognito's copy is served
@@ -170,7 +181,7 @@ def test_deleted_user_is_404() -> None:
     sign_up()
     mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     # When an admin asks for them
-    response = call(http_event(f"/users/{SUB}", claims=claims_for("admin-sub", "root", "[admin]")))
+    response = call(http_event(f"/users/{SUB}", claims=admin_claims()))
     # Then 404
     assert response["statusCode"] == 404
 
@@ -180,7 +191,7 @@ def test_users_route_is_403_for_non_admins(groups: Any) -> None:
     # Given a mirrored user and a caller outside the admin group
     sign_up()
     # When the caller reads another user's profile
-    response = call(http_event(f"/users/{SUB}", claims=claims_for("other-sub", "mallory", groups)))
+    response = call(http_event(f"/users/{SUB}", claims=live_claims("other-sub", "mallory", groups)))
     # Then 403, and no profile data in the answer
     assert response["statusCode"] == 403
     assert body(response) == {"statusCode": 403, "message": "Forbidden"}
@@ -192,14 +203,14 @@ def test_users_route_honours_the_configured_admin_group(monkeypatch: pytest.Monk
     reset_process_state()
     sign_up()
     # When members of "admin" and of "support" read a profile
-    admin = call(http_event(f"/users/{SUB}", claims=claims_for("a", "a", "[admin]")))
-    support = call(http_event(f"/users/{SUB}", claims=claims_for("s", "s", "[support ops]")))
+    admin = call(http_event(f"/users/{SUB}", claims=live_claims("a", "a", "[admin]")))
+    support = call(http_event(f"/users/{SUB}", claims=live_claims("s", "s", "[support ops]")))
     # Then only support is allowed
     assert (admin["statusCode"], support["statusCode"]) == (403, 200)
 
 
 def test_admin_reading_an_unknown_sub_is_404_and_a_malformed_one_400(cognito: Any) -> None:
-    admin = claims_for("admin-sub", "root", "[admin]")
+    admin = admin_claims()
     # When an admin asks for an unknown sub, and for a "sub" that cannot be one
     unknown = call(http_event("/users/11111111-2222-3333-4444-555555555555", claims=admin))
     malformed = call(http_event("/users/a:b%20or", claims=admin))
@@ -280,7 +291,7 @@ def test_group_claims_are_parsed_exactly_as_api_gateway_flattens_them(raw: Any, 
     # Given a mirrored user, and a caller with this cognito:groups claim
     sign_up()
     # When the caller reads them by sub
-    response = call(http_event(f"/users/{SUB}", claims=claims_for("other-sub", "mallory", raw)))
+    response = call(http_event(f"/users/{SUB}", claims=live_claims("other-sub", "mallory", raw)))
     # Then only a group named exactly "admin" opens the route
     assert response["statusCode"] == status
 
@@ -294,7 +305,7 @@ def test_group_claims_that_cannot_be_parsed_grant_no_group_and_are_counted(
     # Given a mirrored user
     sign_up()
     # When a caller's cognito:groups is neither a list of names nor API Gateway's "[a b]"
-    response = call(http_event(f"/users/{SUB}", claims=claims_for("other-sub", "mallory", raw)))
+    response = call(http_event(f"/users/{SUB}", claims=live_claims("other-sub", "mallory", raw)))
     # Then it grants no group (403), is counted, and its value is not logged
     assert response["statusCode"] == 403
     assert "GroupsClaimUnparsable" in capsys.readouterr().out
@@ -307,7 +318,7 @@ def test_group_claims_that_cannot_be_parsed_grant_no_group_and_are_counted(
 def test_a_group_that_merely_contains_the_admin_name_is_403_on_users(groups: str) -> None:
     # Given a mirrored user, and a caller whose one group only looks like "admin" once flattened
     sign_up()
-    claims = claims_for("other-sub", "mallory", groups)
+    claims = live_claims("other-sub", "mallory", groups)
     # When the caller reads another user's profile
     response = call(http_event(f"/users/{SUB}", claims=claims))
     # Then 403, as for the same group sent as a native list
@@ -376,7 +387,7 @@ def test_a_handler_cannot_change_the_cached_profile_other_requests_see() -> None
 
 def test_an_admin_probing_an_unknown_sub_costs_one_cognito_call_per_ttl(cognito: Any) -> None:
     # Given an admin and a sub nobody has
-    admin = claims_for("admin-sub", "root", "[admin]")
+    admin = admin_claims()
     calls = cognito_calls()
     # When they ask for it ten times
     answers = [call(http_event(f"/users/{uuid.UUID(int=99)}", claims=admin))["statusCode"] for _ in range(10)]
@@ -460,7 +471,7 @@ def test_a_disabled_user_reading_me_is_403_while_an_admin_still_reads_them() -> 
     mirror_directly(enabled=False)
     # When they read /me, and an admin reads them by sub
     own = call(load_event("apigw_http_get_me"))
-    admin = call(http_event(f"/users/{SUB}", claims=claims_for("admin-sub", "root", "[admin]")))
+    admin = call(http_event(f"/users/{SUB}", claims=admin_claims()))
     # Then the user is refused, and the admin sees enabled=false
     assert own["statusCode"] == 403
     assert body(own) == {"statusCode": 403, "message": "User is disabled"}

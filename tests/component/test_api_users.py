@@ -65,6 +65,12 @@ def list_all(params: dict[str, str], **caller: Any) -> tuple[list[str], int]:
             return subs, pages
 
 
+@pytest.fixture(autouse=True)
+def _live_admin(aws: None) -> None:
+    """The administrator's own mirrored user, live and enabled: a privilege needs it."""
+    store(ADMIN)
+
+
 @pytest.fixture
 def acme_admin() -> None:
     store(ACME_ADMIN, "acme")

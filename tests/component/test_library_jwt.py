@@ -68,3 +68,18 @@ def test_a_bad_token_is_a_401(bearer: str) -> None:
     # Given the pool's key set / When a bad token arrives / Then 401
     with pytest.raises(UnauthenticatedError):
         caller_with({"keys": [JWK]}, bearer)
+
+
+def test_a_verified_id_token_is_a_401_that_says_why_and_names_the_setting() -> None:
+    # Given the pool's key set, and a valid ID token (its app client in aud) where access tokens count
+    bearer = token(token_use="id", aud=CLIENT, client_id=None)
+    # When it arrives as the Bearer token
+    with pytest.raises(UnauthenticatedError) as refused:
+        caller_with({"keys": [JWK]}, bearer)
+    # Then the 401's message and RFC 6750 challenge say which kind counts and which setting decides
+    description = "An ID token was sent: only access tokens are accepted (setting MIRROR_ACCEPTED_TOKEN_USE)"
+    assert (refused.value.status_code, refused.value.msg) == (401, description)
+    assert refused.value.headers["WWW-Authenticate"] == (
+        f'Bearer error="invalid_token", error_description="{description}"'
+    )
+    assert refused.value.headers["Cache-Control"] == "no-store"

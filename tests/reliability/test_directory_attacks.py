@@ -29,6 +29,7 @@ GLOBEX_EMAIL = "victim.v@example.org"
 @pytest.fixture(autouse=True)
 def two_tenants() -> None:
     mirror_user(ATTACKER, "attacker", {"email": "attacker.a@example.net", TENANT: "acme"})
+    mirror_user(ADMIN, "admin", {"email": "admin.a@example.net"})
     for i, sub in enumerate(GLOBEX):
         mirror_user(
             sub, f"globex-{i}", {"email": GLOBEX_EMAIL if i == 0 else f"g{i}@example.org", TENANT: "globex"}

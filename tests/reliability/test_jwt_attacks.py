@@ -174,10 +174,15 @@ def test_every_attack_token_is_refused_with_a_json_401(
     token = attacks(key)[attack]
     # When it calls GET /me
     response = get_me(token)
-    # Then it gets 401 with a JSON message and a Bearer challenge, never the profile
+    # Then it gets 401 with a JSON message and a Bearer challenge, never the profile; a genuine ID
+    # token is told which kind counts (nothing an attacker did not know), every other one nothing
     assert response["statusCode"] == 401, attack
-    assert body(response) == {"statusCode": 401, "message": "Unauthorized"}
-    assert response["headers"].get("WWW-Authenticate") == "Bearer"
+    if attack.startswith("ID token"):
+        assert body(response)["message"].startswith("An ID token was sent: only access tokens")
+        assert response["headers"]["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    else:
+        assert body(response) == {"statusCode": 401, "message": "Unauthorized"}
+        assert response["headers"].get("WWW-Authenticate") == "Bearer"
 
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic amFuZTpzZWNyZXQ=", "bearer", "Token abc"])
