@@ -98,6 +98,64 @@ def test_an_error_that_retrying_cannot_fix_is_a_503_at_once(code: str) -> None:
         assert posts(server) == 1
 
 
+def botocore_client(url: str) -> Any:
+    """botocore's own DynamoDB client, configured as `reader(url)`'s (standard mode, 2 attempts)."""
+    from botocore.config import Config
+    from botocore.session import Session
+
+    config = Config(
+        connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
+    )
+    return Session().create_client("dynamodb", "eu-west-1", endpoint_url=url, config=config)
+
+
+def http_client(url: str) -> DynamoDBHttpClient:
+    return DynamoDBHttpClient(url, "eu-west-1", 0.5, 1.0, 2)
+
+
+def requests_sent(make_client: Any, replies: list[tuple[int, Any]], calls: int) -> int:
+    """The requests one client sends for `calls` GetItems against a server answering `replies`."""
+    with json_server(answers(*replies)) as server:
+        client = make_client(server.url)
+        for _ in range(calls):
+            with contextlib.suppress(Exception):
+                client.get_item(TableName=TABLE, Key={"sub": {"S": "ada"}})
+        return posts(server)
+
+
+def test_an_outage_costs_dynamodb_no_more_requests_than_botocore_would_send() -> None:
+    # Given DynamoDB answering 500 to every request
+    outage = [(500, error("InternalServerError"))]
+    # When 100 reads fail through one client, botocore's and then the botocore-free one
+    botocore_count = requests_sent(botocore_client, outage, 100)
+    http_count = requests_sent(http_client, outage, 100)
+    # Then the retry quota stops retrying at the same point: the same number of requests
+    assert 100 < botocore_count < 200
+    assert http_count == botocore_count
+
+
+def test_successes_refill_the_retry_quota_as_botocore_does() -> None:
+    # Given an outage long enough to empty the quota, 20 answers, then the outage again
+    failed = (500, error("InternalServerError"))
+    emptied = requests_sent(botocore_client, [failed], 100)
+    replies = [failed] * emptied + [(200, ROW)] * 20 + [failed]
+    # When 130 reads go through one client, botocore's and then the botocore-free one
+    botocore_count = requests_sent(botocore_client, replies, 130)
+    http_count = requests_sent(http_client, replies, 130)
+    # Then the successes gave back the same retries to both: the same number of requests
+    assert botocore_count > emptied + 20 + 10
+    assert http_count == botocore_count
+
+
+def test_the_reader_answers_503_at_once_when_the_quota_is_spent() -> None:
+    with json_server(answers((500, error("InternalServerError")))) as server:
+        client = http_client(server.url)
+        client.quota.available = 0
+        with pytest.raises(MirrorUnavailableError, match="InternalServerError"):
+            MirrorReader(TABLE, dynamodb=client).get("ada")
+        assert posts(server) == 1
+
+
 def test_a_refused_connection_is_a_503_at_once() -> None:
     started = time.monotonic()
     with pytest.raises(MirrorUnavailableError, match="EndpointConnectionError"):
