@@ -17,6 +17,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import threading
 import time
 import zlib
@@ -30,6 +31,8 @@ SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 ALGORITHM = "AWS4-HMAC-SHA256"
+# botocore's check of a region name (botocore.utils.validate_region_name).
+REGION_NAME = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)")
 
 
 class DynamoDBHttpError(Exception):
@@ -70,6 +73,10 @@ class ResponseParserError(DynamoDBHttpError):
 
 class ChecksumError(DynamoDBHttpError):
     """The body does not match DynamoDB's x-amz-crc32 header on the last attempt."""
+
+
+class InvalidRegionError(DynamoDBHttpError):
+    """The region is not a name botocore would accept (it would break the signature's headers)."""
 
 
 class NoCredentialsError(DynamoDBHttpError):
@@ -185,6 +192,8 @@ class DynamoDBHttpClient:
         self.port = url.port or (443 if self.https else 80)
         default = 443 if self.https else 80
         self.host = url.hostname if self.port == default else f"{url.hostname}:{self.port}"
+        if not REGION_NAME.fullmatch(region):
+            raise InvalidRegionError(f"the region {region[:64]!r} is not a region name")
         self.region = region
         self.connect_timeout, self.read_timeout, self.attempts = connect, read, max(1, attempts)
         self.quota = RetryQuota()  # shared by this client's calls, as botocore's client shares one
