@@ -39,10 +39,9 @@ def _trees() -> Iterator[ast.Module]:
             yield ast.parse(path.read_text(), filename=str(path))
 
 
-def variables_read() -> set[str]:
-    names: set[str] = set()
-    templates: dict[str, list[tuple[int, str]]] = {}  # function -> (parameter index, suffix)
-    trees = list(_trees())
+def _prefixed_reads(trees: list[ast.Module]) -> dict[str, list[tuple[int, str]]]:
+    """Functions that read `f"{param}_SUFFIX"`: name -> (the parameter's index, the suffix)."""
+    templates: dict[str, list[tuple[int, str]]] = {}
     for tree in trees:
         for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
             params = [a.arg for a in function.args.args]
@@ -60,15 +59,26 @@ def variables_read() -> set[str]:
                 ):
                     entry = (params.index(head.value.id), str(tail[0].value))
                     templates.setdefault(function.name, []).append(entry)
+    return templates
+
+
+def _constant(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def variables_read() -> set[str]:
+    trees = list(_trees())
+    templates = _prefixed_reads(trees)
+    names: set[str] = set()
     for tree in trees:
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-            name, arg = _called_name(call), _first_arg(call)
-            if name in READERS and isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                names.add(arg.value)
+            name, first = _called_name(call), _constant(_first_arg(call))
+            if name in READERS and first is not None:
+                names.add(first)
             for index, suffix in templates.get(name or "", []):
-                value = call.args[index] if index < len(call.args) else None
-                if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                    names.add(value.value + suffix)
+                prefix = _constant(call.args[index]) if index < len(call.args) else None
+                if prefix is not None:
+                    names.add(prefix + suffix)
     return {name for name in names if re.fullmatch(r"[A-Z][A-Z0-9_]+", name)}
 
 
