@@ -254,6 +254,18 @@ def test_successes_refill_the_retry_quota_as_botocore_does() -> None:
     assert http_count == botocore_count
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [(429, b""), (429, error("InternalServerError")), (400, error("PriorRequestNotComplete"))],
+    ids=["429-unmodeled", "429-modeled-code", "prior-request-not-complete"],
+)
+def test_each_answer_is_retried_exactly_as_botocore_retries_it(answer: tuple[int, Any]) -> None:
+    # Given DynamoDB always giving the same answer
+    # When 3 reads go through botocore's client and then the botocore-free one
+    # Then both send the same number of requests (a 429 with a modeled code is not retried)
+    assert requests_sent(http_client, [answer], 3) == requests_sent(botocore_client, [answer], 3)
+
+
 def test_the_reader_answers_503_at_once_when_the_quota_is_spent() -> None:
     with json_server(answers((500, error("InternalServerError")))) as server:
         client = http_client(server.url)
