@@ -1,18 +1,41 @@
-"""AWS for the library: bounded clients (no boto3 import of its own), items, error codes for logs."""
+"""AWS for the library: bounded clients (no boto3 import of its own), items and answers, the
+library's error for a failed call (with its code for logs)."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from cognito_mirror._config import env, reader_http_from_env
+from cognito_mirror._errors import ConfigurationError, MirrorError, MirrorUnavailableError
 
 # Regions whose DynamoDB endpoint is dynamodb.<region>.amazonaws.com(.cn); any other partition's
 # endpoints (ISO, sovereign clouds) are left to botocore's endpoint rules.
 _PLAIN_REGION = re.compile(r"(?:af|ap|ca|cn|eu|il|me|mx|sa|us)-(?:gov-)?(?!iso)[a-z]+-\d{1,2}")
+
+# Failures no retry can fix: the deployment is wrong (permissions, table, credentials, region).
+MISCONFIGURATION_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "ValidationException",
+        "InvalidSignatureException",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "InvalidRegionError",
+    }
+)
+_SCALAR_TYPES: dict[str, Any] = {"S": str, "N": str, "B": (str, bytes), "BOOL": bool, "NULL": bool}
+_SET_TYPES: dict[str, Any] = {"SS": str, "NS": str, "BS": (str, bytes)}
+_MAX_DEPTH = 32
 
 _session: Any = None
 _session_lock = threading.Lock()
@@ -49,7 +72,9 @@ def dynamodb_client(region: str | None, connect: float, read: float, attempts: i
     """The reader's DynamoDB client: botocore-free inside Lambda when `http_endpoint` allows it."""
     endpoint = http_endpoint(region)
     if endpoint is None or region is None:
-        return bounded_client("dynamodb", region, connect, read, attempts)
+        client = bounded_client("dynamodb", region, connect, read, attempts)
+        client.meta.events.register("before-parse.dynamodb", _refuse_unrecognised_answer)
+        return client
     from cognito_mirror._dynamodb_http import DynamoDBHttpClient
 
     return DynamoDBHttpClient(endpoint, region, connect, read, attempts)
@@ -98,7 +123,83 @@ def client_errors() -> tuple[type[Exception], ...]:
 
 def is_tombstone(item: Mapping[str, Any]) -> bool:
     """A mirror item (DynamoDB's wire format) that records a deleted user."""
-    return bool(item.get("deleted", {}).get("BOOL"))
+    deleted = item.get("deleted")
+    return isinstance(deleted, Mapping) and deleted.get("BOOL") is True
+
+
+def answered_items(operation: str, answer: Any) -> list[Mapping[str, Any]]:
+    """GetItem's item (none or one) or a Query page's items. An answer of another shape is
+    DynamoDB (or whatever answered in its place) failing: MirrorUnavailableError, as a 5xx."""
+    problem = answer_problem(operation, answer)
+    if problem is not None:
+        raise MirrorUnavailableError(f"mirror {operation} failed: ResponseParserError ({problem})")
+    if operation == "Query":
+        return list(answer["Items"])
+    return [answer["Item"]] if "Item" in answer else []
+
+
+def answer_problem(operation: str, answer: Any) -> str | None:
+    """Why `answer` is not DynamoDB's GetItem/Query answer for a mirror row, or None when it is."""
+    if not isinstance(answer, Mapping):
+        return "not a JSON object"
+    if operation == "Query":
+        items = answer.get("Items")
+        if not isinstance(items, list):
+            return "a Query answer without Items"
+    else:
+        items = [answer["Item"]] if "Item" in answer else []
+    if not all(_is_row(item) for item in items):
+        return "an item that is not a mirror row"
+    return None
+
+
+def _is_row(item: Any) -> bool:
+    return (
+        isinstance(item, Mapping)
+        and isinstance(item.get("sub"), Mapping)
+        and isinstance(item["sub"].get("S"), str)
+        and all(isinstance(name, str) and _is_value(value, 0) for name, value in item.items())
+    )
+
+
+def _is_value(value: Any, depth: int) -> bool:
+    """An attribute value in DynamoDB's wire format ({"S": "..."}, {"M": {...}}, ...)."""
+    if not isinstance(value, Mapping) or len(value) != 1 or depth > _MAX_DEPTH:
+        return False
+    ((kind, inner),) = value.items()
+    if kind in _SCALAR_TYPES:
+        return isinstance(inner, _SCALAR_TYPES[kind])
+    if kind in _SET_TYPES:
+        return isinstance(inner, list) and all(isinstance(v, _SET_TYPES[kind]) for v in inner)
+    if kind == "M":
+        return isinstance(inner, Mapping) and all(_is_value(v, depth + 1) for v in inner.values())
+    return kind == "L" and isinstance(inner, list) and all(_is_value(v, depth + 1) for v in inner)
+
+
+def _refuse_unrecognised_answer(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+    """botocore reads a 200 that is not JSON as an empty answer (a GetItem miss) and fails on JSON of
+    another shape: such an answer is refused (MirrorUnavailableError) before botocore parses it; a
+    bad CRC32 is left to botocore's retry."""
+    body, headers = response_dict.get("body") or b"", response_dict.get("headers") or {}
+    if response_dict.get("status_code") != 200:
+        return
+    crc = headers.get("x-amz-crc32")
+    if crc is not None and crc.isdigit() and int(crc) != zlib.crc32(body) & 0xFFFFFFFF:
+        return
+    try:
+        answer = json.loads(body) if body else {}
+    except ValueError:
+        answer = None
+    answered_items(operation_model.name, answer)
+
+
+def dependency_error(exc: BaseException, action: str) -> MirrorError:
+    """The library's error for a failed DynamoDB call: ConfigurationError (500) when no retry can
+    fix it (MISCONFIGURATION_CODES), else MirrorUnavailableError (503, retry later)."""
+    code = error_code(exc)
+    if code in MISCONFIGURATION_CODES:
+        return ConfigurationError(f"{action} refused: {code}")
+    return MirrorUnavailableError(f"{action} failed: {code}")
 
 
 def error_code(exc: BaseException) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cognito_mirror._aws import client_errors, error_code, is_tombstone
-from cognito_mirror._errors import DirectoryQueryError, MirrorUnavailableError
+from cognito_mirror._aws import answered_items, client_errors, dependency_error, is_tombstone
+from cognito_mirror._errors import DirectoryQueryError
 from cognito_mirror._profile import Profile
 from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
 
@@ -37,7 +37,8 @@ def live_users(
 ) -> Iterator[Profile]:
     """The live users of one index partition, page by page (tombstones and state rows skipped).
 
-    `ddb` builds (or returns) the client: a failure to build it is the mirror being unavailable too.
+    `ddb` builds (or returns) the client: a failure to build it is the mirror failing too (503), or
+    misconfigured (500) when no retry can fix it (a bad region, missing credentials).
     """
     kwargs: dict[str, Any] = {
         "TableName": table,
@@ -51,9 +52,9 @@ def live_users(
         try:
             response = ddb().query(**kwargs)
         except client_errors() as exc:
-            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
-        for item in response.get("Items", []):
-            if not is_tombstone(item) and not item.get("sub", {}).get("S", "").startswith(RESERVED_PREFIX):
+            raise dependency_error(exc, "mirror query") from exc
+        for item in answered_items("Query", response):
+            if not is_tombstone(item) and not item["sub"]["S"].startswith(RESERVED_PREFIX):
                 yield Profile.from_item(item)
         if not response.get("LastEvaluatedKey"):
             return

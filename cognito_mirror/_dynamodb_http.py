@@ -3,10 +3,10 @@
 Inside Lambda, importing botocore and building its DynamoDB client costs ~400 ms of a cold start;
 this client signs (SigV4) and sends the reader's two calls with the standard library only. `_aws.py`
 decides when it is used. It behaves as the reader's botocore client does: the same connect/read
-timeouts and attempts, botocore's standard retry rules (throttling, 5xx, connection errors, a bad
-CRC32) with its jittered exponential backoff, answers in botocore's shape (binary values decoded to
-bytes), and errors whose `response` (service errors) or type name (connection errors) give
-`error_code` the codes botocore's would.
+timeouts and attempts, botocore's standard retry mode (`_retries.py`: throttling, 5xx, connection
+errors, a bad CRC32; its jittered exponential backoff and its retry quota, one per client), answers
+in botocore's shape (binary values decoded to bytes), and errors whose `response` (service errors)
+or type name (connection errors) give `error_code` the codes botocore's would.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import hmac
 import http.client
 import json
 import os
-import random
+import re
 import threading
 import time
 import zlib
@@ -25,34 +25,14 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from cognito_mirror._retries import RetryQuota, backoff_seconds, is_retryable, is_throttling
+
 SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 ALGORITHM = "AWS4-HMAC-SHA256"
-
-# botocore's standard retry mode (botocore/retries/standard.py), for DynamoDB.
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "EC2ThrottledException",
-    }
-)
-TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-THROTTLING_BASE_SECONDS = 1.0
-TRANSIENT_BASE_SECONDS = 0.025
-MAX_BACKOFF_SECONDS = 20.0
+# botocore's check of a region name (botocore.utils.validate_region_name).
+REGION_NAME = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)")
 
 
 class DynamoDBHttpError(Exception):
@@ -93,6 +73,10 @@ class ResponseParserError(DynamoDBHttpError):
 
 class ChecksumError(DynamoDBHttpError):
     """The body does not match DynamoDB's x-amz-crc32 header on the last attempt."""
+
+
+class InvalidRegionError(DynamoDBHttpError):
+    """The region is not a name botocore would accept (it would break the signature's headers)."""
 
 
 class NoCredentialsError(DynamoDBHttpError):
@@ -208,8 +192,11 @@ class DynamoDBHttpClient:
         self.port = url.port or (443 if self.https else 80)
         default = 443 if self.https else 80
         self.host = url.hostname if self.port == default else f"{url.hostname}:{self.port}"
+        if not REGION_NAME.fullmatch(region):
+            raise InvalidRegionError(f"the region {region[:64]!r} is not a region name")
         self.region = region
         self.connect_timeout, self.read_timeout, self.attempts = connect, read, max(1, attempts)
+        self.quota = RetryQuota()  # shared by this client's calls, as botocore's client shares one
         self._local = threading.local()
 
     def get_item(self, **params: Any) -> dict[str, Any]:
@@ -219,10 +206,11 @@ class DynamoDBHttpClient:
         return self.call("Query", params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One operation, retried as botocore's standard mode retries it."""
+        """One operation, retried as botocore's standard mode retries it (`_retries.py`)."""
         body = json.dumps(params, separators=(",", ":"), default=_bytes_to_json).encode()
+        acquired: int | None = None
         for attempt in range(1, self.attempts + 1):
-            throttled = False
+            throttled, retry_after = False, None
             try:
                 status, headers, data = self._send(TARGET_PREFIX + operation, body)
             except (
@@ -234,21 +222,24 @@ class DynamoDBHttpClient:
                 error: DynamoDBHttpError = exc
             else:
                 crc = headers.get("x-amz-crc32")
+                retry_after = headers.get("x-amz-retry-after")
                 if crc is not None and crc.isdigit() and int(crc) != zlib.crc32(data) & 0xFFFFFFFF:
                     error = ChecksumError(f"the {operation} answer failed its CRC32 check")
                 elif status == 200:
+                    self.quota.release(acquired)
                     return self._parsed(operation, headers, data, attempt)
                 else:
                     error = ServiceError(operation, error_response(status, headers, data))
                     code = error.response["Error"]["Code"]
-                    throttled = code in THROTTLING_CODES
-                    if not (throttled or code in TRANSIENT_CODES or status in RETRY_STATUSES):
+                    throttled = is_throttling(status, code)
+                    if not is_retryable(status, code):
                         raise error
             if attempt == self.attempts:
                 raise error
-            base = THROTTLING_BASE_SECONDS if throttled else TRANSIENT_BASE_SECONDS
-            jitter = random.random()  # noqa: S311 - jitter, not secrecy
-            time.sleep(jitter * min(base * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+            acquired = self.quota.acquire(throttled)
+            if acquired is None:
+                raise error
+            time.sleep(backoff_seconds(attempt, throttled, retry_after))
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod

@@ -6,8 +6,9 @@
     ├── UserDisabledError      403  ForbiddenError
     ├── UserNotFoundError      404  NotFoundError
     ├── DirectoryQueryError    400  BadRequestError (attribute not indexed, blank value)
-    ├── MirrorUnavailableError 503  ServiceUnavailableError (Retry-After)
-    └── ConfigurationError     500  InternalServerError (a deployment fault, never the caller's)
+    ├── MirrorUnavailableError 503  ServiceUnavailableError (Retry-After: a retry may succeed)
+    └── ConfigurationError     500  InternalServerError (a deployment fault, never the caller's:
+                                    a bad setting, or DynamoDB refusing the deployment)
 
 The HTTP body carries the class's public message (or one given for the instance, never with a
 value the caller sent); `detail` (also `str(exc)`) says why, for logs.
@@ -77,7 +78,8 @@ class DirectoryQueryError(MirrorError, pt.BadRequestError):
 
 
 class MirrorUnavailableError(MirrorError, pt.ServiceUnavailableError):
-    """DynamoDB, the repair function or the JWKS endpoint failed: retry later (503)."""
+    """DynamoDB, the repair function or the JWKS endpoint failed, or answered what none of them
+    would (a 200 of another shape): retry later (503)."""
 
     status = 503
     message = "Service temporarily unavailable"
@@ -85,7 +87,9 @@ class MirrorUnavailableError(MirrorError, pt.ServiceUnavailableError):
 
 
 class ConfigurationError(MirrorError, pt.InternalServerError):
-    """The reader's configuration is missing or malformed (500; a deployment fault)."""
+    """The reader's configuration is missing or malformed, or DynamoDB refuses it for good (access
+    denied, no such table, unknown credentials, a bad region): 500, a deployment fault that no
+    retry fixes (no Retry-After)."""
 
     status = 500
     message = "Service misconfigured"

@@ -30,9 +30,7 @@ class Profile:
         attributes = (
             {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, Mapping) else {}
         )
-        observed = row.get("observed_at")
-        micros = int(observed) if isinstance(observed, (int, Decimal)) else 0
-        updated = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+        updated = datetime.fromtimestamp(_micros(row.get("observed_at")) / 1_000_000, tz=UTC)
         return cls(
             sub=str(row["sub"]),
             username=str(row.get("username") or ""),
@@ -46,20 +44,20 @@ class Profile:
     def from_item(cls, item: Mapping[str, Any]) -> Profile:
         """A live mirror item as GetItem/Query return it (DynamoDB's wire format), read field by
         field: the same profile as `from_row` of the deserialized item, without a deserializer."""
-        raw = item.get("attributes", {}).get("M")
-        observed = item.get("observed_at", {}).get("N")
+        raw = _field(item, "attributes", "M")
+        observed = _field(item, "observed_at", "N")
         return cls.from_row(
             {
                 "sub": item["sub"]["S"],
-                "username": item.get("username", {}).get("S"),
+                "username": _field(item, "username", "S"),
                 "attributes": (
                     {name: value["S"] for name, value in raw.items() if "S" in value}
                     if isinstance(raw, Mapping)
                     else None
                 ),
-                "status": item.get("status", {}).get("S"),
-                "enabled": item.get("enabled", {}).get("BOOL"),
-                "observed_at": Decimal(observed) if isinstance(observed, str) else None,
+                "status": _field(item, "status", "S"),
+                "enabled": _field(item, "enabled", "BOOL"),
+                "observed_at": _decimal(observed),
             }
         )
 
@@ -94,3 +92,27 @@ class Profile:
             "enabled": self.enabled,
             "updated_at": self.updated_at,
         }
+
+
+# Timestamps past year 9999 cannot be shown; such a row's time is unknown (the epoch), as a missing one.
+_MAX_MICROS = 253_402_300_800_000_000
+
+
+def _micros(observed: Any) -> int:
+    finite = isinstance(observed, int) or (isinstance(observed, Decimal) and observed.is_finite())
+    if not finite:
+        return 0
+    micros = int(observed)
+    return micros if 0 <= micros < _MAX_MICROS else 0
+
+
+def _field(item: Mapping[str, Any], name: str, kind: str) -> Any:
+    value = item.get(name)
+    return value.get(kind) if isinstance(value, Mapping) else None
+
+
+def _decimal(text: Any) -> Decimal | None:
+    try:
+        return Decimal(text) if isinstance(text, str) else None
+    except ArithmeticError:  # decimal.InvalidOperation: not a number
+        return None

@@ -11,7 +11,14 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from cognito_mirror._aws import bounded_client, client_errors, dynamodb_client, error_code, is_tombstone
+from cognito_mirror._aws import (
+    answered_items,
+    bounded_client,
+    client_errors,
+    dependency_error,
+    dynamodb_client,
+    is_tombstone,
+)
 from cognito_mirror._cache import Answer, ProfileCache
 from cognito_mirror._config import (
     JwtConfig,
@@ -27,6 +34,7 @@ from cognito_mirror._directory import directory_query, live_users
 from cognito_mirror._errors import (
     AccessDeniedError,
     ConfigurationError,
+    MirrorError,
     MirrorUnavailableError,
     UnauthenticatedError,
     UserDisabledError,
@@ -230,10 +238,11 @@ class MirrorReader:
     def _read_row(self, sub: str) -> dict[str, Any] | None:
         """The user's raw item (DynamoDB's wire format), or None."""
         try:
-            item = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}}).get("Item")
+            answer = self._ddb().get_item(TableName=self.table_name, Key={"sub": {"S": sub}})
         except client_errors() as exc:
-            raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
-        return item or None
+            raise self._misconfigured(dependency_error(exc, "mirror read")) from exc
+        items = answered_items("GetItem", answer)
+        return dict(items[0]) if items else None
 
     def _repair(self, sub: str, username: str | None) -> Answer:
         if self.repair is None:
@@ -256,8 +265,12 @@ class MirrorReader:
         read lazily page by page, in (shard, sub) order. Deleted users are never yielded. The
         indexes are eventually consistent: a change shows up within about a second."""
         slot, partitions = directory_query(self.indexed_attributes, attribute, value, page_size)
-        for partition in partitions:
-            yield from live_users(self._ddb, self.table_name, slot, partition, page_size)
+        try:
+            for partition in partitions:
+                yield from live_users(self._ddb, self.table_name, slot, partition, page_size)
+        except ConfigurationError as exc:
+            self._misconfigured(exc)
+            raise
 
     # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
 
@@ -276,6 +289,13 @@ class MirrorReader:
     def _client(self, service: str, connect: float, read: float, attempts: int) -> Any:
         with self._lock:
             return bounded_client(service, self.region, connect, read, attempts)
+
+    def _misconfigured(self, error: MirrorError) -> MirrorError:
+        """`error`, logged and counted (MirrorMisconfigured) when it is a deployment fault."""
+        if isinstance(error, ConfigurationError):
+            log.error("the mirror's table refused the reader: %s", error.detail)
+            self._count("MirrorMisconfigured")
+        return error
 
     def _count(self, name: str) -> None:
         if self._metrics is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,18 @@ ALLOWED_WILDCARDS: dict[tuple[str, str], str] = {
         "UpdateUserPool re-sends the existing pool's SMS role (unknown name); only to cognito-idp"
     ),
 }
+# Every DynamoDB action that writes an item.
+DYNAMODB_WRITES = frozenset(
+    {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PartiQLInsert",
+        "dynamodb:PartiQLUpdate",
+        "dynamodb:PartiQLDelete",
+    }
+)
 # Log streams of one named log group: `...:log-group:<name>:*` (and `:*:*` for PutLogEvents).
 _LOG_STREAM_SUFFIXES = (":*", ":*:*")
 
@@ -66,26 +79,29 @@ def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _role_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(role, statement) for every statement of the inline policies of the template's roles."""
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in _statements(policy["PolicyDocument"]):
+                    yield name, statement
+
+
 def iam_grants(template: dict[str, Any]) -> list[Grant]:
     """Every (role, action, resource) granted by the inline policies of the template's roles."""
-    grants = []
-    for name, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in _statements(policy["PolicyDocument"]):
-                for action in _as_list(statement.get("Action", [])):
-                    for target in _as_list(statement.get("Resource", [])):
-                        grants.append(
-                            Grant(
-                                role=name,
-                                effect=statement["Effect"],
-                                action=action,
-                                resource=_arn_text(target),
-                                condition="Condition" in statement,
-                            )
-                        )
-    return grants
+    return [
+        Grant(
+            role=name,
+            effect=statement["Effect"],
+            action=action,
+            resource=_arn_text(target),
+            condition="Condition" in statement,
+        )
+        for name, statement in _role_statements(template)
+        for action in _as_list(statement.get("Action", []))
+        for target in _as_list(statement.get("Resource", []))
+    ]
 
 
 def unexpected_wildcards(template: dict[str, Any]) -> list[Grant]:
@@ -94,4 +110,18 @@ def unexpected_wildcards(template: dict[str, Any]) -> list[Grant]:
         grant
         for grant in iam_grants(template)
         if grant.effect == "Allow" and grant.wildcard and (grant.role, grant.action) not in ALLOWED_WILDCARDS
+    ]
+
+
+def dynamodb_write_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(role, statement) for every Allow statement of the template's roles that grants a DynamoDB
+    write (inline policies; a conditional statement counts as granted; `dynamodb:*` and `*` too)."""
+    return [
+        (name, statement)
+        for name, statement in _role_statements(template)
+        if statement["Effect"] == "Allow"
+        and any(
+            action in DYNAMODB_WRITES or action in ("*", "dynamodb:*")
+            for action in _as_list(statement.get("Action", []))
+        )
     ]

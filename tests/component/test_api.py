@@ -540,3 +540,22 @@ def test_a_bad_read_setting_is_a_clear_configuration_error(
     assert response["statusCode"] == 500
     assert body(response) == {"statusCode": 500, "message": "Service misconfigured"}
     assert name in log_output()
+
+
+@pytest.mark.parametrize("reader_http", ["", "botocore"])
+@pytest.mark.parametrize("region", ["eu-west-1\nX-Injected: 1", "eu-west-€"])
+def test_a_bad_region_with_an_explicit_endpoint_is_a_json_500_not_a_crash(
+    region: str, reader_http: str, monkeypatch: pytest.MonkeyPatch, log_output: Any
+) -> None:
+    # Given the API inside Lambda with an explicit DynamoDB endpoint and a region no client accepts
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mirror-dev-api")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.setenv("MIRROR_READER_HTTP", reader_http)
+    reset_process_state()
+    # When a caller asks for their profile
+    response = call(load_event("apigw_http_get_me"))
+    # Then a JSON 500 naming no value, the error code logged
+    assert response["statusCode"] == 500
+    assert body(response) == {"statusCode": 500, "message": "Service misconfigured"}
+    assert "InvalidRegionError" in log_output()

@@ -78,6 +78,16 @@ def get_me(event: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def store_down() -> None:
+    """From now on every GetItem of the process's reader fails at the connection (DynamoDB down)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    def refuse(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    cognito_mirror.default_reader()._ddb().meta.events.register("before-send.dynamodb.GetItem", refuse)
+
+
 # --- a user's resolver with the middleware ---------------------------------------------------
 
 
@@ -99,6 +109,7 @@ def test_a_mirrored_caller_gets_their_profile_through_the_middleware() -> None:
         ("unknown", 404, "Cache-Control"),
         ("deleted", 404, "Cache-Control"),
         ("store down", 503, "Retry-After"),
+        ("no such table", 500, "Cache-Control"),
     ],
 )
 def test_the_middleware_answers_each_failure_with_json_and_its_headers(
@@ -113,10 +124,12 @@ def test_the_middleware_answers_each_failure_with_json_and_its_headers(
     elif case == "deleted":
         mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
     elif case == "store down":
+        store_down()
+    elif case == "no such table":
         monkeypatch.setenv("MIRROR_TABLE", "no-such-table")
     # When the caller calls the route
     response = get_me(event)
-    # Then a JSON error with a message and the right headers, never a 500
+    # Then a JSON error with a message and the right headers, a 500 only for the deployment's fault
     assert response["statusCode"] == status
     assert isinstance(body(response)["message"], str)
     assert header in response["headers"]

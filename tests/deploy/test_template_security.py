@@ -10,21 +10,26 @@ from typing import Any
 import pytest
 
 from scripts.package_build import MODES, ROOT, PackagedStack
-from scripts.package_iam import ALLOWED_WILDCARDS, iam_grants, unexpected_wildcards
+from scripts.package_iam import (
+    ALLOWED_WILDCARDS,
+    DYNAMODB_WRITES,
+    dynamodb_write_statements,
+    iam_grants,
+    unexpected_wildcards,
+)
 from tests.support.deploy import FUNCTIONS, function_logical_id
+from tests.support.writes import ROLE_WRITES, written_attributes
 
 pytestmark = pytest.mark.deploy
 
-TABLE_ACTIONS_RECONCILE = {
+TABLE_READS_RECONCILE = {
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
-    "dynamodb:PutItem",
     "dynamodb:Scan",
     "dynamodb:Query",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLSelect",
 }
+TABLE_WRITES_RECONCILE = {"dynamodb:PutItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate"}
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
 # Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
 KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
@@ -56,7 +61,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "reconcile": LOGS
     | KMS
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
-    | {(action, target) for action in TABLE_ACTIONS_RECONCILE for target in ("table", "username-index")}
+    | {(action, target) for action in TABLE_READS_RECONCILE for target in ("table", "username-index")}
+    | {(action, "table") for action in TABLE_WRITES_RECONCILE}
     | {(action, "state-table") for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}
     | {("sqs:SendMessage", "reconcile-dlq")},
     "userEvents": LOGS
@@ -78,16 +84,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("cognito-idp:ListUsers", "pool"),
         ("dynamodb:PutItem", "table"),
     },
-}
-# Every way to write a row: denied on reserved keys ('#...') to every role.
-TABLE_WRITES = {
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PartiQLDelete",
 }
 # The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
 KMS_KEY_IF_SET = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
@@ -214,51 +210,115 @@ def test_no_role_may_write_reserved_keys(stack: PackagedStack, function: str) ->
     # Then one denies every kind of table write on any reserved key ('#...', never a sub)
     assert len(denies) == 1
     (deny,) = denies
-    assert set(deny["Action"]) == TABLE_WRITES
+    assert set(deny["Action"]) == DYNAMODB_WRITES
     assert deny["Resource"] == {"Fn::GetAtt": ["MirrorTable", "Arn"]}
     assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["#*"]}}
 
 
-def test_consumers_import_one_reader_policy_the_table_and_the_repair_function(stack: PackagedStack) -> None:
-    # Given the packaged template
-    template = stack.template
-    # When the managed policy for consumers and the stack's exports are read
-    statements = resources(stack)["MirrorReaderPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    granted = {
+def test_every_role_that_writes_dynamodb_is_limited_to_the_attributes_its_code_writes(
+    stack: PackagedStack,
+) -> None:
+    # Given every Allow statement of any role that grants a DynamoDB write
+    statements = dynamodb_write_statements(stack.template)
+    roles = {role_of(stack, function): function for function in FUNCTIONS}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for role, statement in statements:
+        # Then each is one of our functions' roles, on exact tables, never on an index
+        assert role in roles, f"{role} may write DynamoDB"
+        function = roles[role]
+        resource = statement["Resource"]
+        for target in resource if isinstance(resource, list) else [resource]:
+            found[(function, target_of(json.dumps(target, sort_keys=True), function, stack.mode))] = statement
+    # And the writers are exactly the functions whose code writes, each on the tables it writes
+    assert set(found) == {(function, target) for function, writes in ROLE_WRITES.items() for target in writes}
+    for (function, target), statement in found.items():
+        # And each write is limited to the attributes that function's writes set, returning nothing
+        condition = statement["Condition"]
+        assert set(condition) == {"ForAllValues:StringEquals", "StringEqualsIfExists"}, (function, target)
+        allowed = condition["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        assert len(allowed) == len(set(allowed))
+        assert set(allowed) == written_attributes(ROLE_WRITES[function][target]), (function, target)
+        assert condition["StringEqualsIfExists"] == {"dynamodb:ReturnValues": ["NONE"]}
+
+
+def test_the_write_check_flags_an_unconditioned_put() -> None:
+    # Given a role granting PutItem without any condition
+    template = {
+        "Resources": {
+            "Loose": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {
+                            "PolicyDocument": {
+                                "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "x"}]
+                            }
+                        }
+                    ]
+                },
+            }
+        }
+    }
+    # When its write statements are collected / Then the wildcard counts as a write
+    ((role, statement),) = dynamodb_write_statements(template)
+    assert role == "Loose" and "Condition" not in statement
+    assert "dynamodb:PutItem" in DYNAMODB_WRITES
+
+
+def policy_grants(stack: PackagedStack, policy: str) -> set[tuple[str, str]]:
+    """A managed policy's (action, resource as JSON) pairs; it allows only, with no condition."""
+    statements = resources(stack)[policy]["Properties"]["PolicyDocument"]["Statement"]
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in statements)
+    return {
         (action, json.dumps(target, sort_keys=True))
         for statement in statements
-        if statement["Effect"] == "Allow"
         for action in statement["Action"]
         for target in (
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         )
     }
-    exports = {name: out["Export"]["Name"] for name, out in template["Outputs"].items() if "Export" in out}
-    # Then readers may read the table and its index and invoke the repair function, nothing more
+
+
+def test_the_reader_policy_reads_one_row_by_sub_and_invokes_the_repair_function(stack: PackagedStack) -> None:
+    # Given the managed policy for consumers' roles
+    # When its grants are read
+    granted = policy_grants(stack, "MirrorReaderPolicy")
+    # Then a reader may GetItem on the table (what the library's profile read does) and invoke the
+    # repair function: no Query, so no listing of users nor the username-to-sub index
     table = {"Fn::GetAtt": ["MirrorTable", "Arn"]}
-    indexes = [
-        {"Fn::Sub": f"${{MirrorTable.Arn}}/index/{name}"}
-        for name in ("username-index", "directory-0", "directory-1", "directory-2")
-    ]
     repair = {"Fn::GetAtt": [function_logical_id("repairUser"), "Arn"]}
     assert granted == {
-        (action, json.dumps(target, sort_keys=True))
-        for action, target in [
-            ("dynamodb:GetItem", table),
-            ("dynamodb:Query", table),
-            *[(action, index) for index in indexes for action in ("dynamodb:GetItem", "dynamodb:Query")],
-            ("lambda:InvokeFunction", repair),
-        ]
+        ("dynamodb:GetItem", json.dumps(table, sort_keys=True)),
+        ("lambda:InvokeFunction", json.dumps(repair, sort_keys=True)),
     }
-    # And what a consumer's serverless.yml imports is exported under the stack's name
+
+
+def test_the_directory_reader_policy_queries_the_directory_indexes_only(stack: PackagedStack) -> None:
+    # Given the managed policy for services that list users
+    granted = policy_grants(stack, "MirrorDirectoryReaderPolicy")
+    # Then it may Query the directory indexes, nothing else (no table read, no username-index)
+    assert granted == {
+        ("dynamodb:Query", json.dumps({"Fn::Sub": f"${{MirrorTable.Arn}}/index/directory-{slot}"}))
+        for slot in range(3)
+    }
+
+
+def test_consumers_import_the_policies_the_table_and_the_repair_function(stack: PackagedStack) -> None:
+    # Given the stack's outputs
+    outputs = stack.template["Outputs"]
+    exports = {name: out["Export"]["Name"] for name, out in outputs.items() if "Export" in out}
+    # Then what a consumer's serverless.yml imports is exported under the stack's name
     ours = (
         "MirrorTableName",
         "MirrorTableArn",
         "RepairFunctionName",
         "RepairFunctionArn",
         "MirrorReaderPolicyArn",
+        "MirrorDirectoryReaderPolicyArn",
     )
     assert {name: exports.get(name) for name in ours} == {name: f"cognito-mirror-ci-{name}" for name in ours}
+    assert outputs["MirrorReaderPolicyArn"]["Value"] == {"Ref": "MirrorReaderPolicy"}
+    assert outputs["MirrorDirectoryReaderPolicyArn"]["Value"] == {"Ref": "MirrorDirectoryReaderPolicy"}
 
 
 def test_no_wildcard_grant_beyond_the_documented_exceptions(stack: PackagedStack) -> None:

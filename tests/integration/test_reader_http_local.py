@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cognito_mirror import MirrorReader, MirrorUnavailableError, UserNotFoundError
+from cognito_mirror import ConfigurationError, MirrorReader, MirrorUnavailableError, UserNotFoundError
 from cognito_mirror._aws import dynamodb_client
 from cognito_mirror._dynamodb_http import DynamoDBHttpClient
 from models.table import mirror_table
@@ -101,15 +101,15 @@ def test_a_raw_get_item_answers_what_botocore_answers_binary_values_included(rea
     assert ours["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_a_wrong_table_is_the_same_503_on_both_paths(readers: Readers) -> None:
+def test_a_wrong_table_is_the_same_misconfiguration_on_both_paths(readers: Readers) -> None:
     # Given readers of a table that does not exist
     details = []
     for reader in readers("no-such-table"):
-        # When they read / Then the mirror is unavailable, for the same reason
-        with pytest.raises(MirrorUnavailableError) as caught:
+        # When they read / Then a deployment fault (500, no retry can fix it), for the same reason
+        with pytest.raises(ConfigurationError) as caught:
             reader.get("ada")
         details.append(caught.value.detail)
-    assert details == ["mirror read failed: ResourceNotFoundException"] * 2
+    assert details == ["mirror read refused: ResourceNotFoundException"] * 2
 
 
 def test_a_refused_connection_is_a_503_within_the_timeouts(

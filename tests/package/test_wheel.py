@@ -96,7 +96,7 @@ def _event(claims: dict[str, str] | None) -> dict[str, object]:
     }
 
 
-def test_a_users_handler_answers_200_401_403_404_503(
+def test_a_users_handler_answers_200_401_403_404_500(
     wheel_venv: Path, moto_server: str, tmp_path: Path
 ) -> None:
     import boto3
@@ -167,7 +167,8 @@ def test_a_users_handler_answers_200_401_403_404_503(
     answers.append(json.loads(proc.stdout.readline()))
     proc.wait(timeout=20)
     # Then each gets its status with a JSON message (200: the profile)
-    assert [a["statusCode"] for a in answers] == [200, 401, 403, 404, 503]
+    assert [a["statusCode"] for a in answers] == [200, 401, 403, 404, 500]
     assert json.loads(answers[0]["body"]) == {"email": "u-live@x.test"}
     assert all("message" in json.loads(a["body"]) for a in answers[1:])
-    assert answers[4]["headers"]["Retry-After"] == "1"
+    # (the table gone is the deployment's fault: no Retry-After, no retry can fix it)
+    assert "Retry-After" not in answers[4]["headers"]

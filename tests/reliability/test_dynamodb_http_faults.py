@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cognito_mirror import MirrorReader, MirrorUnavailableError
+from cognito_mirror import ConfigurationError, MirrorReader, MirrorUnavailableError
 from cognito_mirror._dynamodb_http import DynamoDBHttpClient
 from tests.support.fixtures import TABLE
 from tests.support.loopback import Server, closed_port, json_server, silent_server
@@ -88,13 +88,190 @@ def test_throttling_on_every_attempt_is_a_503_after_the_configured_attempts() ->
         assert posts(server) == 2
 
 
+class Recorder:
+    """A MetricsSink that keeps the names it was given."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.names.append(name)
+
+
+@pytest.fixture(params=["http", "botocore"])
+def client_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The reader's client as `dynamodb_client` builds it: the botocore-free one inside Lambda, or
+    botocore's (MIRROR_READER_HTTP=botocore); both against the endpoint a test names."""
+    if request.param == "http":
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "consumer-dev-hello")
+    else:
+        monkeypatch.setenv("MIRROR_READER_HTTP", "botocore")
+    return str(request.param)
+
+
+def configured_reader(
+    monkeypatch: pytest.MonkeyPatch, url: str, region: str = "eu-west-1", **options: Any
+) -> MirrorReader:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+    return MirrorReader(TABLE, region=region, **options)
+
+
 @pytest.mark.parametrize(
-    "code", ["AccessDeniedException", "ResourceNotFoundException", "ValidationException"]
+    "code",
+    [
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "ValidationException",
+    ],
 )
-def test_an_error_that_retrying_cannot_fix_is_a_503_at_once(code: str) -> None:
+def test_an_error_no_retry_can_fix_is_a_counted_misconfiguration_at_once(
+    code: str, client_path: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given DynamoDB refusing the reader's deployment (permissions, table name, credentials)
     with json_server(answers((400, error(code)))) as server:
-        with pytest.raises(MirrorUnavailableError, match=code):
-            reader(server.url).get("ada")
+        metrics = Recorder()
+        one = configured_reader(monkeypatch, server.url, metrics=metrics)
+        # When a profile and a directory page are read
+        with pytest.raises(ConfigurationError, match=code) as read:
+            one.get("ada")
+        with pytest.raises(ConfigurationError, match=code):
+            one.find_by_email("ada@example.com")
+        # Then each is a 500 "Service misconfigured" (no Retry-After) after one request, counted
+        # and logged with the error code
+        assert read.value.status_code == 500 and "Retry-After" not in read.value.headers
+        assert posts(server) == 2
+        assert metrics.names.count("MirrorMisconfigured") == 2
+        assert any(code in record.getMessage() for record in caplog.records)
+
+
+def test_missing_credentials_are_a_misconfiguration(monkeypatch: pytest.MonkeyPatch) -> None:
+    with json_server(answers((200, ROW))) as server:
+        one = reader(server.url)
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        with pytest.raises(ConfigurationError, match="NoCredentialsError"):
+            one.get("ada")
+        assert posts(server) == 0
+
+
+@pytest.mark.parametrize("region", ["eu-west-1\n", "eu west 1", "eu-west-1\r\nX-Injected: 1", "ü"])
+def test_a_bad_region_with_an_explicit_endpoint_is_an_answer_not_a_crash(
+    region: str, client_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an explicit endpoint and a region no AWS client accepts
+    with json_server(answers((200, ROW))) as server:
+        one = configured_reader(monkeypatch, server.url, region=region)
+        # When the reader reads / Then a library error (500 misconfigured, or 503), no ValueError
+        with pytest.raises((ConfigurationError, MirrorUnavailableError)):
+            one.get("ada")
+        with pytest.raises((ConfigurationError, MirrorUnavailableError)):
+            one.find_by_email("ada@example.com")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html>captive portal</html>",
+        b"[1, 2]",
+        b"null",
+        {"Item": "ada"},
+        {"Item": {"sub": "ada"}},
+        {"Item": {"username": {"S": "ada"}}},
+        {"Item": {**ROW["Item"], "attributes": {"M": {"email": "ada@example.com"}}}},
+    ],
+)
+def test_a_200_that_is_not_dynamodbs_answer_is_a_503_never_cached_nor_repaired(
+    answer: Any, client_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given something answering 200 in DynamoDB's place, then DynamoDB answering again
+    repairs: list[Any] = []
+    with json_server(answers((200, answer), (200, ROW))) as server:
+        one = configured_reader(monkeypatch, server.url, repair=lambda payload: repairs.append(payload))
+        # When the user is read twice
+        with pytest.raises(MirrorUnavailableError, match="ResponseParserError"):
+            one.get("ada")
+        # Then the first is a 503, nothing was cached nor repaired, and the second reads the row
+        assert one.get("ada").attributes["email"] == "ada@example.com"
+        assert repairs == []
+
+
+@pytest.mark.parametrize("answer", [{}, {"Items": "ada"}, {"Items": [{"sub": {"S": 1}}]}, b"<html/>"])
+def test_a_query_answer_of_another_shape_is_a_503(
+    answer: Any, client_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with json_server(answers((200, answer))) as server:
+        one = configured_reader(monkeypatch, server.url)
+        with pytest.raises(MirrorUnavailableError, match="ResponseParserError"):
+            one.find_by_email("ada@example.com")
+
+
+def botocore_client(url: str) -> Any:
+    """botocore's own DynamoDB client, configured as `reader(url)`'s (standard mode, 2 attempts)."""
+    from botocore.config import Config
+    from botocore.session import Session
+
+    config = Config(
+        connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
+    )
+    return Session().create_client("dynamodb", "eu-west-1", endpoint_url=url, config=config)
+
+
+def http_client(url: str) -> DynamoDBHttpClient:
+    return DynamoDBHttpClient(url, "eu-west-1", 0.5, 1.0, 2)
+
+
+def requests_sent(make_client: Any, replies: list[tuple[int, Any]], calls: int) -> int:
+    """The requests one client sends for `calls` GetItems against a server answering `replies`."""
+    with json_server(answers(*replies)) as server:
+        client = make_client(server.url)
+        for _ in range(calls):
+            with contextlib.suppress(Exception):
+                client.get_item(TableName=TABLE, Key={"sub": {"S": "ada"}})
+        return posts(server)
+
+
+def test_an_outage_costs_dynamodb_no_more_requests_than_botocore_would_send() -> None:
+    # Given DynamoDB answering 500 to every request
+    outage = [(500, error("InternalServerError"))]
+    # When 100 reads fail through one client, botocore's and then the botocore-free one
+    botocore_count = requests_sent(botocore_client, outage, 100)
+    http_count = requests_sent(http_client, outage, 100)
+    # Then the retry quota stops retrying at the same point: the same number of requests
+    assert 100 < botocore_count < 200
+    assert http_count == botocore_count
+
+
+def test_successes_refill_the_retry_quota_as_botocore_does() -> None:
+    # Given an outage long enough to empty the quota, 20 answers, then the outage again
+    failed = (500, error("InternalServerError"))
+    emptied = requests_sent(botocore_client, [failed], 100)
+    replies = [failed] * emptied + [(200, ROW)] * 20 + [failed]
+    # When 130 reads go through one client, botocore's and then the botocore-free one
+    botocore_count = requests_sent(botocore_client, replies, 130)
+    http_count = requests_sent(http_client, replies, 130)
+    # Then the successes gave back the same retries to both: the same number of requests
+    assert botocore_count > emptied + 20 + 10
+    assert http_count == botocore_count
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(429, b""), (429, error("InternalServerError")), (400, error("PriorRequestNotComplete"))],
+    ids=["429-unmodeled", "429-modeled-code", "prior-request-not-complete"],
+)
+def test_each_answer_is_retried_exactly_as_botocore_retries_it(answer: tuple[int, Any]) -> None:
+    # Given DynamoDB always giving the same answer
+    # When 3 reads go through botocore's client and then the botocore-free one
+    # Then both send the same number of requests (a 429 with a modeled code is not retried)
+    assert requests_sent(http_client, [answer], 3) == requests_sent(botocore_client, [answer], 3)
+
+
+def test_the_reader_answers_503_at_once_when_the_quota_is_spent() -> None:
+    with json_server(answers((500, error("InternalServerError")))) as server:
+        client = http_client(server.url)
+        client.quota.available = 0
+        with pytest.raises(MirrorUnavailableError, match="InternalServerError"):
+            MirrorReader(TABLE, dynamodb=client).get("ada")
         assert posts(server) == 1
 
 

@@ -229,3 +229,16 @@ def test_a_bad_opt_out_value_fails_when_the_reader_is_built(
     # Then the deployment fault shows there, before any request
     with pytest.raises(ConfigurationError, match="MIRROR_READER_HTTP"):
         MirrorReader.from_env()
+
+
+def test_x_amz_retry_after_raises_the_pause_by_at_most_five_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cognito_mirror import _retries
+
+    # Given no jitter (the drawn factor is 0)
+    monkeypatch.setattr(_retries.random, "random", lambda: 0.0)
+    # When DynamoDB asks for 2 s, 9 s, or sends no usable header
+    # Then the pause is what it asks within 5 s of the computed one (botocore's rule)
+    assert _retries.backoff_seconds(1, False, "2000") == 2.0
+    assert _retries.backoff_seconds(1, False, "9000") == 5.0
+    assert _retries.backoff_seconds(1, True, "soon") == 0.0
+    assert _retries.backoff_seconds(1, True, None) == 0.0
