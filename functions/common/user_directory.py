@@ -56,7 +56,9 @@ def parse_users_query(params: Mapping[str, str] | None) -> UsersQuery:
     if value is None or not value.strip():
         raise BadRequestError("value must not be empty")
     raw_limit = params.get("limit", str(DEFAULT_LIMIT))
-    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
+    # Length first: int() refuses numbers of more than 4,300 digits with a ValueError.
+    digits = len(raw_limit) <= len(str(MAX_LIMIT)) and raw_limit.isascii() and raw_limit.isdigit()
+    if not (digits and 1 <= int(raw_limit) <= MAX_LIMIT):
         raise BadRequestError(f"limit must be a whole number in 1..{MAX_LIMIT}")
     return UsersQuery(attribute, value, int(raw_limit), params.get("cursor"))
 
