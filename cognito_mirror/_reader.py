@@ -221,17 +221,22 @@ class MirrorReader:
 
     # --- the user directory (GetItem/Query on the directory indexes only) ----------------------
 
-    def find_by_email(self, address: str) -> list[Profile]:
-        """The live users whose e-mail is `address` (any case, trimmed): normally one, [] if none."""
-        return list(self.iter_users("email", address))
+    def find_by_email(self, address: str, *, include_unverified: bool = False) -> list[Profile]:
+        """The live users whose verified e-mail is `address` (ASCII letters in any case): normally
+        one, [] if none. `include_unverified`: also those who set the address without verifying it."""
+        return list(self.iter_users("email", address, include_unverified=include_unverified))
 
-    def iter_users(self, attribute: str, value: str, *, page_size: int = 500) -> Iterator[Profile]:
+    def iter_users(
+        self, attribute: str, value: str, *, page_size: int = 500, include_unverified: bool = False
+    ) -> Iterator[Profile]:
         """Every live user whose indexed `attribute` is `value` (normalised as the mirror stores it),
-        read lazily page by page, in (shard, sub) order. Deleted users are never yielded. The
-        indexes are eventually consistent: a change shows up within about a second."""
+        read lazily page by page, in (shard, sub) order. Deleted users are never yielded; by e-mail,
+        nor users whose address is not verified unless `include_unverified`. The indexes are
+        eventually consistent: a change shows up within about a second."""
         slot, partitions = directory_query(self.indexed_attributes, attribute, value, page_size)
+        verified = None if include_unverified else attribute
         for partition in partitions:
-            yield from live_users(self._ddb, self.table_name, slot, partition, page_size)
+            yield from live_users(self._ddb, self.table_name, slot, partition, page_size, verified)
 
     # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
 

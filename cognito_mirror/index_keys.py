@@ -17,6 +17,7 @@ See docs/DIRECTORY.md.
 
 from __future__ import annotations
 
+import string
 import zlib
 from collections.abc import Mapping
 
@@ -46,10 +47,28 @@ def index_name(slot: int) -> str:
     return f"{INDEX_PREFIX}{slot}"
 
 
+# E-mail keys lowercase ASCII letters only: Unicode case folding and NFKC map look-alikes (the Kelvin
+# sign U+212A) onto ASCII letters, so "\u212aate@..." would share kate@...'s key.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+# Lookups by these attributes return, by default, only users whose value is verified (flag "true").
+VERIFICATION_FLAGS = {"email": "email_verified"}
+
+
 def normalise_value(attribute: str, value: str) -> str:
-    """The form stored and queried: trimmed; e-mail also lowercased (addresses match case-blind)."""
-    value = value.strip()
-    return value.lower() if attribute == "email" else value
+    """The form stored and queried: the value exactly as Cognito holds it (no trimming: "acme " is
+    another value than "acme"), except that an e-mail's ASCII letters are lowercased."""
+    return value.translate(_ASCII_LOWER) if attribute == "email" else value
+
+
+def is_indexable(normalised: str) -> bool:
+    """Blank values (empty, or whitespace only) are not indexed: nobody is found by them."""
+    return bool(normalised.strip())
+
+
+def is_verified(attribute: str, attributes: Mapping[str, str]) -> bool:
+    """Whether a user found by `attribute` has it verified (always, for an attribute without a flag)."""
+    flag = VERIFICATION_FLAGS.get(attribute)
+    return flag is None or attributes.get(flag) == "true"
 
 
 def shard_count(attribute: str) -> int:
@@ -74,7 +93,7 @@ def _fits(key: str) -> bool:
 def query_keys(attribute: str, value: str) -> list[str]:
     """Every partition key a query for `value` reads, in shard order ([] when it cannot be indexed)."""
     normalised = normalise_value(attribute, value)
-    if not normalised:
+    if not is_indexable(normalised):
         return []
     if shard_count(attribute) == 1:
         keys = [partition_key(attribute, normalised, None)]
@@ -91,7 +110,7 @@ def index_keys(sub: str, attributes: Mapping[str, str], indexed: tuple[str, ...]
         value = attributes.get(attribute)
         normalised = normalise_value(attribute, value) if isinstance(value, str) else ""
         key = None
-        if normalised:
+        if is_indexable(normalised):
             shard = None if shard_count(attribute) == 1 else shard_of(sub)
             key = partition_key(attribute, normalised, shard)
         keys[slot_attribute(slot)] = key if key is not None and _fits(key) else None
