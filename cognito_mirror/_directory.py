@@ -12,7 +12,14 @@ from typing import Any
 from cognito_mirror._aws import client_errors, error_code, is_tombstone
 from cognito_mirror._errors import DirectoryQueryError, MirrorUnavailableError
 from cognito_mirror._profile import Profile
-from cognito_mirror.index_keys import index_name, is_verified, query_keys, slot_attribute
+from cognito_mirror.index_keys import (
+    LAYOUT_SUB,
+    index_name,
+    is_verified,
+    layout_of,
+    query_keys,
+    slot_attribute,
+)
 
 # Rows whose sub starts with this are the mirror's own state, never a user.
 RESERVED_PREFIX = "#"
@@ -30,6 +37,15 @@ def directory_query(
     if not partitions:
         raise DirectoryQueryError("the value is empty or too long to be indexed")
     return indexed_attributes.index(attribute), partitions
+
+
+def stored_layout(ddb: Callable[[], Any], table: str) -> tuple[str, ...] | None:
+    """The table's layout record (index_keys.LAYOUT_SUB): its ordered indexed attributes, or None."""
+    try:
+        item = ddb().get_item(TableName=table, Key={"sub": {"S": LAYOUT_SUB}}).get("Item")
+    except client_errors() as exc:
+        raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
+    return layout_of(item)
 
 
 def live_users(

@@ -23,7 +23,7 @@ from cognito_mirror._config import (
     token_uses,
     valid_sub,
 )
-from cognito_mirror._directory import directory_query, live_users
+from cognito_mirror._directory import directory_query, live_users, stored_layout
 from cognito_mirror._errors import (
     ConfigurationError,
     MirrorUnavailableError,
@@ -34,7 +34,7 @@ from cognito_mirror._errors import (
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
 from cognito_mirror._repair import RepairCallable, invoke_repair_function, repaired_profile
-from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
+from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES, layout_error
 
 log = logging.getLogger("cognito_mirror.reader")
 
@@ -89,6 +89,8 @@ class MirrorReader:
             raise ConfigurationError(f"at most {MAX_INDEXED_ATTRIBUTES} indexed attributes")
         # In the mirror's MIRROR_INDEXED_ATTRIBUTES order: attribute i lives in index directory-<i>.
         self.indexed_attributes = tuple(indexed_attributes)
+        # The table's own layout (read once, at the first directory lookup); None: no record.
+        self._layout: tuple[tuple[str, ...] | None] | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> MirrorReader:
@@ -234,9 +236,19 @@ class MirrorReader:
         nor users whose address is not verified unless `include_unverified`. The indexes are
         eventually consistent: a change shows up within about a second."""
         slot, partitions = directory_query(self.indexed_attributes, attribute, value, page_size)
+        self._check_layout(attribute, slot)
         verified = None if include_unverified else attribute
         for partition in partitions:
             yield from live_users(self._ddb, self.table_name, slot, partition, page_size, verified)
+
+    def _check_layout(self, attribute: str, slot: int) -> None:
+        """ConfigurationError when the table indexes `attribute` elsewhere than `slot` (or not at all)."""
+        if self._layout is None:
+            self._layout = (stored_layout(self._ddb, self.table_name),)
+        stored = self._layout[0]
+        problem = None if stored is None else layout_error(stored, attribute, slot)
+        if problem is not None:
+            raise ConfigurationError(problem)
 
     # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
 

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_name, is_verified, query_keys, slot_attribute
+from models.directory_layout import check_layout
 from models.errors import DirectoryQueryError
 from models.record import live_snapshot_from_item
 from models.table import MirrorTable, mirror_table
@@ -83,6 +84,7 @@ def _plan(
     shard, last_key = (after.shard, after.last_key) if after is not None else (0, None)
     if not 0 <= shard < len(partitions):
         raise DirectoryQueryError("the continuation does not belong to this query")
+    check_layout(table, attribute, slot)
     key_name = slot_attribute(slot)
     if last_key is not None:
         _check_last_key(last_key, key_name, partitions[shard])
