@@ -12,7 +12,7 @@ from typing import Any
 from cognito_mirror._aws import answered_items, client_errors, dependency_error, is_tombstone
 from cognito_mirror._errors import DirectoryQueryError
 from cognito_mirror._profile import Profile
-from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
+from cognito_mirror.index_keys import index_name, is_verified, query_keys, slot_attribute
 
 # Rows whose sub starts with this are the mirror's own state, never a user.
 RESERVED_PREFIX = "#"
@@ -33,9 +33,10 @@ def directory_query(
 
 
 def live_users(
-    ddb: Callable[[], Any], table: str, slot: int, partition: str, page_size: int
+    ddb: Callable[[], Any], table: str, slot: int, partition: str, page_size: int, verified: str | None
 ) -> Iterator[Profile]:
-    """The live users of one index partition, page by page (tombstones and state rows skipped).
+    """The live users of one index partition, page by page (tombstones and state rows skipped), who
+    have attribute `verified` verified (None: every user).
 
     `ddb` builds (or returns) the client: a failure to build it is the mirror failing too (503), or
     misconfigured (500) when no retry can fix it (a bad region, missing credentials).
@@ -54,8 +55,11 @@ def live_users(
         except client_errors() as exc:
             raise dependency_error(exc, "mirror query") from exc
         for item in answered_items("Query", response):
-            if not is_tombstone(item) and not item["sub"]["S"].startswith(RESERVED_PREFIX):
-                yield Profile.from_item(item)
+            if is_tombstone(item) or item["sub"]["S"].startswith(RESERVED_PREFIX):
+                continue
+            profile = Profile.from_item(item)
+            if verified is None or is_verified(verified, profile.attributes):
+                yield profile
         if not response.get("LastEvaluatedKey"):
             return
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

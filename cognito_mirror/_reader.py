@@ -43,7 +43,13 @@ from cognito_mirror._errors import (
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
 from cognito_mirror._repair import RepairCallable, invoke_repair_function, repaired_profile
-from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
+from cognito_mirror.index_keys import (
+    DEFAULT_INDEXED_ATTRIBUTES,
+    LAYOUT_SUB,
+    MAX_INDEXED_ATTRIBUTES,
+    layout_error,
+    layout_of,
+)
 
 log = logging.getLogger("cognito_mirror.reader")
 
@@ -101,6 +107,8 @@ class MirrorReader:
             raise ConfigurationError(f"at most {MAX_INDEXED_ATTRIBUTES} indexed attributes")
         # In the mirror's MIRROR_INDEXED_ATTRIBUTES order: attribute i lives in index directory-<i>.
         self.indexed_attributes = tuple(indexed_attributes)
+        # The table's own layout (read once, at the first directory lookup); None: no record.
+        self._layout: tuple[tuple[str, ...] | None] | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> MirrorReader:
@@ -256,21 +264,36 @@ class MirrorReader:
 
     # --- the user directory (GetItem/Query on the directory indexes only) ----------------------
 
-    def find_by_email(self, address: str) -> list[Profile]:
-        """The live users whose e-mail is `address` (any case, trimmed): normally one, [] if none."""
-        return list(self.iter_users("email", address))
+    def find_by_email(self, address: str, *, include_unverified: bool = False) -> list[Profile]:
+        """The live users whose verified e-mail is `address` (ASCII letters in any case): normally
+        one, [] if none. `include_unverified`: also those who set the address without verifying it."""
+        return list(self.iter_users("email", address, include_unverified=include_unverified))
 
-    def iter_users(self, attribute: str, value: str, *, page_size: int = 500) -> Iterator[Profile]:
+    def iter_users(
+        self, attribute: str, value: str, *, page_size: int = 500, include_unverified: bool = False
+    ) -> Iterator[Profile]:
         """Every live user whose indexed `attribute` is `value` (normalised as the mirror stores it),
-        read lazily page by page, in (shard, sub) order. Deleted users are never yielded. The
-        indexes are eventually consistent: a change shows up within about a second."""
+        read lazily page by page, in (shard, sub) order. Deleted users are never yielded; by e-mail,
+        nor users whose address is not verified unless `include_unverified`. The indexes are
+        eventually consistent: a change shows up within about a second."""
         slot, partitions = directory_query(self.indexed_attributes, attribute, value, page_size)
+        self._check_layout(attribute, slot)
+        verified = None if include_unverified else attribute
         try:
             for partition in partitions:
-                yield from live_users(self._ddb, self.table_name, slot, partition, page_size)
+                yield from live_users(self._ddb, self.table_name, slot, partition, page_size, verified)
         except ConfigurationError as exc:
             self._misconfigured(exc)
             raise
+
+    def _check_layout(self, attribute: str, slot: int) -> None:
+        """ConfigurationError when the table indexes `attribute` elsewhere than `slot` (or not at all)."""
+        if self._layout is None:
+            self._layout = (layout_of(self._read_row(LAYOUT_SUB)),)
+        stored = self._layout[0]
+        problem = None if stored is None else layout_error(stored, attribute, slot)
+        if problem is not None:
+            raise ConfigurationError(problem)
 
     # --- clients (created lazily, once per reader, with bounded timeouts) -----------------------
 

@@ -17,8 +17,10 @@ See docs/DIRECTORY.md.
 
 from __future__ import annotations
 
+import string
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Index slots declared in serverless.yml (`directory-0`..`directory-2`): at most this many attributes.
 MAX_INDEXED_ATTRIBUTES = 3
@@ -46,10 +48,28 @@ def index_name(slot: int) -> str:
     return f"{INDEX_PREFIX}{slot}"
 
 
+# E-mail keys lowercase ASCII letters only: Unicode case folding and NFKC map look-alikes (the Kelvin
+# sign U+212A) onto ASCII letters, so "\u212aate@..." would share kate@...'s key.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+# Lookups by these attributes return, by default, only users whose value is verified (flag "true").
+VERIFICATION_FLAGS = {"email": "email_verified"}
+
+
 def normalise_value(attribute: str, value: str) -> str:
-    """The form stored and queried: trimmed; e-mail also lowercased (addresses match case-blind)."""
-    value = value.strip()
-    return value.lower() if attribute == "email" else value
+    """The form stored and queried: the value exactly as Cognito holds it (no trimming: "acme " is
+    another value than "acme"), except that an e-mail's ASCII letters are lowercased."""
+    return value.translate(_ASCII_LOWER) if attribute == "email" else value
+
+
+def is_indexable(normalised: str) -> bool:
+    """Blank values (empty, or whitespace only) are not indexed: nobody is found by them."""
+    return bool(normalised.strip())
+
+
+def is_verified(attribute: str, attributes: Mapping[str, str]) -> bool:
+    """Whether a user found by `attribute` has it verified (always, for an attribute without a flag)."""
+    flag = VERIFICATION_FLAGS.get(attribute)
+    return flag is None or attributes.get(flag) == "true"
 
 
 def shard_count(attribute: str) -> int:
@@ -74,7 +94,7 @@ def _fits(key: str) -> bool:
 def query_keys(attribute: str, value: str) -> list[str]:
     """Every partition key a query for `value` reads, in shard order ([] when it cannot be indexed)."""
     normalised = normalise_value(attribute, value)
-    if not normalised:
+    if not is_indexable(normalised):
         return []
     if shard_count(attribute) == 1:
         keys = [partition_key(attribute, normalised, None)]
@@ -91,8 +111,44 @@ def index_keys(sub: str, attributes: Mapping[str, str], indexed: tuple[str, ...]
         value = attributes.get(attribute)
         normalised = normalise_value(attribute, value) if isinstance(value, str) else ""
         key = None
-        if normalised:
+        if is_indexable(normalised):
             shard = None if shard_count(attribute) == 1 else shard_of(sub)
             key = partition_key(attribute, normalised, shard)
         keys[slot_attribute(slot)] = key if key is not None and _fits(key) else None
     return keys
+
+
+# The layout record: a reserved row (readers skip subs starting with "#") that the stack writes at
+# deploy (functions/directory_layout.py) with its ordered indexed attributes. A reader or command
+# configured with another order, or with an attribute the table does not index, would read the
+# wrong slot and find nobody: it reads this row once and fails loudly instead.
+LAYOUT_SUB = "#directory-layout"
+LAYOUT_FIELD = "indexed_attributes"
+
+
+def layout_item(indexed: Sequence[str]) -> dict[str, Any]:
+    """The layout record in DynamoDB's wire format."""
+    return {"sub": {"S": LAYOUT_SUB}, LAYOUT_FIELD: {"S": ",".join(indexed)}}
+
+
+def layout_of(item: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """The ordered indexed attributes of a layout record (None: no record, e.g. a stack deployed
+    before the record existed: nothing to check against)."""
+    if not item or not isinstance(item.get(LAYOUT_FIELD), Mapping):
+        return None
+    text = item[LAYOUT_FIELD].get("S")
+    if not isinstance(text, str):
+        return None
+    return tuple(name for name in text.split(",") if name)
+
+
+def layout_error(stored: Sequence[str], attribute: str, slot: int) -> str | None:
+    """Why querying slot `slot` for `attribute` cannot work on a table laid out as `stored` (None: it can)."""
+    if slot < len(stored) and stored[slot] == attribute:
+        return None
+    where = f"in slot {stored.index(attribute)}" if attribute in stored else "not at all"
+    return (
+        f"the mirror's table indexes {attribute!r} {where} (its layout: {','.join(stored) or 'none'}), "
+        f"but MIRROR_INDEXED_ATTRIBUTES puts it in slot {slot}: set it to the stack's "
+        "DirectoryIndexLayout output"
+    )

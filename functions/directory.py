@@ -37,8 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 found, 1 nothing matches, 2 usage or unusable value, 4 cannot run.",
     )
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--find-email", metavar="ADDRESS", help="users with this e-mail (any case)")
+    what.add_argument("--find-email", metavar="ADDRESS", help="users with this verified e-mail (any case)")
     what.add_argument("--find", metavar="ATTRIBUTE=VALUE", help="users whose indexed ATTRIBUTE is VALUE")
+    parser.add_argument(
+        "--include-unverified",
+        action="store_true",
+        help="by e-mail: also users who set the address without verifying it (default: verified only)",
+    )
     parser.add_argument("--limit", type=int, default=100, help=f"most users shown, 1-{MAX_LIMIT} (100)")
     add_aws_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -79,7 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = table_for_settings(admin_settings(args))
         while True:
             want = min(500, args.limit - len(users) + 1)
-            page = query_users(attribute, value, limit=want, after=after, table=table)
+            page = query_users(
+                attribute,
+                value,
+                limit=want,
+                after=after,
+                table=table,
+                include_unverified=args.include_unverified,
+            )
             users += page.users
             after = page.next
             if after is None or len(users) > args.limit:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_name, query_keys, slot_attribute
+from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_name, is_verified, query_keys, slot_attribute
+from models.directory_layout import check_layout
 from models.errors import DirectoryQueryError
 from models.record import live_snapshot_from_item
 from models.table import MirrorTable, mirror_table
@@ -59,17 +60,19 @@ def _check_last_key(last_key: dict[str, Any], key_name: str, partition: str) -> 
 
 @dataclass(frozen=True)
 class _Query:
-    """One query's table, index, key attribute, partitions (one per shard) and page size."""
+    """One query's table, index, key attribute, partitions (one per shard) and page size; and the
+    attribute a user must have verified to be listed (None: every user is)."""
 
     table: MirrorTable
     index: str
     key_name: str
     partitions: list[str]
     limit: int
+    verified: str | None
 
 
 def _plan(
-    table: MirrorTable, attribute: str, value: str, limit: int, after: Continuation | None
+    table: MirrorTable, attribute: str, value: str, limit: int, after: Continuation | None, unverified: bool
 ) -> tuple[_Query, int, dict[str, Any] | None]:
     """The query and where its page starts (shard, LastEvaluatedKey), or DirectoryQueryError."""
     slot = _slot(attribute, table.config.indexed_attributes)
@@ -81,10 +84,12 @@ def _plan(
     shard, last_key = (after.shard, after.last_key) if after is not None else (0, None)
     if not 0 <= shard < len(partitions):
         raise DirectoryQueryError("the continuation does not belong to this query")
+    check_layout(table, attribute, slot)
     key_name = slot_attribute(slot)
     if last_key is not None:
         _check_last_key(last_key, key_name, partitions[shard])
-    return _Query(table, index_name(slot), key_name, partitions, limit), shard, last_key
+    verified = None if unverified else attribute
+    return _Query(table, index_name(slot), key_name, partitions, limit, verified), shard, last_key
 
 
 def query_users(
@@ -94,10 +99,15 @@ def query_users(
     limit: int,
     after: Continuation | None = None,
     table: MirrorTable | None = None,
+    include_unverified: bool = False,
 ) -> DirectoryPage:
     """Up to `limit` live users whose `attribute` equals `value` (normalised), from `after` on, in
-    `table` (the process's by default) under its indexed attributes."""
-    query, shard, last_key = _plan(table or mirror_table(), attribute, value, limit, after)
+    `table` (the process's by default) under its indexed attributes. By e-mail, only users whose
+    address is verified unless `include_unverified` (filtered here, so every page but the last is
+    still full and a continuation resumes exactly)."""
+    query, shard, last_key = _plan(
+        table or mirror_table(), attribute, value, limit, after, include_unverified
+    )
     users: list[UserSnapshot] = []
     width = 1  # shards read at once: 1 until a shard read whole tells how full shards are
     whole: list[int] = []  # sizes of the shards read whole (from their start to their end)
@@ -146,7 +156,7 @@ def _take(
     """Add the live users of one answer; the page when it fills inside the answer."""
     for position, item in enumerate(items):
         found = live_snapshot_from_item(item)
-        if found is not None:
+        if found is not None and (query.verified is None or is_verified(query.verified, found.attributes)):
             users.append(found)
         if len(users) == query.limit and position < len(items) - 1:
             # The page fills inside this answer: resume right after the last item taken.

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
 from cognito_mirror._config import env, env_choice, env_csv, env_float, env_int
-from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES
+from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES, VERIFICATION_FLAGS
 from models.user import CUSTOM_PREFIX, is_allowed
 
 # Each indexed attribute (at most MAX_INDEXED_ATTRIBUTES) is a GSI slot of the table (`dir0`..`dir2`,
@@ -83,8 +83,10 @@ class Settings:
     # of `tenant_attribute` on their own mirrored row.
     tenant_admin_group: str = "tenant-admin"
     tenant_attribute: str = "custom:tenant"
-    # Signs GET /users cursors; None: a random key per container (docs/DIRECTORY.md).
+    # Signs GET /users cursors (an explicit key); else the stack's secret (its ARN), read once per
+    # container; neither: a random key per container (docs/DIRECTORY.md).
     cursor_key: bytes | None = None
+    cursor_key_secret: str | None = None
     # Cognito clients (functions/common/cognito.py): read-through in a request, and batch work.
     cognito_interactive: ClientBounds = INTERACTIVE_COGNITO
     cognito_batch: ClientBounds = BATCH_COGNITO
@@ -103,7 +105,10 @@ def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
         return ()
     names = env_csv("MIRROR_INDEXED_ATTRIBUTES")
     if not names:  # the default indexes what the allowlist mirrors of it; a chosen set must be mirrored
-        return tuple(attribute for attribute in DEFAULT_INDEXED_ATTRIBUTES if is_allowed(attribute, mirrored))
+        names = tuple(
+            attribute for attribute in DEFAULT_INDEXED_ATTRIBUTES if is_allowed(attribute, mirrored)
+        )
+        return _verifiable(names, mirrored)
     name = "MIRROR_INDEXED_ATTRIBUTES"
     if len(names) > MAX_INDEXED_ATTRIBUTES:
         raise ConfigurationError(
@@ -122,7 +127,18 @@ def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
             )
         if not is_allowed(attribute, mirrored):
             raise ConfigurationError(f"{name}: {attribute!r} is not mirrored (see MIRROR_ATTRIBUTES)")
-    return names
+    return _verifiable(names, mirrored)
+
+
+def _verifiable(indexed: tuple[str, ...], mirrored: frozenset[str] | None) -> tuple[str, ...]:
+    """Lookups by e-mail return verified addresses only: the flag must be mirrored, else none would."""
+    for attribute, flag in VERIFICATION_FLAGS.items():
+        if attribute in indexed and not is_allowed(flag, mirrored):
+            raise ConfigurationError(
+                f"MIRROR_INDEXED_ATTRIBUTES indexes {attribute} but MIRROR_ATTRIBUTES does not mirror "
+                f"{flag}: add {flag} (lookups return verified addresses only), or leave {attribute} unindexed"
+            )
+    return indexed
 
 
 # Cognito waits 5 s for a trigger: a budget past 4.5 s would leave no time to hand the event back.
@@ -178,6 +194,7 @@ def load_settings(given: Overrides | None = None) -> Settings:
         tenant_admin_group=env("MIRROR_TENANT_ADMIN_GROUP") or "tenant-admin",
         tenant_attribute=env("MIRROR_TENANT_ATTRIBUTE") or "custom:tenant",
         cursor_key=_cursor_key(),
+        cursor_key_secret=env("MIRROR_CURSOR_KEY_SECRET"),
         cognito_interactive=_cognito_bounds("MIRROR_COGNITO", INTERACTIVE_COGNITO),
         cognito_batch=_cognito_bounds("MIRROR_COGNITO_BATCH", BATCH_COGNITO),
         state_table_name=env("MIRROR_STATE_TABLE"),

@@ -1,11 +1,15 @@
-"""Opaque, signed cursors of GET /users: a directory Continuation bound to its query.
+"""Opaque, signed cursors of GET /users: a directory Continuation bound to its query, for one hour.
 
 A cursor is `<payload>.<mac>`, both base64url: the payload is the Continuation (shard and the index's
-LastEvaluatedKey), the mac an HMAC-SHA256 over the query (attribute, normalised value) and the
-payload. A cursor altered, forged, or taken from another query (another tenant, another value) fails
-the mac and is refused; the data layer checks the key's partition again. The key is
-MIRROR_CURSOR_KEY, or without it a random key per container: cursors then do not survive a cold
-start nor reach another container (the caller gets 400 and starts the listing again).
+LastEvaluatedKey) and the time it was issued, the mac an HMAC-SHA256 over the query (attribute,
+normalised value, whether unverified addresses are included) and the payload. A cursor altered,
+forged, or taken from another query (another tenant, another value) fails the mac and is refused
+("invalid for this query"); a genuine one older than CURSOR_LIFETIME_SECONDS is refused as expired.
+The data layer checks the key's partition again.
+
+The key, in this order: MIRROR_CURSOR_KEY (an explicit key); the stack's secret
+(MIRROR_CURSOR_KEY_SECRET, its ARN), read once per container with GetSecretValue when a cursor is
+first needed; else a random key per container (cursors then fail on another container).
 """
 
 from __future__ import annotations
@@ -16,27 +20,69 @@ import hashlib
 import hmac
 import json
 import secrets
-from functools import cache
+import threading
+import time
+from typing import Any
 
+from cognito_mirror import MirrorUnavailableError
+from cognito_mirror._aws import client_errors, error_code
 from cognito_mirror.index_keys import normalise_value
+from models.aws import create_client
 from models.directory import Continuation
 from models.settings import get_settings
 
 # A LastEvaluatedKey of the directory holds a sub and a key of at most 2048 bytes.
 MAX_CURSOR_CHARS = 4096
+# How long a cursor may be used after its page was served: long enough to page through any listing,
+# short enough that an old link is refused rather than resumed against changed data.
+CURSOR_LIFETIME_SECONDS = 3600
+
+_keys: dict[str, bytes] = {}
+_lock = threading.Lock()
 
 
 class CursorError(ValueError):
-    """The cursor is malformed, altered, or belongs to another query."""
+    """The cursor is malformed, altered, expired, or belongs to another query."""
 
 
-@cache
-def _random_key() -> bytes:
-    return secrets.token_bytes(32)
+def _now() -> int:
+    return int(time.time())
 
 
 def _key() -> bytes:
-    return get_settings().cursor_key or _random_key()
+    settings = get_settings()
+    if settings.cursor_key:
+        return settings.cursor_key
+    source = settings.cursor_key_secret or ""
+    key = _keys.get(source)
+    if key is None:
+        with _lock:
+            key = _keys.get(source)
+            if key is None:
+                key = _keys[source] = _read_secret(source) if source else secrets.token_bytes(32)
+    return key
+
+
+def _read_secret(arn: str) -> bytes:
+    """The stack's cursor key (a failure is not cached: the next request tries again)."""
+    from botocore.config import Config
+
+    settings = get_settings()
+    config = Config(
+        connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
+    )
+    try:
+        client: Any = create_client("secretsmanager", region=settings.region, config=config)
+        secret = client.get_secret_value(SecretId=arn)["SecretString"]
+    except client_errors() as exc:
+        raise MirrorUnavailableError(f"cursor key unavailable: {error_code(exc)}") from exc
+    return str(secret).encode()
+
+
+def reset_keys() -> None:
+    """Forget the container's keys (tests, or after the environment changed)."""
+    with _lock:
+        _keys.clear()
 
 
 def _b64(data: bytes) -> str:
@@ -47,18 +93,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(attribute: str, value: str, payload: bytes) -> bytes:
-    query = json.dumps([attribute, normalise_value(attribute, value)]).encode()
+def _mac(attribute: str, value: str, unverified: bool, payload: bytes) -> bytes:
+    query = json.dumps([attribute, normalise_value(attribute, value), unverified]).encode()
     return hmac.new(_key(), query + b"\n" + payload, hashlib.sha256).digest()
 
 
-def encode_cursor(attribute: str, value: str, after: Continuation) -> str:
-    payload = json.dumps({"s": after.shard, "k": after.last_key}, separators=(",", ":"), sort_keys=True)
-    return f"{_b64(payload.encode())}.{_b64(_mac(attribute, value, payload.encode()))}"
+def encode_cursor(attribute: str, value: str, after: Continuation, *, unverified: bool = False) -> str:
+    fields = {"s": after.shard, "k": after.last_key, "t": _now()}
+    payload = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(attribute, value, unverified, payload))}"
 
 
-def decode_cursor(attribute: str, value: str, cursor: str) -> Continuation:
-    """The Continuation of a cursor this API issued for this very query, else CursorError."""
+def decode_cursor(attribute: str, value: str, cursor: str, *, unverified: bool = False) -> Continuation:
+    """The Continuation of an unexpired cursor this API issued for this very query, else CursorError."""
     encoded, dot, mac = cursor.partition(".")
     if len(cursor) > MAX_CURSOR_CHARS or not dot:
         raise CursorError("malformed cursor")
@@ -69,7 +116,10 @@ def decode_cursor(attribute: str, value: str, cursor: str) -> Continuation:
     # One spelling per cursor: base64's spare bits and padding would let altered text decode alike.
     if _b64(payload) != encoded or _b64(signature) != mac:
         raise CursorError("malformed cursor")
-    if not hmac.compare_digest(signature, _mac(attribute, value, payload)):
-        raise CursorError("the cursor is invalid for this query (or expired): start the listing again")
+    if not hmac.compare_digest(signature, _mac(attribute, value, unverified, payload)):
+        raise CursorError("the cursor is invalid for this query: start the listing again")
     decoded = json.loads(payload)
+    issued = decoded.get("t")
+    if not isinstance(issued, int) or _now() - issued > CURSOR_LIFETIME_SECONDS:
+        raise CursorError("cursor expired: start the listing again")
     return Continuation(shard=decoded["s"], last_key=decoded["k"])

@@ -22,10 +22,13 @@ from models.errors import MirrorUnavailableError as TableUnavailableError
 from models.settings import get_settings
 from models.user import UserSnapshot
 
-PARAMETERS = ("email", "attribute", "value", "limit", "cursor")
+PARAMETERS = ("email", "attribute", "value", "limit", "cursor", "unverified")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
-_USAGE = "use ?email=<address> or ?attribute=<name>&value=<value>, with optional limit and cursor"
+_USAGE = (
+    "use ?email=<address> or ?attribute=<name>&value=<value>, with optional limit, cursor and "
+    "unverified=true (e-mail lookups: addresses nobody verified too)"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class UsersQuery:
     value: str
     limit: int
     cursor: str | None
+    # E-mail lookups: users whose address is not verified too.
+    include_unverified: bool = False
 
 
 def parse_users_query(params: Mapping[str, str] | None) -> UsersQuery:
@@ -56,9 +61,14 @@ def parse_users_query(params: Mapping[str, str] | None) -> UsersQuery:
     if value is None or not value.strip():
         raise BadRequestError("value must not be empty")
     raw_limit = params.get("limit", str(DEFAULT_LIMIT))
-    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
+    # Length first: int() refuses numbers of more than 4,300 digits with a ValueError.
+    digits = len(raw_limit) <= len(str(MAX_LIMIT)) and raw_limit.isascii() and raw_limit.isdigit()
+    if not (digits and 1 <= int(raw_limit) <= MAX_LIMIT):
         raise BadRequestError(f"limit must be a whole number in 1..{MAX_LIMIT}")
-    return UsersQuery(attribute, value, int(raw_limit), params.get("cursor"))
+    unverified = params.get("unverified", "false")
+    if unverified not in ("true", "false"):
+        raise BadRequestError("unverified must be true or false")
+    return UsersQuery(attribute, value, int(raw_limit), params.get("cursor"), unverified == "true")
 
 
 def authorised_query(params: Mapping[str, str] | None, require_group: Callable[[str], Profile]) -> UsersQuery:
@@ -97,11 +107,26 @@ def _profile(user: UserSnapshot) -> dict[str, Any]:
 def list_users(query: UsersQuery) -> dict[str, Any]:
     """One page: {"users": [<profile>...], "cursor": <next page's cursor or None>}."""
     try:
-        after = decode_cursor(query.attribute, query.value, query.cursor) if query.cursor else None
-        page = query_users(query.attribute, query.value, limit=query.limit, after=after)
+        unverified = query.include_unverified
+        after = (
+            decode_cursor(query.attribute, query.value, query.cursor, unverified=unverified)
+            if query.cursor
+            else None
+        )
+        page = query_users(
+            query.attribute,
+            query.value,
+            limit=query.limit,
+            after=after,
+            include_unverified=query.include_unverified,
+        )
     except (CursorError, DirectoryQueryError) as exc:
         raise BadRequestError(str(exc)) from exc
     except TableUnavailableError as exc:
         raise MirrorUnavailableError(str(exc)) from exc
-    cursor = encode_cursor(query.attribute, query.value, page.next) if page.next else None
+    cursor = (
+        encode_cursor(query.attribute, query.value, page.next, unverified=query.include_unverified)
+        if page.next
+        else None
+    )
     return {"users": [_profile(user) for user in page.users], "cursor": cursor}

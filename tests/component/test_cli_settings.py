@@ -53,7 +53,7 @@ def test_two_directory_lookups_in_one_process_read_their_own_tables_and_leave_th
 ) -> None:
     # Given a user mirrored in the other table only
     create_table(boto3.client("dynamodb"), OTHER_TABLE)
-    sub = cognito.create_user("cy", email="cy@example.com")
+    sub = cognito.create_user("cy", email="cy@example.com", email_verified="true")
     assert fill(cognito, OTHER_TABLE) == 0
     capsys.readouterr()
     environment = dict(os.environ)

@@ -82,7 +82,7 @@ def test_an_indexed_attribute_that_is_not_mirrored_is_refused(monkeypatch: pytes
 
 def test_the_default_indexes_only_what_an_allowlist_mirrors(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an allowlist without the tenant attribute and no index setting
-    monkeypatch.setenv("MIRROR_ATTRIBUTES", "email,given_name")
+    monkeypatch.setenv("MIRROR_ATTRIBUTES", "email,email_verified,given_name")
     # When settings load / Then only e-mail is indexed (a deployment from before keeps starting)
     assert load_settings().indexed_attributes == ("email",)
 
@@ -96,10 +96,11 @@ def test_none_indexes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- normalisation and keys ---------------------------------------------------------------------
 
 
-def test_email_is_normalised_case_blind_and_trimmed_other_values_trimmed_only() -> None:
+def test_email_is_normalised_ascii_case_blind_and_other_values_kept_exactly() -> None:
     # Given values as users and operators type them / When normalised / Then
-    assert normalise_value("email", "  Alice@Example.COM ") == "alice@example.com"
-    assert normalise_value(TENANT, "  Acme Corp ") == "Acme Corp"
+    assert normalise_value("email", "Alice@Example.COM") == "alice@example.com"
+    assert normalise_value("email", " Élise@X.io") == " Élise@x.io"
+    assert normalise_value(TENANT, "  Acme Corp ") == "  Acme Corp "
 
 
 def test_email_keys_are_unsharded_and_tenant_keys_carry_the_users_shard() -> None:
@@ -125,7 +126,7 @@ def test_an_empty_or_oversized_value_is_not_indexed() -> None:
 
 def test_a_snapshot_carries_the_index_keys_of_the_attributes_it_has(raw_item: Any) -> None:
     # Given a user with an e-mail but no tenant
-    mirror_table().put_snapshot(user("s1", email=" Jane@Example.com"))
+    mirror_table().put_snapshot(user("s1", email="Jane@Example.com"))
     # Then the row has the e-mail key and no tenant key (the tenant index stays sparse)
     item = raw_item("s1")
     assert item["dir0"] == {"S": "email#jane@example.com"}
@@ -162,15 +163,21 @@ def test_a_tombstone_removes_every_index_key_and_a_revive_restores_them(raw_item
 
 def test_find_by_email_matches_whatever_the_case_and_returns_the_listing_fields() -> None:
     # Given a user stored with a mixed-case e-mail
-    mirror_table().put_snapshot(user("s1", email="Jane.Doe@Example.com", given_name="Jane"))
+    mirror_table().put_snapshot(
+        user("s1", email="Jane.Doe@Example.com", email_verified="true", given_name="Jane")
+    )
     # When an operator looks for the address in another case
-    page = query_users("email", "  JANE.DOE@example.COM", limit=5)
+    page = query_users("email", "JANE.DOE@example.COM", limit=5)
     # Then the user comes back whole, and the listing is complete
     assert page.next is None
     assert [(u.sub, u.username, u.status, u.enabled, u.observed_at) for u in page.users] == [
         ("s1", "user-s1", "CONFIRMED", True, 100)
     ]
-    assert page.users[0].attributes == {"email": "Jane.Doe@Example.com", "given_name": "Jane"}
+    assert page.users[0].attributes == {
+        "email": "Jane.Doe@Example.com",
+        "email_verified": "true",
+        "given_name": "Jane",
+    }
 
 
 def test_a_tenant_listing_merges_every_shard_in_a_stable_order_page_by_page() -> None:
@@ -318,7 +325,7 @@ def directory_cli(*args: str) -> int:
 
 def test_the_command_finds_a_user_by_email_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     # Given a mirrored user
-    mirror_table().put_snapshot(user("s1", email="Jane@Example.com"))
+    mirror_table().put_snapshot(user("s1", email="Jane@Example.com", email_verified="true"))
     # When an operator looks the address up in another case
     code = directory_cli("--find-email", "jane@EXAMPLE.com", "--json")
     # Then exit 0 and the user, complete

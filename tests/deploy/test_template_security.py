@@ -44,6 +44,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "table"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
+        ("secretsmanager:GetSecretValue", "cursor-key"),
     }
     | {("dynamodb:Query", f"directory-{slot}") for slot in range(3)},
     "attributeSync": LOGS
@@ -84,6 +85,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("cognito-idp:ListUsers", "pool"),
         ("dynamodb:PutItem", "table"),
     },
+    # Only the layout record (a condition on its key; tests/deploy/test_directory_template.py).
+    "directoryLayout": LOGS | KMS | {("dynamodb:PutItem", "table")},
 }
 # The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
 KMS_KEY_IF_SET = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
@@ -147,6 +150,7 @@ def target_of(resource: str, function: str, mode: str) -> str:
         get_att("MirrorTable", "StreamArn"): "stream",
         get_att("UserEventBus"): "bus",
         get_att("UserEventsDeadLetterQueue"): "events-dlq",
+        json.dumps({"Ref": "CursorKeySecret"}): "cursor-key",
     }
     if resource in named:
         return named[resource]
@@ -569,6 +573,7 @@ def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:
         "reconcile": 1,
         "userEvents": 10,
         "repairUser": 10,
+        "directoryLayout": 1,
     }
     # and the sync's reservation covers its event source's maximum concurrency (AWS's advice)
     assert mapping["ScalingConfig"]["MaximumConcurrency"] == 5

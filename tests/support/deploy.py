@@ -10,6 +10,7 @@ FUNCTIONS = (
     "reconcile",
     "userEvents",
     "repairUser",
+    "directoryLayout",
 )
 
 

@@ -30,6 +30,7 @@ def reset_process_state() -> None:
     """Forget every per-process singleton (settings, tables, caches, clients)."""
     from cognito_mirror._reader import reset_default_reader
     from functions.common import cognito
+    from functions.common.cursor import reset_keys
     from functions.common.reader import mirror_reader
     from models.settings import get_settings
     from models.state import state_table_for_settings
@@ -41,6 +42,7 @@ def reset_process_state() -> None:
     mirror_reader.cache_clear()
     reset_default_reader()
     cognito.reset_clients()
+    reset_keys()
 
 
 @pytest.fixture

@@ -33,12 +33,12 @@ def test_the_arguments_win_over_the_environment_which_is_left_alone(monkeypatch:
 def test_what_the_arguments_do_not_give_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a region and an allowlist in the environment only
     monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
-    monkeypatch.setenv("MIRROR_ATTRIBUTES", "email,custom:tenant")
+    monkeypatch.setenv("MIRROR_ATTRIBUTES", "email,email_verified,custom:tenant")
     # When the CLI builds its settings without --region
     settings = admin_settings(build_parser().parse_args(arguments()))
     # Then the environment gave them
     assert settings.region == "ap-southeast-2"
-    assert settings.mirror_attributes == frozenset({"email", "custom:tenant"})
+    assert settings.mirror_attributes == frozenset({"email", "email_verified", "custom:tenant"})
     assert settings.aws_profile is None
 
 
