@@ -48,6 +48,12 @@ def subs(response: dict[str, Any]) -> list[str]:
     return sorted(user["sub"] for user in body(response)["users"])
 
 
+@pytest.fixture(autouse=True)
+def _live_admin(aws: None) -> None:
+    """The administrator's own mirrored user, live and enabled: a privilege needs it."""
+    store(ADMIN)
+
+
 @pytest.fixture
 def kate_and_impostors() -> None:
     store("kate", email="Kate@Example.com", email_verified="true")

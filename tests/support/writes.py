@@ -96,6 +96,13 @@ def revive_tombstone(table: MirrorTable, _: StateTable) -> object:
     return table.revive_tombstone(SNAPSHOT)
 
 
+def write_layout(table: MirrorTable, _: StateTable) -> object:
+    from models.directory_layout import write_layout as write
+
+    write(table, INDEXED)
+    return None
+
+
 def save_state(_: MirrorTable, state: StateTable) -> object:
     state.save("reconcile", "{}")
     state.save("reconcile", None)
@@ -109,6 +116,7 @@ ROLE_WRITES: dict[str, dict[str, list[Writer]]] = {
     "api": {"table": [put_snapshot]},  # the in-process repair of a miss
     "repairUser": {"table": [put_snapshot]},
     "attributeSync": {"table": [put_snapshot, put_tombstone]},
+    "directoryLayout": {"table": [write_layout]},  # the deploy-time layout record
     "reconcile": {
         "table": [put_snapshot, put_snapshots, revive_tombstone, put_tombstone],
         "state-table": [save_state],
