@@ -29,7 +29,7 @@ def _target() -> None:
 
 
 def mirror(sub: str, username: str, email: str, tenant: str, *, enabled: bool = True) -> None:
-    attributes = {"email": email, TENANT: tenant}
+    attributes = {"email": email, "email_verified": "true", TENANT: tenant}
     mirror_table().put_snapshot(UserSnapshot(sub, username, attributes, "CONFIRMED", enabled, now_us(), "t"))
 
 

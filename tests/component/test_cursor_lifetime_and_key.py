@@ -34,6 +34,10 @@ def call(params: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def acme() -> None:
+    # The administrator's own live row (a privilege needs it) and six users of one tenant.
+    mirror_table().put_snapshot(
+        UserSnapshot(ADMIN, "root", {}, "CONFIRMED", True, 1_764_000_000_000_000, "t")
+    )
     for i in range(6):
         mirror_table().put_snapshot(
             UserSnapshot(
