@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-# Shared moto/no-network fixtures, and the session-wide guard that fails the run on PII in logs.
-pytest_plugins = ["tests.support.fixtures", "tests.support.pii_watch"]
+# Shared moto/no-network fixtures, the session-wide guard that fails the run on PII in logs, and the
+# xdist groups that keep each shared local service in one worker.
+pytest_plugins = ["tests.support.fixtures", "tests.support.pii_watch", "tests.support.parallel"]
 
 # Set before any client exists. Endpoint variables are removed so moto intercepts everything.
 for _name in list(os.environ):

@@ -1,7 +1,7 @@
 """attribute_sync over real HTTP: Amazon's DynamoDB Local for the mirror, moto's server for Cognito.
 
 DynamoDB Local is the session's (tests/support/dynamodb_local.py); moto's server listens on 127.0.0.1,
-port SYNC_IT_COGNITO_PORT (default 11001).
+port SYNC_IT_COGNITO_PORT (default: one the kernel picks, so parallel runs never collide).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from scripts.table import create_table
 from scripts.user_pool import create_pool, create_user
 from tests.support.fixtures import reset_process_state
 from tests.support.helpers import FakeLambdaContext
+from tests.support.loopback import free_port
 from tests.support.sync_events import cloudtrail, eventbridge, failed_ids, sqs_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.loopback]
 
-COGNITO_PORT = int(os.environ.get("SYNC_IT_COGNITO_PORT", "11001"))
 TABLE = "mirror-sync-it"
 
 
@@ -31,15 +31,16 @@ def stack(local_endpoint: str) -> Iterator[Any]:
     """DynamoDB Local with the mirror table, and a moto Cognito server with one pool."""
     from moto.server import ThreadedMotoServer
 
-    if port_in_use(COGNITO_PORT):
-        pytest.skip(f"port {COGNITO_PORT} is in use (set SYNC_IT_COGNITO_PORT)")
-    cognito_server = ThreadedMotoServer(ip_address="127.0.0.1", port=COGNITO_PORT, verbose=False)
+    port = int(os.environ.get("SYNC_IT_COGNITO_PORT") or free_port())
+    if port_in_use(port):
+        pytest.skip(f"port {port} is in use (set SYNC_IT_COGNITO_PORT)")
+    cognito_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     cognito_server.start()
     try:
-        wait_for_port(COGNITO_PORT, 10)
+        wait_for_port(port, 10)
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AWS_ENDPOINT_URL_DYNAMODB", local_endpoint)
-            env.setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", f"http://127.0.0.1:{COGNITO_PORT}")
+            env.setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", f"http://127.0.0.1:{port}")
             env.setenv("MIRROR_TABLE", TABLE)
             env.setenv("MIRROR_DDB_READ_TIMEOUT", "5")
             dynamodb = boto3.client("dynamodb")

@@ -49,21 +49,11 @@ def test_subs_and_attribute_names_are_not_leaks() -> None:
     assert watch.scan(record_text(record), "test") == []
 
 
-def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
-    # Given a passing test that logs a fixture email through the standard logging module
-    (tmp_path / "test_leaky.py").write_text(
-        textwrap.dedent(
-            """
-            import logging
-
-            def test_leaks():
-                logging.getLogger("app").warning("user %s", "jane.doe@example.com")
-            """
-        )
-    )
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    # When pytest runs it with the guard loaded
-    result = subprocess.run(  # noqa: S603 - our own interpreter on our own file
+def run_guarded(folder: Path, test_source: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """pytest on one test file in `folder` with the guard loaded (and `options`), in a child process."""
+    (folder / "test_leaky.py").write_text(textwrap.dedent(test_source))
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    return subprocess.run(  # noqa: S603 - our own interpreter on our own file
         [
             sys.executable,
             "-m",
@@ -73,16 +63,49 @@ def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
             "tests.support.pii_watch",
             "-p",
             "no:cacheprovider",
-            str(tmp_path),
+            *options,
+            str(folder),
         ],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=folder,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         timeout=120,
         check=False,
     )
+
+
+def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
+    # Given a passing test that logs a fixture email through the standard logging module
+    source = """
+        import logging
+
+        def test_leaks():
+            logging.getLogger("app").warning("user %s", "jane.doe@example.com")
+        """
+    # When pytest runs it with the guard loaded
+    result = run_guarded(tmp_path, source)
     # Then the test passes but the session fails, naming the leak without printing it whole
+    assert "1 passed" in result.stdout
+    assert result.returncode == 1
+    assert "PII found in log output" in result.stdout
+    assert "jane.doe@example.com" not in result.stdout.split("PII found in log output", 1)[1]
+
+
+def test_a_leak_inside_a_parallel_worker_fails_the_whole_session(tmp_path: Path) -> None:
+    # Given a passing test whose log record carries a fixture email but reaches no captured output
+    source = """
+        import logging
+
+        def test_leaks():
+            quiet = logging.getLogger("quiet")
+            quiet.propagate = False
+            quiet.addHandler(logging.NullHandler())
+            quiet.warning("user %s", "jane.doe@example.com")
+        """
+    # When pytest runs it in two xdist workers with the guard loaded
+    result = run_guarded(tmp_path, source, "-n", "2")
+    # Then the worker's finding fails the controller's session, masked in its summary
     assert "1 passed" in result.stdout
     assert result.returncode == 1
     assert "PII found in log output" in result.stdout

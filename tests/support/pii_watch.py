@@ -7,6 +7,9 @@ attribute NAMES, never attribute values.
 
 Watched values: every email/name/phone attribute found in tests/events/*.json, plus whatever tests
 register with `watch(...)` (and the `PII_VALUES` pool the fuzzers draw from).
+
+Under pytest-xdist each worker scans its own tests and hands its findings to the controller at the
+end (`workeroutput`), which fails the session and prints the summary for all of them.
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ class LeakWatch:
     current: str = "<session>"
     # Tests that leak on purpose (the guard's own tests): their captured output is not scanned.
     exempt: set[str] = field(default_factory=set)
+    # False on an xdist controller: its workers scan their tests' output (and know their `watch`es).
+    scans_output: bool = True
 
     def watch(self, values: Iterable[str]) -> None:
         self.values.update(v for v in values if isinstance(v, str) and len(v) >= _MIN_LEN)
@@ -122,10 +127,26 @@ class LeakWatch:
         self.scan(record_text(record), f"log record from {record.name!r} ({record.levelname})")
 
     def scan_output(self, nodeid: str, title: str, text: str) -> None:
-        if nodeid in self.exempt:
+        if nodeid in self.exempt or not self.scans_output:
             return
         self.texts_seen += 1
         self.scan(text, f"{title} of {nodeid}")
+
+    def findings(self) -> dict[str, Any]:
+        """What a worker hands its controller (plain data: it crosses a process boundary)."""
+        return {
+            "leaks": [[leak.where, leak.source, leak.value] for leak in self.leaks],
+            "records_seen": self.records_seen,
+            "texts_seen": self.texts_seen,
+            "values": sorted(self.values),
+        }
+
+    def merge(self, findings: dict[str, Any]) -> None:
+        """Add a worker's `findings()` to this (the controller's) watch."""
+        self.leaks.extend(Leak(*leak) for leak in findings["leaks"])
+        self.records_seen += findings["records_seen"]
+        self.texts_seen += findings["texts_seen"]
+        self.values.update(findings["values"])
 
     @contextlib.contextmanager
     def expecting_leak(self) -> Iterator[list[Leak]]:
@@ -183,7 +204,22 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         WATCH.scan_output(report.nodeid, title, content)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    WATCH.scans_output = not session.config.pluginmanager.hasplugin("dsession")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """An xdist worker finished: take over what it found."""
+    findings = getattr(node, "workeroutput", {}).get("pii_watch")
+    if findings is not None:
+        WATCH.merge(findings)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["pii_watch"] = WATCH.findings()
     if WATCH.leaks:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
