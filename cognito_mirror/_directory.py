@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cognito_mirror._aws import answered_items, client_errors, dependency_error, is_tombstone
+from cognito_mirror._aws import answered_items, client_errors, dependency_error
 from cognito_mirror._errors import DirectoryQueryError
 from cognito_mirror._profile import Profile
 from cognito_mirror.index_keys import index_name, is_verified, query_keys, slot_attribute
-
-# Rows whose sub starts with this are the mirror's own state, never a user.
-RESERVED_PREFIX = "#"
+from cognito_mirror.record import is_reserved, is_tombstone
 
 
 def directory_query(
@@ -55,7 +53,7 @@ def live_users(
         except client_errors() as exc:
             raise dependency_error(exc, "mirror query") from exc
         for item in answered_items("Query", response):
-            if is_tombstone(item) or item["sub"]["S"].startswith(RESERVED_PREFIX):
+            if is_tombstone(item) or is_reserved(item["sub"]["S"]):
                 continue
             profile = Profile.from_item(item)
             if verified is None or is_verified(verified, profile.attributes):

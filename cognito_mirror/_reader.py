@@ -17,7 +17,6 @@ from cognito_mirror._aws import (
     client_errors,
     dependency_error,
     dynamodb_client,
-    is_tombstone,
 )
 from cognito_mirror._cache import Answer, ProfileCache
 from cognito_mirror._config import (
@@ -28,7 +27,6 @@ from cognito_mirror._config import (
     jwt_config_from_env,
     reader_http_from_env,
     token_uses,
-    valid_sub,
 )
 from cognito_mirror._directory import directory_query, live_users
 from cognito_mirror._errors import (
@@ -50,6 +48,7 @@ from cognito_mirror.index_keys import (
     layout_error,
     layout_of,
 )
+from cognito_mirror.record import is_tombstone, valid_sub
 
 log = logging.getLogger("cognito_mirror.reader")
 
