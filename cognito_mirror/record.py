@@ -77,8 +77,8 @@ def row_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
         "sub": item["sub"]["S"],
         "username": _field(item, "username", "S"),
         "attributes": (
-            {name: value["S"] for name, value in raw.items() if isinstance(value, Mapping) and "S" in value}
-            if isinstance(raw, Mapping)
+            {name: value["S"] for name, value in raw.items() if isinstance(value, dict) and "S" in value}
+            if isinstance(raw, dict)
             else None
         ),
         "status": _field(item, "status", "S"),
@@ -90,8 +90,10 @@ def row_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _field(item: Mapping[str, Any], name: str, kind: str) -> Any:
+    # `dict`, not `Mapping`: every decoded answer is made of dicts, and an ABC check per field
+    # would cost a listing more than the rest of its decoding.
     value = item.get(name)
-    return value.get(kind) if isinstance(value, Mapping) else None
+    return value.get(kind) if isinstance(value, dict) else None
 
 
 def _decimal(text: Any) -> Decimal | None:

@@ -18,7 +18,6 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from cognito_mirror.index_keys import SLOT_NAMES
-from cognito_mirror.record import is_reserved, row_from_item
 from models.user import UserSnapshot
 
 
@@ -92,12 +91,9 @@ def record_from_item(item: dict[str, Any]) -> MirrorRecord:
     return MirrorRecord.from_raw_data(item)
 
 
-def live_snapshot_from_item(item: dict[str, Any]) -> UserSnapshot | None:
-    """The user of a raw item (wire format, e.g. a directory projection), or None for a tombstone
-    or a reserved row: read through the contract's `row_from_item`, no `MirrorRecord` per item."""
-    row = row_from_item(item)
-    if row["deleted"] or is_reserved(row["sub"]):
-        return None
+def snapshot_from_row(row: dict[str, Any]) -> UserSnapshot:
+    """The user of a live row of the contract (cognito_mirror.record.row_from_item): no
+    `MirrorRecord` per item, a listing reads thousands."""
     return UserSnapshot(
         sub=row["sub"],
         username=row["username"] or "",

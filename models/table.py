@@ -30,6 +30,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cognito_mirror.directory import query_request
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from cognito_mirror.record import FIELDS, USERNAME_INDEX, is_reserved
 from models import guard
@@ -299,16 +300,7 @@ class MirrorTable:
         self, index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One Query page of a GSI partition, in sort-key order: its raw items and LastEvaluatedKey."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.name,
-            "IndexName": index,
-            "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key_name},
-            "ExpressionAttributeValues": {":v": {"S": partition}},
-            "Limit": limit,
-        }
-        if start_key is not None:
-            kwargs["ExclusiveStartKey"] = start_key
+        kwargs = query_request(self.name, index, key_name, partition, limit, start_key)
         try:
             response = self.client.query(**kwargs)
         except _DATA_ERRORS as exc:

@@ -9,13 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from cognito_mirror import Profile
+from cognito_mirror.directory import plan_query, read_page
 from cognito_mirror.index_keys import SLOT_NAMES
 from cognito_mirror.record import FIELDS, INDEXES, KEY, TTL_FIELD, is_tombstone, row_from_item
-from models.record import MirrorRecord, live_snapshot_from_item
+from models.record import MirrorRecord, snapshot_from_row
 from scripts.table import table_properties
 from tests.support.record_schema import SCHEMA
 
@@ -81,9 +81,8 @@ def test_the_codec_reads_an_item_as_boto3s_deserializer_does() -> None:
 def test_the_profile_and_the_snapshot_of_an_item_are_read_from_the_same_row() -> None:
     # Given a live item
     # When the library and the stack read it
-    profile, snapshot = Profile.from_item(ITEM), live_snapshot_from_item(ITEM)
+    profile, snapshot = Profile.from_item(ITEM), snapshot_from_row(row_from_item(ITEM))
     # Then both carry the same user
-    assert snapshot is not None
     assert (profile.sub, profile.username, dict(profile.attributes), profile.status, profile.enabled) == (
         snapshot.sub,
         snapshot.username,
@@ -95,20 +94,25 @@ def test_the_profile_and_the_snapshot_of_an_item_are_read_from_the_same_row() ->
     assert snapshot.observed_at == 1700000000123456
 
 
-@pytest.mark.parametrize(
-    ("item", "listed"),
-    [
-        ({**ITEM, "deleted": {"BOOL": True}}, False),
-        ({**ITEM, "sub": {"S": "#directory-layout"}}, False),
-        (ITEM, True),
-    ],
-)
-def test_tombstones_and_reserved_rows_are_never_a_listed_user(item: dict[str, Any], listed: bool) -> None:
-    # Given a tombstone, a reserved row or a live user
-    # When the stack reads it as a user
-    # Then only the live user is one
-    assert (live_snapshot_from_item(item) is not None) is listed
-    assert is_tombstone(item) is (item["deleted"]["BOOL"] is True)
+def test_a_directory_page_lists_live_users_only_never_a_tombstone_or_a_reserved_row() -> None:
+    # Given an index partition holding a tombstone, a reserved row and a live user
+    tombstone = {**ITEM, "sub": {"S": "u-0"}, "deleted": {"BOOL": True}}
+    reserved = {**ITEM, "sub": {"S": "#directory-layout"}}
+    reads: list[tuple[str, str, str]] = []
+
+    def query_page(index: str, key: str, partition: str, limit: int, start: Any) -> Any:
+        reads.append((index, key, partition))
+        return [tombstone, reserved, ITEM], None
+
+    query = plan_query(
+        query_page, ("email",), "email", "Ada@Example.com", limit=10, max_limit=10, include_unverified=True
+    )
+    # When a page is read
+    page = read_page(query)
+    # Then only the live user is listed, from the e-mail's one partition, and the listing is complete
+    assert [row["sub"] for row in page.rows] == ["u-1"] and page.next is None
+    assert reads == [("directory-0", "dir0", "email#ada@example.com")]
+    assert is_tombstone(tombstone) and not is_tombstone(ITEM)
 
 
 def _private_imports(path: Path) -> list[str]:
