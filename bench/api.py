@@ -42,7 +42,7 @@ def bare_resolver() -> Any:
 
 
 def run(stack: Stack, *, hits: int, misses: int) -> Report:
-    from cognito_mirror._reader import default_reader
+    from cognito_mirror import default_reader
     from functions.api import app, handler
     from functions.common.reader import mirror_reader
     from models.table import mirror_table

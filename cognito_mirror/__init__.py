@@ -10,7 +10,8 @@ In a Powertools `APIGatewayHttpResolver`, the errors answer themselves (they are
 profile back. For a privileged route, `require_group(event, "admin")` checks the token's group and
 then the caller's own row, read fresh (403 unless the caller is a live, enabled member).
 Configuration comes from the environment (`MirrorReader.from_env()`) unless you build your own
-`MirrorReader`.
+`MirrorReader`. The row's contract (field names, tombstones, reserved rows, the wire-format codec)
+is `cognito_mirror.record`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cognito_mirror._errors import (
 from cognito_mirror._http import caller_profile, error_response, profile_middleware
 from cognito_mirror._identity import Caller
 from cognito_mirror._profile import Profile
-from cognito_mirror._reader import MirrorReader, default_reader
+from cognito_mirror._reader import MirrorReader, default_reader, reset_default_reader
 
 __all__ = [
     "AccessDeniedError",
@@ -47,11 +48,13 @@ __all__ = [
     "UserDisabledError",
     "UserNotFoundError",
     "caller_profile",
+    "default_reader",
     "error_response",
     "get_caller",
     "get_caller_profile",
     "profile_middleware",
     "require_group",
+    "reset_default_reader",
 ]
 
 

@@ -121,12 +121,6 @@ def client_errors() -> tuple[type[Exception], ...]:
     return tuple(errors)
 
 
-def is_tombstone(item: Mapping[str, Any]) -> bool:
-    """A mirror item (DynamoDB's wire format) that records a deleted user."""
-    deleted = item.get("deleted")
-    return isinstance(deleted, Mapping) and deleted.get("BOOL") is True
-
-
 def answered_items(operation: str, answer: Any) -> list[Mapping[str, Any]]:
     """GetItem's item (none or one) or a Query page's items. An answer of another shape is
     DynamoDB (or whatever answered in its place) failing: MirrorUnavailableError, as a 5xx."""

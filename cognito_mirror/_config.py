@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,12 +16,6 @@ from cognito_mirror._errors import ConfigurationError
 
 TOKEN_USES = frozenset({"access", "id"})
 MAX_JWT_LEEWAY_SECONDS = 60.0
-_SUB = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-def valid_sub(value: object) -> bool:
-    """Subs are UUIDs; anything outside this alphabet cannot be one (and is never looked up)."""
-    return isinstance(value, str) and _SUB.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

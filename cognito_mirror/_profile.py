@@ -9,6 +9,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from cognito_mirror.record import row_from_item
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -42,24 +44,9 @@ class Profile:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Profile:
-        """A live mirror item as GetItem/Query return it (DynamoDB's wire format), read field by
-        field: the same profile as `from_row` of the deserialized item, without a deserializer."""
-        raw = _field(item, "attributes", "M")
-        observed = _field(item, "observed_at", "N")
-        return cls.from_row(
-            {
-                "sub": item["sub"]["S"],
-                "username": _field(item, "username", "S"),
-                "attributes": (
-                    {name: value["S"] for name, value in raw.items() if "S" in value}
-                    if isinstance(raw, Mapping)
-                    else None
-                ),
-                "status": _field(item, "status", "S"),
-                "enabled": _field(item, "enabled", "BOOL"),
-                "observed_at": _decimal(observed),
-            }
-        )
+        """A live mirror item as GetItem/Query return it (DynamoDB's wire format): `from_row` of
+        the contract's row of it."""
+        return cls.from_row(row_from_item(item))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
@@ -104,15 +91,3 @@ def _micros(observed: Any) -> int:
         return 0
     micros = int(observed)
     return micros if 0 <= micros < _MAX_MICROS else 0
-
-
-def _field(item: Mapping[str, Any], name: str, kind: str) -> Any:
-    value = item.get(name)
-    return value.get(kind) if isinstance(value, Mapping) else None
-
-
-def _decimal(text: Any) -> Decimal | None:
-    try:
-        return Decimal(text) if isinstance(text, str) else None
-    except ArithmeticError:  # decimal.InvalidOperation: not a number
-        return None

@@ -1,6 +1,6 @@
 """MirrorReader: the caller's identity, then their row (one GetItem, cached), repaired on a miss.
 
-Its parts: the repair answers (`_repair.py`), the directory's index reads (`_directory.py`), DynamoDB
+Its parts: the repair answers (`_repair.py`), the directory's query (`directory.py`), DynamoDB
 and Lambda clients and items (`_aws.py`), the cache (`_cache.py`), identity (`_identity.py`, `_jwt.py`).
 """
 
@@ -17,7 +17,6 @@ from cognito_mirror._aws import (
     client_errors,
     dependency_error,
     dynamodb_client,
-    is_tombstone,
 )
 from cognito_mirror._cache import Answer, ProfileCache
 from cognito_mirror._config import (
@@ -28,9 +27,7 @@ from cognito_mirror._config import (
     jwt_config_from_env,
     reader_http_from_env,
     token_uses,
-    valid_sub,
 )
-from cognito_mirror._directory import directory_query, live_users
 from cognito_mirror._errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -43,6 +40,7 @@ from cognito_mirror._errors import (
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
 from cognito_mirror._repair import RepairCallable, invoke_repair_function, repaired_profile
+from cognito_mirror.directory import client_query_page, iter_rows, plan_query
 from cognito_mirror.index_keys import (
     DEFAULT_INDEXED_ATTRIBUTES,
     LAYOUT_SUB,
@@ -50,6 +48,7 @@ from cognito_mirror.index_keys import (
     layout_error,
     layout_of,
 )
+from cognito_mirror.record import is_tombstone, valid_sub
 
 log = logging.getLogger("cognito_mirror.reader")
 
@@ -276,12 +275,19 @@ class MirrorReader:
         read lazily page by page, in (shard, sub) order. Deleted users are never yielded; by e-mail,
         nor users whose address is not verified unless `include_unverified`. The indexes are
         eventually consistent: a change shows up within about a second."""
-        slot, partitions = directory_query(self.indexed_attributes, attribute, value, page_size)
-        self._check_layout(attribute, slot)
-        verified = None if include_unverified else attribute
+        query = plan_query(
+            client_query_page(self._ddb, self.table_name),
+            self.indexed_attributes,
+            attribute,
+            value,
+            limit=page_size,
+            max_limit=1000,
+            limit_name="page_size",
+            include_unverified=include_unverified,
+            check_layout=self._check_layout,
+        )
         try:
-            for partition in partitions:
-                yield from live_users(self._ddb, self.table_name, slot, partition, page_size, verified)
+            yield from (Profile.from_row(row) for row in iter_rows(query))
         except ConfigurationError as exc:
             self._misconfigured(exc)
             raise

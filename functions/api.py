@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 
-from functions.common.cognito import valid_sub
+from cognito_mirror.record import valid_sub
 from functions.common.observability import count_metric, logger, metrics
 from functions.common.reader import mirror_reader
 from functions.common.settings import check_at_cold_start

@@ -10,15 +10,15 @@
                                            unusable value or limit, foreign continuation (a 4xx)
 
 `error_code` names the AWS error code of a botocore error (else its type) for one-line messages: the
-library's one function (cognito_mirror/_aws.py), re-exported here for the layers above. The library's
-own errors (HTTP-mapped `ServiceError`s) are `cognito_mirror._errors`; settings keep
+library's one function (`cognito_mirror.aws_errors`), re-exported here for the layers above. The library's
+own errors (HTTP-mapped `ServiceError`s) are `cognito_mirror`'s; settings keep
 `models.settings.ConfigurationError`.
 """
 
 from __future__ import annotations
 
 import cognito_mirror
-from cognito_mirror._aws import error_code as error_code  # the one; re-exported for callers
+from cognito_mirror.aws_errors import error_code as error_code  # the one; re-exported for callers
 
 
 class MirrorUnavailableError(cognito_mirror.MirrorUnavailableError):

@@ -9,20 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from cognito_mirror.index_keys import SLOT_NAMES
+from cognito_mirror.record import FIELDS
 from models import guard
 from models.errors import MirrorUnavailableError
-from models.record import SNAPSHOT_FIELDS, WriteOutcome
+from models.record import WriteOutcome
 
 BATCH_STATEMENTS_MAX = 25
 
 
 def insert_statement(table: str, keys: list[str]) -> str:
-    fields = ", ".join(f"'{name}': ?" for name in (*SNAPSHOT_FIELDS, *keys))
+    fields = ", ".join(f"'{name}': ?" for name in (*FIELDS, *keys))
     return f'INSERT INTO "{table}" VALUE {{{fields}}}'
 
 
 def update_statement(table: str, keys: list[str]) -> str:
-    sets = " ".join(f'SET "{name}" = ?' for name in (*SNAPSHOT_FIELDS, *keys) if name != "sub")
+    sets = " ".join(f'SET "{name}" = ?' for name in (*FIELDS, *keys) if name != "sub")
     # Index keys the user no longer has leave their index (an absent key makes the row unlisted).
     removes = "".join(f' REMOVE "{name}"' for name in SLOT_NAMES if name not in keys)
     return f'UPDATE "{table}" {sets}{removes} WHERE "sub" = ?{guard.partiql_where(guard.SNAPSHOT)}'
@@ -32,9 +33,9 @@ def statement(item: dict[str, Any], table: str, *, insert: bool) -> dict[str, An
     """The INSERT or guarded UPDATE of one serialized snapshot row."""
     keys = [name for name in SLOT_NAMES if name in item]
     if insert:
-        params = [item[name] for name in (*SNAPSHOT_FIELDS, *keys)]
+        params = [item[name] for name in (*FIELDS, *keys)]
         return {"Statement": insert_statement(table, keys), "Parameters": params}
-    params = [item[name] for name in (*SNAPSHOT_FIELDS, *keys) if name != "sub"]
+    params = [item[name] for name in (*FIELDS, *keys) if name != "sub"]
     params += [item["sub"], item["observed_at"]]
     return {"Statement": update_statement(table, keys), "Parameters": params}
 

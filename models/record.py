@@ -1,5 +1,7 @@
-"""The mirror's row: its schema (a PynamoDB model used to serialize and parse rows, never to call
-DynamoDB: `models.table.MirrorTable` does that) and its conversions to and from a `UserSnapshot`."""
+"""The mirror's row on the write side: a PynamoDB model of the contract (cognito_mirror/record.py)
+that serializes the rows the mirror writes and parses the rows its engine reads back, never calling
+DynamoDB (`models.table.MirrorTable` does: see DESIGN.md, "The record"), and its conversions to and
+from a `UserSnapshot`."""
 
 from __future__ import annotations
 
@@ -13,18 +15,10 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from cognito_mirror.index_keys import SLOT_NAMES
 from models.user import UserSnapshot
-
-USERNAME_INDEX = "username-index"
-# Keys starting with "#" can never be a sub (see valid_sub). Old deployments kept engine state in
-# such rows of the users table; every reader still leaves them out.
-RESERVED_PREFIX = "#"
-# What a snapshot writes besides its directory keys, in a fixed order (the PartiQL forms use it).
-SNAPSHOT_FIELDS = ("sub", "username", "attributes", "status", "enabled", "observed_at", "source", "deleted")
 
 
 class WriteOutcome(enum.Enum):
@@ -33,22 +27,13 @@ class WriteOutcome(enum.Enum):
     SKIPPED = "skipped"
 
 
-class UsernameIndex(GlobalSecondaryIndex["MirrorRecord"]):
-    class Meta:
-        index_name = USERNAME_INDEX
-        projection = KeysOnlyProjection()
-
-    username = UnicodeAttribute(hash_key=True)
-
-
 class MirrorRecord(Model):
-    """One row per user, keyed by the immutable `sub`."""
+    """One row per user, keyed by the immutable `sub` (the attribute names are the contract's
+    `FIELDS`, its TTL and its directory keys; a test holds them equal).
 
-    class Meta:
-        # A schema only: the table's name, region and connection belong to `MirrorTable`.
-        table_name = "mirror"
-        region = "unused"
-        billing_mode = "PAY_PER_REQUEST"
+    No `Meta` on purpose: PynamoDB needs one only to reach a table, so any call to DynamoDB through
+    this class fails at once (AttributeError) instead of reaching a table by a made-up name.
+    """
 
     sub = UnicodeAttribute(hash_key=True)
     username = UnicodeAttribute(null=True)
@@ -64,7 +49,6 @@ class MirrorRecord(Model):
     dir0 = UnicodeAttribute(null=True)
     dir1 = UnicodeAttribute(null=True)
     dir2 = UnicodeAttribute(null=True)
-    by_username = UsernameIndex()
 
     @property
     def is_tombstone(self) -> bool:
@@ -107,22 +91,15 @@ def record_from_item(item: dict[str, Any]) -> MirrorRecord:
     return MirrorRecord.from_raw_data(item)
 
 
-def live_snapshot_from_item(item: dict[str, Any]) -> UserSnapshot | None:
-    """The user of a raw directory item (its projection), or None for a tombstone or reserved row.
-
-    Read straight from the wire format: a listing decodes thousands of these, and a full
-    `MirrorRecord` per item costs several times more than the Query itself on a fast store.
-    """
-    sub = item["sub"]["S"]
-    if item.get("deleted", {}).get("BOOL") or sub.startswith(RESERVED_PREFIX):
-        return None
-    attributes = item.get("attributes", {}).get("M", {})
+def snapshot_from_row(row: dict[str, Any]) -> UserSnapshot:
+    """The user of a live row of the contract (cognito_mirror.record.row_from_item): no
+    `MirrorRecord` per item, a listing reads thousands."""
     return UserSnapshot(
-        sub=sub,
-        username=item.get("username", {}).get("S", ""),
-        attributes={name: value["S"] for name, value in attributes.items() if "S" in value},
-        status=item.get("status", {}).get("S", "UNKNOWN"),
-        enabled=bool(item.get("enabled", {}).get("BOOL")),
-        observed_at=int(item["observed_at"]["N"]),
-        source=item.get("source", {}).get("S", ""),
+        sub=row["sub"],
+        username=row["username"] or "",
+        attributes=row["attributes"] or {},
+        status=row["status"] or "UNKNOWN",
+        enabled=bool(row["enabled"]),
+        observed_at=int(row["observed_at"]),
+        source=row["source"] or "",
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
-from cognito_mirror._config import env, env_choice, env_csv, env_float, env_int
+from cognito_mirror.config import env, env_choice, env_csv, env_float, env_int
 from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES, VERIFICATION_FLAGS
 from models.user import CUSTOM_PREFIX, is_allowed
 

@@ -30,15 +30,14 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cognito_mirror.directory import query_request
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
+from cognito_mirror.record import FIELDS, USERNAME_INDEX, is_reserved
 from models import guard
 from models.aws import create_client
 from models.errors import MirrorUnavailableError, error_code
 from models.partiql import put_snapshots
 from models.record import (
-    RESERVED_PREFIX,
-    SNAPSHOT_FIELDS,
-    USERNAME_INDEX,
     MirrorRecord,
     WriteOutcome,
     record_from_item,
@@ -176,7 +175,7 @@ class MirrorTable:
         the read (a deletion since) stands, and a second call finds no tombstone. The whole item is
         replaced, so the tombstone's TTL goes with it.
         """
-        if snapshot.sub.startswith(RESERVED_PREFIX):
+        if is_reserved(snapshot.sub):
             raise ValueError("a reserved engine-state key is not a user")
         return self._conditional_put(self.snapshot_record(snapshot), guard.REVIVE)
 
@@ -241,7 +240,7 @@ class MirrorTable:
 
     def get_records(self, subs: list[str]) -> dict[str, MirrorRecord]:
         """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
-        fields = [*SNAPSHOT_FIELDS, *SLOT_NAMES]
+        fields = [*FIELDS, *SLOT_NAMES]
         request = {
             "ProjectionExpression": ", ".join(f"#{name}" for name in fields),
             "ExpressionAttributeNames": {f"#{name}": name for name in fields},
@@ -289,7 +288,7 @@ class MirrorTable:
             while True:
                 response = self.client.scan(**kwargs)
                 for item in response.get("Items", []):
-                    if not item["sub"]["S"].startswith(RESERVED_PREFIX):
+                    if not is_reserved(item["sub"]["S"]):
                         yield record_from_item(item)
                 if "LastEvaluatedKey" not in response:
                     return
@@ -301,16 +300,7 @@ class MirrorTable:
         self, index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One Query page of a GSI partition, in sort-key order: its raw items and LastEvaluatedKey."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.name,
-            "IndexName": index,
-            "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key_name},
-            "ExpressionAttributeValues": {":v": {"S": partition}},
-            "Limit": limit,
-        }
-        if start_key is not None:
-            kwargs["ExclusiveStartKey"] = start_key
+        kwargs = query_request(self.name, index, key_name, partition, limit, start_key)
         try:
             response = self.client.query(**kwargs)
         except _DATA_ERRORS as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from cognito_mirror._config import env
+from cognito_mirror.config import env
 from models.settings import LAMBDA_DYNAMODB, ClientBounds, Overrides, Settings, load_settings
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
-from functions.common.cognito import valid_sub
+from cognito_mirror.record import valid_sub
 from functions.common.observability import loggable
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"

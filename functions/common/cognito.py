@@ -16,10 +16,10 @@ the settings it was given (an admin CLI's).
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import TYPE_CHECKING, Any
 
+from cognito_mirror.record import valid_sub
 from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
 from models.aws import create_client
 from models.errors import error_code
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "LimitExceededException"})
-_SUB_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-def valid_sub(value: str) -> bool:
-    """Subs are UUIDs; anything outside this alphabet cannot be one (and is never filtered on)."""
-    return _SUB_PATTERN.fullmatch(value) is not None
 
 
 _clients: dict[bool, CognitoIdentityProviderClient] = {}

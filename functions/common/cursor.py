@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from cognito_mirror import MirrorUnavailableError
-from cognito_mirror._aws import client_errors, error_code
+from cognito_mirror.aws_errors import client_errors, error_code
 from cognito_mirror.index_keys import normalise_value
 from models.aws import create_client
 from models.directory import Continuation

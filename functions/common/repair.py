@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from cognito_mirror import Profile
-from cognito_mirror._config import valid_sub
+from cognito_mirror.record import valid_sub
 from functions.common.cognito import read_user
 from functions.common.errors import ServiceUnavailableError
 from functions.common.observability import count_metric, logger

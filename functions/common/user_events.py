@@ -1,7 +1,7 @@
 """User change events: one DynamoDB Streams record of the mirror table → at most one event.
 
 The mirror's rows are full snapshots, so an event is the difference between the record's old and new
-images (read by the field names of the mirror's model, `models.record.MirrorRecord`):
+images (read by the record contract's codec, `cognito_mirror.record.row_from_item`):
 
 - no live row before (none, or a tombstone later repaired), a live row now → `User Created`;
 - a live row before and after, with a different attribute, status or enabled flag → `User Updated`
@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 from cognito_mirror import Profile
-from models.record import RESERVED_PREFIX, MirrorRecord
+from cognito_mirror.record import is_reserved, is_tombstone, row_from_item
 
 EVENT_SOURCE = "cognito-attribute-mirror"
 USER_CREATED = "User Created"
@@ -37,16 +38,6 @@ DETAIL_TYPES = (USER_CREATED, USER_UPDATED, USER_DELETED)
 PAYLOAD_FULL = "full"
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:cognito-attribute-mirror:user-events")
 ATTRIBUTE_PREFIX = "attributes."
-# The images are read by the mirror model's own attribute names (a raw reader: PynamoDB's
-# deserializer costs ~10x more, and a batch of 100 records must stay well under a second).
-_SUB = MirrorRecord.sub.attr_name
-_USERNAME = MirrorRecord.username.attr_name
-_ATTRIBUTES = MirrorRecord.attributes.attr_name
-_STATUS = MirrorRecord.status.attr_name
-_ENABLED = MirrorRecord.enabled.attr_name
-_OBSERVED_AT = MirrorRecord.observed_at.attr_name
-_SOURCE = MirrorRecord.source.attr_name
-_DELETED = MirrorRecord.deleted.attr_name
 
 
 class MalformedStreamRecordError(ValueError):
@@ -88,31 +79,39 @@ def _is_reserved(image: dict[str, Any] | None) -> bool:
     if not image:
         return False
     try:
-        return str(image[_SUB]["S"]).startswith(RESERVED_PREFIX)
+        return is_reserved(str(image["sub"]["S"]))
     except (KeyError, TypeError):
         return False
 
 
 def _row(image: dict[str, Any] | None) -> _Row | None:
+    """The row of an image, read by the contract's codec; a row the mirror could not have written
+    (no sub, no whole-number version, no writer) is MalformedStreamRecordError."""
     if not image:
         return None
     try:
-        attributes = image.get(_ATTRIBUTES, {}).get("M", {})
-        row = _Row(
-            sub=image[_SUB]["S"],
-            username=image.get(_USERNAME, {}).get("S"),
-            attributes={name: value["S"] for name, value in attributes.items()},
-            status=image.get(_STATUS, {}).get("S"),
-            enabled=image.get(_ENABLED, {}).get("BOOL"),
-            observed_at=int(image[_OBSERVED_AT]["N"]),
-            source=image[_SOURCE]["S"],
-            is_tombstone=bool(image.get(_DELETED, {}).get("BOOL", False)),
-        )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        row = row_from_item(image)
+    except (AttributeError, KeyError, TypeError) as exc:
         raise MalformedStreamRecordError(f"unreadable row image ({type(exc).__name__})") from exc
-    if not row.sub:
+    observed, source = row["observed_at"], row["source"]
+    if not _whole(observed) or not isinstance(source, str):
+        raise MalformedStreamRecordError("unreadable row image (observed_at or source)")
+    if not isinstance(row["sub"], str) or not row["sub"]:
         raise MalformedStreamRecordError("row image without a sub")
-    return row
+    return _Row(
+        sub=row["sub"],
+        username=row["username"],
+        attributes=row["attributes"] or {},
+        status=row["status"],
+        enabled=row["enabled"],
+        observed_at=int(observed),
+        source=source,
+        is_tombstone=row["deleted"],
+    )
+
+
+def _whole(number: Decimal | None) -> bool:
+    return number is not None and number.is_finite() and number == number.to_integral_value()
 
 
 def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
@@ -124,7 +123,7 @@ def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
     previous: dict[str, Any] = {}
     if names:
         previous["attributes"] = {name: before.get(name) for name in names}
-    for field in (_ENABLED, _STATUS):
+    for field in ("enabled", "status"):
         old_value = getattr(old, field) if old is not None else None
         if old_value != getattr(new, field):
             changes.append(field)
@@ -179,7 +178,7 @@ def removed_live_row(old_image: dict[str, Any] | None, new_image: dict[str, Any]
     exists in Cognito and the mirror's next read or reconcile writes the row back (`User Created`)."""
     if new_image or not old_image or _is_reserved(old_image):
         return False
-    return not old_image.get(_DELETED, {}).get("BOOL", False)
+    return not is_tombstone(old_image)
 
 
 def without_values(event: UserEvent) -> UserEvent:

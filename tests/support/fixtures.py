@@ -28,7 +28,7 @@ STATE = "mirror-state-test"
 
 def reset_process_state() -> None:
     """Forget every per-process singleton (settings, tables, caches, clients)."""
-    from cognito_mirror._reader import reset_default_reader
+    from cognito_mirror import reset_default_reader
     from functions.common import cognito
     from functions.common.cursor import reset_keys
     from functions.common.reader import mirror_reader

@@ -179,10 +179,6 @@ class Checkpoint:
     def flag(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM meta WHERE key = ?", (key,)))
 
-    def set_flag(self, key: str) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (key,))
-
     def segment(self, prefix: str) -> tuple[str | None, bool]:
         """Where a segment resumes: (token, done); (None, False) for a fresh start.
 

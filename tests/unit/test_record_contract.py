@@ -1,0 +1,141 @@
+"""The record contract (cognito_mirror.record) is the one the stack deploys, publishes and writes:
+the table's keys and indexes in serverless.yml, the fields of schemas/mirror-record.v1.json, the
+PynamoDB model of the write side; and its codec reads an item as boto3's deserializer does."""
+
+from __future__ import annotations
+
+import ast
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from cognito_mirror import Profile
+from cognito_mirror.directory import plan_query, read_page
+from cognito_mirror.index_keys import SLOT_NAMES
+from cognito_mirror.record import FIELDS, INDEXES, KEY, TTL_FIELD, is_tombstone, row_from_item
+from models.record import MirrorRecord, snapshot_from_row
+from scripts.table import table_properties
+from tests.support.record_schema import SCHEMA
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ("functions", "models", "scripts", "bench", "examples", "tests/support")
+
+ITEM: dict[str, Any] = {
+    "sub": {"S": "u-1"},
+    "username": {"S": "ada"},
+    "attributes": {"M": {"email": {"S": "ada@example.com"}, "odd": {"N": "1"}}},
+    "status": {"S": "CONFIRMED"},
+    "enabled": {"BOOL": True},
+    "observed_at": {"N": "1700000000123456"},
+    "source": {"S": "reconcile"},
+    "deleted": {"BOOL": False},
+    "dir0": {"S": "email#ada@example.com"},
+}
+
+
+def test_the_table_in_serverless_yml_has_the_contracts_key_indexes_and_ttl() -> None:
+    # Given the deployed table's definition
+    table = table_properties()
+    # Then its key is the contract's, its indexes are exactly the contract's, keyed the same way
+    assert table["KeySchema"] == [{"AttributeName": KEY, "KeyType": "HASH"}]
+    deployed = {
+        index["IndexName"]: tuple(key["AttributeName"] for key in index["KeySchema"])
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    assert deployed == {name: tuple(k for k in keys if k) for name, keys in INDEXES.items()}
+    assert table["TimeToLiveSpecification"]["AttributeName"] == TTL_FIELD
+    # And every key attribute it declares is a contract field or a directory slot
+    declared = {attribute["AttributeName"] for attribute in table["AttributeDefinitions"]}
+    assert declared <= {*FIELDS, *SLOT_NAMES}
+
+
+def test_the_published_schema_names_exactly_the_contracts_fields() -> None:
+    # Given the record's JSON Schema
+    defs = SCHEMA["$defs"]
+    # Then a live user holds the contract's fields and directory slots, a tombstone its key fields
+    # and the TTL, and nothing else
+    assert set(defs["user"]["properties"]) == {*FIELDS, *SLOT_NAMES}
+    assert set(defs["tombstone"]["properties"]) == {KEY, "observed_at", "source", "deleted", TTL_FIELD}
+
+
+def test_the_pynamodb_model_writes_the_contracts_attribute_names() -> None:
+    # Given the write side's model
+    names = {attribute.attr_name for attribute in MirrorRecord.get_attributes().values()}
+    # Then it models the contract's fields, the TTL and the directory slots, nothing else
+    assert names == {*FIELDS, TTL_FIELD, *SLOT_NAMES}
+
+
+def test_the_codec_reads_an_item_as_boto3s_deserializer_does() -> None:
+    # Given an item in DynamoDB's wire format
+    plain = {name: TypeDeserializer().deserialize(value) for name, value in ITEM.items()}
+    # When the contract reads it
+    row = row_from_item(ITEM)
+    # Then every field is the deserialized value (attributes: string values only)
+    assert set(row) == set(FIELDS)
+    assert row == {name: plain[name] for name in FIELDS} | {"attributes": {"email": "ada@example.com"}}
+    assert row["observed_at"] == Decimal("1700000000123456")
+
+
+def test_the_profile_and_the_snapshot_of_an_item_are_read_from_the_same_row() -> None:
+    # Given a live item
+    # When the library and the stack read it
+    profile, snapshot = Profile.from_item(ITEM), snapshot_from_row(row_from_item(ITEM))
+    # Then both carry the same user
+    assert (profile.sub, profile.username, dict(profile.attributes), profile.status, profile.enabled) == (
+        snapshot.sub,
+        snapshot.username,
+        snapshot.attributes,
+        snapshot.status,
+        snapshot.enabled,
+    )
+    assert profile.updated_at == "2023-11-14T22:13:20.123Z"
+    assert snapshot.observed_at == 1700000000123456
+
+
+def test_a_directory_page_lists_live_users_only_never_a_tombstone_or_a_reserved_row() -> None:
+    # Given an index partition holding a tombstone, a reserved row and a live user
+    tombstone = {**ITEM, "sub": {"S": "u-0"}, "deleted": {"BOOL": True}}
+    reserved = {**ITEM, "sub": {"S": "#directory-layout"}}
+    reads: list[tuple[str, str, str]] = []
+
+    def query_page(index: str, key: str, partition: str, limit: int, start: Any) -> Any:
+        reads.append((index, key, partition))
+        return [tombstone, reserved, ITEM], None
+
+    query = plan_query(
+        query_page, ("email",), "email", "Ada@Example.com", limit=10, max_limit=10, include_unverified=True
+    )
+    # When a page is read
+    page = read_page(query)
+    # Then only the live user is listed, from the e-mail's one partition, and the listing is complete
+    assert [row["sub"] for row in page.rows] == ["u-1"] and page.next is None
+    assert reads == [("directory-0", "dir0", "email#ada@example.com")]
+    assert is_tombstone(tombstone) and not is_tombstone(ITEM)
+
+
+def _private_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        found += [
+            f"{path.relative_to(ROOT)}:{node.lineno} {name}"
+            for name in names
+            if name.startswith("cognito_mirror.") and name.split(".")[1].startswith("_")
+        ]
+    return found
+
+
+def test_nothing_outside_the_library_imports_its_private_modules() -> None:
+    # Given every module the stack ships or runs (and the tests' shared helpers)
+    files = [path for folder in SHIPPED for path in sorted((ROOT / folder).rglob("*.py"))]
+    assert len(files) > 50
+    # When their imports are read
+    private = [found for path in files for found in _private_imports(path)]
+    # Then none reaches a private module of cognito_mirror
+    assert private == []
