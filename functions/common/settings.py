@@ -29,7 +29,7 @@ from models.settings import Settings, get_settings
 if TYPE_CHECKING:  # the engine's options: imported by reconcile only, not by every handler
     from functions.common.backfill.options import WriteMode
 
-# Bounds of the scheduled reconcile's knobs (README's configuration table).
+# Bounds of the scheduled reconcile's knobs (docs/CONFIGURATION.md).
 RECONCILE_MARGIN_MS = (1_000, 900_000)  # at most Lambda's 15-minute ceiling
 RECONCILE_SEGMENTS = ("1", "16", "256")  # sub-prefix partitions of the listing, as the CLI's --segments
 RECONCILE_MAX_RPS = (0.1, 30.0)  # ListUsers calls per second; 30 is the account's quota
