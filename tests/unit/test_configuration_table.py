@@ -1,4 +1,4 @@
-"""The configuration table (docs/CONFIGURATION.md) against the variables the code reads: none missing, none stale.
+"""docs/CONFIGURATION.md against the variables the code reads: none missing, none stale.
 
 The names are collected from the code itself: every first argument of the environment readers
 (`env`, `env_float`, `env_int`, `env_choice`, `env_csv`, `os.environ.get`, `os.getenv`) in
