@@ -28,7 +28,7 @@ from cognito_mirror._errors import (
     UserDisabledError,
     UserNotFoundError,
 )
-from cognito_mirror._http import caller_profile, error_response, profile_middleware
+from cognito_mirror._http import caller_profile, error_answer, error_response, profile_middleware
 from cognito_mirror._identity import Caller
 from cognito_mirror._profile import Profile
 from cognito_mirror._reader import MirrorReader, default_reader
@@ -47,6 +47,7 @@ __all__ = [
     "UserDisabledError",
     "UserNotFoundError",
     "caller_profile",
+    "error_answer",
     "error_response",
     "get_caller",
     "get_caller_profile",

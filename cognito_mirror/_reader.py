@@ -42,7 +42,7 @@ from cognito_mirror._errors import (
 )
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
-from cognito_mirror._repair import RepairCallable, invoke_repair_function, repaired_profile
+from cognito_mirror._repair import Repair, invoke_repair_function, repaired_profile
 from cognito_mirror.index_keys import (
     DEFAULT_INDEXED_ATTRIBUTES,
     LAYOUT_SUB,
@@ -73,7 +73,7 @@ class MirrorReader:
         cache_max_entries: int = 10_000,
         not_found_ttl_seconds: float = 30.0,
         stale_if_error_seconds: float = 300.0,
-        repair: str | RepairCallable | None = None,
+        repair: str | Repair | None = None,
         repair_timeout_seconds: float = 3.0,
         dynamodb: Any = None,
         lambda_client: Any = None,
@@ -257,10 +257,14 @@ class MirrorReader:
             log.info("mirror miss and no repair function: not found (sub %s)", sub)
             return None
         self._count("ProfileRepair")
-        payload = {"sub": sub, "username": username}
         if callable(self.repair):
-            return repaired_profile(self.repair(payload), sub)
-        return repaired_profile(invoke_repair_function(self._lambda_client, self.repair, payload), sub)
+            profile = self.repair(sub, username)
+        else:
+            payload = {"sub": sub, "username": username}
+            profile = repaired_profile(invoke_repair_function(self._lambda_client, self.repair, payload))
+        if profile is not None and profile.sub != sub:
+            raise MirrorUnavailableError("the repair answered another user")
+        return profile
 
     # --- the user directory (GetItem/Query on the directory indexes only) ----------------------
 

@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from models import guard
 from models.aws import create_client
-from models.errors import MirrorUnavailableError, error_code
+from models.errors import TableUnavailableError, error_code
 from models.partiql import put_snapshots
 from models.record import (
     RESERVED_PREFIX,
@@ -146,7 +146,7 @@ class MirrorTable:
             code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 return WriteOutcome.SKIPPED
-            raise MirrorUnavailableError(f"mirror write failed: {code}") from exc
+            raise TableUnavailableError(f"mirror write failed: {code}") from exc
         return WriteOutcome.WRITTEN
 
     def put_snapshot(self, snapshot: UserSnapshot) -> WriteOutcome:
@@ -159,7 +159,7 @@ class MirrorTable:
         try:
             return put_snapshots(self.client, self.name, items, missing=missing)
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
 
     def put_tombstone(self, sub: str, *, observed_at: int, source: str) -> WriteOutcome:
         """Mark `sub` deleted; later or late snapshots never bring it back until the TTL expires."""
@@ -204,7 +204,7 @@ class MirrorTable:
         except _DATA_ERRORS as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return WriteOutcome.SKIPPED
-            raise MirrorUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
         return WriteOutcome.WRITTEN
 
     # --- reads -----------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class MirrorTable:
                 TableName=self.name, Key={"sub": {"S": sub}}, ConsistentRead=consistent
             ).get("Item")
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
         return record_from_item(item) if item else None
 
     def find_subs_by_username(self, username: str) -> list[str]:
@@ -237,7 +237,7 @@ class MirrorTable:
                     return subs
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
 
     def get_records(self, subs: list[str]) -> dict[str, MirrorRecord]:
         """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
@@ -261,9 +261,9 @@ class MirrorTable:
                         break
                     time.sleep(0.05 * 2**round_)
                 if pending:
-                    raise MirrorUnavailableError("mirror batch read failed: UnprocessedKeys")
+                    raise TableUnavailableError("mirror batch read failed: UnprocessedKeys")
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror batch read failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror batch read failed: {error_code(exc)}") from exc
         return rows
 
     def scan_records(
@@ -295,7 +295,7 @@ class MirrorTable:
                     return
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror scan failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror scan failed: {error_code(exc)}") from exc
 
     def query_index(
         self, index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
@@ -314,7 +314,7 @@ class MirrorTable:
         try:
             response = self.client.query(**kwargs)
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
         return response.get("Items", []), response.get("LastEvaluatedKey")
 
 

@@ -3,8 +3,7 @@
 Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
 hot `GET /me` path never pays for it. Two profiles, each a setting (models/settings.py):
 - interactive (read-through inside an API request; `MIRROR_COGNITO_*`): by default 0.5 s connect,
-  1 s read, no retry, so a hung Cognito costs a caller at most ~1.5 s per call before a clear 503
-  (the client retries);
+  1 s read, one attempt, so a hung Cognito costs a caller at most ~1.5 s per call before a clear 503;
 - batch (sync, reconcile, backfill; `MIRROR_COGNITO_BATCH_*`): by default 1 s connect, 3 s read,
   3 attempts; their callers retry too (SQS redelivery, the engine's backoff), but a slow answer is
   better than a failed record.
@@ -20,7 +19,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
+from functions.common.errors import CognitoThrottledError, CognitoUnavailableError
 from models.aws import create_client
 from models.errors import error_code
 from models.settings import ClientBounds, Settings, get_settings
@@ -93,7 +92,7 @@ def _classify(exc: Exception) -> Exception:
     code = error_code(exc)
     if code in THROTTLE_CODES:
         return CognitoThrottledError(f"Cognito throttled: {code}")
-    return ServiceUnavailableError(f"Cognito call failed: {code}")
+    return CognitoUnavailableError(f"Cognito call failed: {code}")
 
 
 def read_user(
@@ -142,4 +141,4 @@ def read_user(
             return None
         raise _classify(exc) from exc
     except BotoCoreError as exc:
-        raise ServiceUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc
+        raise CognitoUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc

@@ -158,11 +158,10 @@ def test_a_privilege_is_never_granted_on_a_stale_copy_while_the_table_fails() ->
 
 def test_an_unknown_member_costs_one_repair_per_not_found_ttl() -> None:
     # Given a caller in the admin group whom neither the mirror nor the repair knows
-    repairs: list[dict[str, Any]] = []
+    repairs: list[str] = []
 
-    def repair(payload: dict[str, Any]) -> dict[str, Any]:
-        repairs.append(payload)
-        return {"found": False}
+    def repair(sub: str, username: str | None) -> None:
+        repairs.append(sub)
 
     reader = MirrorReader(TABLE, repair=repair, not_found_ttl_seconds=60)
     # When they make three privileged requests
