@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from typing import Any, Protocol
 
 from cognito_mirror._aws import (
@@ -20,16 +21,7 @@ from cognito_mirror._aws import (
     is_tombstone,
 )
 from cognito_mirror._cache import Answer, ProfileCache
-from cognito_mirror._config import (
-    JwtConfig,
-    env,
-    env_csv,
-    env_float,
-    jwt_config_from_env,
-    reader_http_from_env,
-    token_uses,
-    valid_sub,
-)
+from cognito_mirror._config import JwtConfig, ReaderSettings, token_uses, valid_sub
 from cognito_mirror._directory import directory_query, live_users
 from cognito_mirror._errors import (
     AccessDeniedError,
@@ -111,31 +103,18 @@ class MirrorReader:
         self._layout: tuple[tuple[str, ...] | None] | None = None
 
     @classmethod
+    def from_settings(cls, settings: ReaderSettings, **overrides: Any) -> MirrorReader:
+        """Configured by parsed settings; `overrides` (a repair callable, clients, metrics) win."""
+        options = {field.name: getattr(settings, field.name) for field in fields(settings)}
+        del options["table_name"]
+        options["repair"] = options.pop("repair_function")
+        options.update(overrides)
+        return cls(settings.table_name, **options)
+
+    @classmethod
     def from_env(cls, **overrides: Any) -> MirrorReader:
         """Configured by the mirror's variables (MIRROR_TABLE, MIRROR_CACHE_TTL_SECONDS, JWT_*, ...)."""
-        table = env("MIRROR_TABLE")
-        if table is None:
-            raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
-        reader_http_from_env()  # checked at cold start; read again when the client is built
-        settings: dict[str, Any] = {
-            "region": env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
-            "cache_ttl_seconds": env_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
-            "cache_max_entries": int(env_float("MIRROR_CACHE_MAX_ENTRIES", 10_000)),
-            "not_found_ttl_seconds": env_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
-            "stale_if_error_seconds": env_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
-            "repair": env("MIRROR_REPAIR_FUNCTION"),
-            "repair_timeout_seconds": env_float("MIRROR_REPAIR_TIMEOUT_SECONDS", 3.0),
-            "jwt": jwt_config_from_env(),
-            "accepted_token_use": token_uses(
-                env_csv("MIRROR_ACCEPTED_TOKEN_USE"), "MIRROR_ACCEPTED_TOKEN_USE"
-            ),
-            "ddb_connect_timeout": env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
-            "ddb_read_timeout": env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
-            "ddb_max_retries": int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
-            "indexed_attributes": _indexed_from_env(),
-        }
-        settings.update(overrides)
-        return cls(table, **settings)
+        return cls.from_settings(ReaderSettings.from_env(), **overrides)
 
     # --- identity -------------------------------------------------------------------------------
 
@@ -327,14 +306,6 @@ class MirrorReader:
     def _count(self, name: str) -> None:
         if self._metrics is not None:
             self._metrics.add_metric(name=name, unit="Count", value=1)
-
-
-def _indexed_from_env() -> tuple[str, ...]:
-    """MIRROR_INDEXED_ATTRIBUTES as the mirror reads it (its own deployment validates the names)."""
-    raw = env("MIRROR_INDEXED_ATTRIBUTES")
-    if raw is not None and raw.lower() == "none":
-        return ()
-    return env_csv("MIRROR_INDEXED_ATTRIBUTES") or DEFAULT_INDEXED_ATTRIBUTES
 
 
 def _found(answer: Answer) -> Profile:

@@ -19,7 +19,7 @@ def _repair(sub: str, username: str | None, *, user_pool_id: str) -> Profile | N
 
 @cache
 def mirror_reader() -> MirrorReader:
-    """Built once per container from the mirror's variables; counts into the mirror's Metrics.
+    """Built once per container from the process's one Settings; counts into the mirror's Metrics.
 
     The API's role may read Cognito and write the mirror, so a miss runs the repair use case here
     (Cognito read, guarded write). Without USER_POOL_ID there is nothing to repair from: a 404.
@@ -27,6 +27,4 @@ def mirror_reader() -> MirrorReader:
     settings = get_settings()
     pool = settings.user_pool_id
     repair = partial(_repair, user_pool_id=pool) if pool else None
-    return MirrorReader.from_env(
-        repair=repair, metrics=metrics, indexed_attributes=settings.indexed_attributes
-    )
+    return MirrorReader.from_settings(settings.reader_settings(), repair=repair, metrics=metrics)

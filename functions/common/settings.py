@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cognito_mirror import ConfigurationError
-from cognito_mirror._config import env, env_choice, env_float, env_int
+from cognito_mirror.config import env, env_choice, env_float, env_int
 from functions.common.observability import logger
 from models.settings import Settings, get_settings
 
