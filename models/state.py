@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from models.errors import MalformedStateError, TableUnavailableError, error_code
 from models.settings import ConfigurationError, Settings
-from models.table import TableConfig, dynamodb_client
+from models.table import TableConfig, table_client
 
 
 class StateTable:
@@ -29,7 +29,7 @@ class StateTable:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = dynamodb_client(self.config)
+            self._client = table_client(self.config)
         return self._client
 
     def load(self, key: str) -> str | None:

@@ -27,12 +27,11 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from models import guard
-from models.aws import create_client
+from models.aws import bounded_config, create_client
 from models.errors import TableUnavailableError, error_code
 from models.partiql import put_snapshots
 from models.record import (
@@ -85,14 +84,14 @@ class TableConfig:
         )
 
 
-def dynamodb_client(config: TableConfig) -> Any:
-    """A DynamoDB client with the config's timeouts, retries (1 + max_retries attempts) and pool."""
-    client_config = Config(
-        parameter_validation=False,
+def table_client(config: TableConfig) -> Any:
+    """A DynamoDB client for a table: the config's timeouts, retries (1 + max_retries attempts) and pool."""
+    client_config = bounded_config(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        max_pool_connections=config.pool_size,
-        retries={"total_max_attempts": 1 + config.max_retries, "mode": "standard"},
+        max_attempts=1 + config.max_retries,
+        pool_size=config.pool_size,
+        validate=False,
     )
     return create_client(
         "dynamodb",
@@ -119,7 +118,7 @@ class MirrorTable:
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = dynamodb_client(self.config)
+                    self._client = table_client(self.config)
         return self._client
 
     def with_pool_size(self, connections: int) -> MirrorTable:

@@ -16,11 +16,11 @@ the settings it was given (an admin CLI's).
 from __future__ import annotations
 
 import re
-import threading
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from functions.common.errors import CognitoThrottledError, CognitoUnavailableError
-from models.aws import create_client
+from models.aws import bounded_config, create_client
 from models.errors import error_code
 from models.settings import ClientBounds, Settings, get_settings
 from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
@@ -38,41 +38,24 @@ def valid_sub(value: str) -> bool:
     return _SUB_PATTERN.fullmatch(value) is not None
 
 
-_clients: dict[bool, CognitoIdentityProviderClient] = {}
-_clients_lock = threading.Lock()
-
-
 def cognito_client(interactive: bool = False) -> CognitoIdentityProviderClient:
     """The process's client of one profile (interactive or batch), created on first use."""
-    client = _clients.get(interactive)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(interactive)
-            if client is None:
-                client = _clients[interactive] = _new_client(interactive)
-    return client
+    return _process_client(bool(interactive))
 
 
-def reset_clients() -> None:
-    """Forget the clients (tests, or after the environment changed)."""
-    with _clients_lock:
-        _clients.clear()
-
-
-def _new_client(interactive: bool) -> CognitoIdentityProviderClient:
+@cache
+def _process_client(interactive: bool) -> CognitoIdentityProviderClient:
     settings = get_settings()
     return new_cognito_client(settings, bounds_config(settings, interactive=interactive))
 
 
 def bounds_config(settings: Settings, *, interactive: bool) -> Config:
     """A client config with the settings' bounds of one profile (interactive or batch)."""
-    from botocore.config import Config
-
     bounds: ClientBounds = settings.cognito_interactive if interactive else settings.cognito_batch
-    return Config(
+    return bounded_config(
         connect_timeout=bounds.connect_timeout,
         read_timeout=bounds.read_timeout,
-        retries={"mode": "standard", "total_max_attempts": bounds.max_attempts},
+        max_attempts=bounds.max_attempts,
     )
 
 

@@ -41,7 +41,7 @@ def reset_process_state() -> None:
     state_table_for_settings.cache_clear()
     mirror_reader.cache_clear()
     reset_default_reader()
-    cognito.reset_clients()
+    cognito._process_client.cache_clear()
     reset_keys()
 
 
