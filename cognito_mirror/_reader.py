@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
+from functools import cache
 from typing import Any, Protocol
 
 from cognito_mirror._aws import (
@@ -321,22 +322,8 @@ def _enabled(own: Profile) -> Profile:
     return own
 
 
-_default: MirrorReader | None = None
-_default_lock = threading.Lock()
-
-
+@cache
 def default_reader() -> MirrorReader:
-    """The process's reader configured from the environment (built on first use)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = MirrorReader.from_env()
-    return _default
-
-
-def reset_default_reader() -> None:
-    """Forget the process's reader (tests, or after the environment changed)."""
-    global _default
-    with _default_lock:
-        _default = None
+    """The process's reader configured from the environment (built on first use;
+    `default_reader.cache_clear()` forgets it)."""
+    return MirrorReader.from_env()

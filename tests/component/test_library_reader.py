@@ -27,7 +27,7 @@ from cognito_mirror import (
     profile_middleware,
 )
 from cognito_mirror._identity import parse_groups
-from cognito_mirror._reader import reset_default_reader
+from cognito_mirror._reader import default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.support.fixtures import TABLE
@@ -39,9 +39,9 @@ LIBRARY = Path(cognito_mirror.__file__).parent
 
 @pytest.fixture(autouse=True)
 def _fresh_reader() -> Any:
-    reset_default_reader()
+    default_reader.cache_clear()
     yield
-    reset_default_reader()
+    default_reader.cache_clear()
 
 
 def mirror(sub: str = SUB, *, enabled: bool = True, username: str = "jane.doe") -> None:

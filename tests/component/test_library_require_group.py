@@ -19,7 +19,7 @@ from cognito_mirror import (
     Profile,
     UserDisabledError,
 )
-from cognito_mirror._reader import reset_default_reader
+from cognito_mirror._reader import default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.support.fixtures import TABLE
@@ -30,9 +30,9 @@ SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
 
 @pytest.fixture(autouse=True)
 def _fresh_reader() -> Any:
-    reset_default_reader()
+    default_reader.cache_clear()
     yield
-    reset_default_reader()
+    default_reader.cache_clear()
 
 
 class Table:
