@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.fixtures import seed_user
     from bench.stack import TABLE, local_stack
     from bench.stats import render
-    from models.errors import MirrorUnavailableError
+    from models.errors import TableUnavailableError
 
     scale = 10 if args.quick else 1
     reports: list[Report] = []
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 seed_user()
                 break
-            except MirrorUnavailableError:
+            except TableUnavailableError:
                 if attempt == 2:
                     raise
         token = naive.access_token(stack)

@@ -29,10 +29,10 @@ from cognito_mirror._errors import (
     UserDisabledError,
     UserNotFoundError,
 )
-from cognito_mirror._http import caller_profile, error_response, profile_middleware
+from cognito_mirror._http import caller_profile, error_answer, error_response, profile_middleware
 from cognito_mirror._identity import Caller
 from cognito_mirror._profile import Profile
-from cognito_mirror._reader import MirrorReader, default_reader, reset_default_reader
+from cognito_mirror._reader import MirrorReader, default_reader
 
 __all__ = [
     "AccessDeniedError",
@@ -49,12 +49,12 @@ __all__ = [
     "UserNotFoundError",
     "caller_profile",
     "default_reader",
+    "error_answer",
     "error_response",
     "get_caller",
     "get_caller_profile",
     "profile_middleware",
     "require_group",
-    "reset_default_reader",
 ]
 
 

@@ -1,18 +1,21 @@
 """The reader's configuration, explicit or from the environment (the mirror's own variable names).
 
-The environment parsers here (`env`, `env_float`, `env_int`, `env_choice`, `env_csv`) are the only
-ones of the project: the mirror's own settings (models/settings.py) use them too, so every bad value
-is one `ConfigurationError` whose message names the variable and what it allows.
+`ReaderSettings` is everything a reader is configured by, parsed once. The environment parsers here
+(`env`, `env_float`, `env_int`, `env_choice`, `env_csv`) are the only ones of the project: the
+mirror's own settings (models/settings.py) use them too, through the public `cognito_mirror.config`,
+so every bad value is one `ConfigurationError` whose message names the variable and what it allows.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cognito_mirror._errors import ConfigurationError
+from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES
 
 TOKEN_USES = frozenset({"access", "id"})
 MAX_JWT_LEEWAY_SECONDS = 60.0
@@ -120,3 +123,63 @@ def jwt_config_from_env() -> JwtConfig | None:
     if not (issuer and jwks and audience):
         raise ConfigurationError("JWT_ISSUER, JWT_JWKS_URL and JWT_AUDIENCE must be set together")
     return JwtConfig(issuer=issuer, jwks_url=jwks, audience=frozenset(audience), leeway_seconds=leeway)
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """Everything a MirrorReader is configured by, parsed once (`MirrorReader.from_settings`)."""
+
+    table_name: str
+    region: str | None = None
+    cache_ttl_seconds: float = 30.0
+    cache_max_entries: int = 10_000
+    not_found_ttl_seconds: float = 30.0
+    stale_if_error_seconds: float = 300.0
+    repair_function: str | None = None
+    repair_timeout_seconds: float = 3.0
+    jwt: JwtConfig | None = None
+    accepted_token_use: frozenset[str] = frozenset({"access"})
+    ddb_connect_timeout: float = 0.5
+    ddb_read_timeout: float = 1.0
+    ddb_max_retries: int = 1
+    indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
+
+    @classmethod
+    def from_env(cls, **parsed: Any) -> ReaderSettings:
+        """From the mirror's variables (MIRROR_TABLE, MIRROR_CACHE_TTL_SECONDS, JWT_*, ...); a value
+        in `parsed` (a field's name: the caller's own settings already hold it) is not read again."""
+        parsers: dict[str, Callable[[], Any]] = {
+            "table_name": _table_from_env,
+            "region": lambda: env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
+            "cache_ttl_seconds": lambda: env_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
+            "cache_max_entries": lambda: int(env_float("MIRROR_CACHE_MAX_ENTRIES", 10_000)),
+            "not_found_ttl_seconds": lambda: env_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
+            "stale_if_error_seconds": lambda: env_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
+            "repair_function": lambda: env("MIRROR_REPAIR_FUNCTION"),
+            "repair_timeout_seconds": lambda: env_float("MIRROR_REPAIR_TIMEOUT_SECONDS", 3.0),
+            "jwt": jwt_config_from_env,
+            "accepted_token_use": lambda: token_uses(
+                env_csv("MIRROR_ACCEPTED_TOKEN_USE"), "MIRROR_ACCEPTED_TOKEN_USE"
+            ),
+            "ddb_connect_timeout": lambda: env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
+            "ddb_read_timeout": lambda: env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
+            "ddb_max_retries": lambda: int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
+            "indexed_attributes": _indexed_from_env,
+        }
+        reader_http_from_env()  # checked now; read again when the reader's client is built
+        return cls(**{name: parsed[name] if name in parsed else parse() for name, parse in parsers.items()})
+
+
+def _table_from_env() -> str:
+    table = env("MIRROR_TABLE")
+    if table is None:
+        raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
+    return table
+
+
+def _indexed_from_env() -> tuple[str, ...]:
+    """MIRROR_INDEXED_ATTRIBUTES as the mirror reads it (its own deployment validates the names)."""
+    raw = env("MIRROR_INDEXED_ATTRIBUTES")
+    if raw is not None and raw.lower() == "none":
+        return ()
+    return env_csv("MIRROR_INDEXED_ATTRIBUTES") or DEFAULT_INDEXED_ATTRIBUTES

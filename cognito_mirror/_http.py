@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 
 from cognito_mirror._errors import MirrorError
 from cognito_mirror._profile import Profile
@@ -14,9 +15,20 @@ from cognito_mirror._reader import default_reader
 CONTEXT_KEY = "caller_profile"
 
 
-def _body(exc: MirrorError) -> dict[str, Any]:
+def _body(exc: ServiceError) -> dict[str, Any]:
     # The same body Powertools renders for a ServiceError raised inside a route.
-    return {"statusCode": exc.status_code, "message": exc.msg}
+    return {"statusCode": int(exc.status_code), "message": exc.msg}
+
+
+def error_answer(exc: ServiceError) -> Response[dict[str, Any]]:
+    """A Powertools Response for one of our errors (or Powertools' own), with the error's headers:
+    WWW-Authenticate on a 401, Retry-After on a 503, Cache-Control: no-store on ours."""
+    return Response(
+        status_code=int(exc.status_code),
+        content_type=content_types.APPLICATION_JSON,
+        body=_body(exc),
+        headers=dict(getattr(exc, "headers", {})),
+    )
 
 
 def error_response(exc: MirrorError) -> dict[str, Any]:
@@ -37,12 +49,7 @@ def profile_middleware(app: Any, next_middleware: Any) -> Any:
     try:
         profile = default_reader().get_caller_profile(app.current_event)
     except MirrorError as exc:
-        return Response(
-            status_code=int(exc.status_code),
-            content_type=content_types.APPLICATION_JSON,
-            body=_body(exc),
-            headers=dict(exc.headers),
-        )
+        return error_answer(exc)
     app.append_context(**{CONTEXT_KEY: profile})
     return next_middleware(app)
 

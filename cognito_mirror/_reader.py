@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
+from functools import cache
 from typing import Any, Protocol
 
 from cognito_mirror._aws import (
@@ -19,15 +21,7 @@ from cognito_mirror._aws import (
     dynamodb_client,
 )
 from cognito_mirror._cache import Answer, ProfileCache
-from cognito_mirror._config import (
-    JwtConfig,
-    env,
-    env_csv,
-    env_float,
-    jwt_config_from_env,
-    reader_http_from_env,
-    token_uses,
-)
+from cognito_mirror._config import JwtConfig, ReaderSettings, token_uses
 from cognito_mirror._errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -39,7 +33,7 @@ from cognito_mirror._errors import (
 )
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
-from cognito_mirror._repair import RepairCallable, invoke_repair_function, repaired_profile
+from cognito_mirror._repair import Repair, invoke_repair_function, repaired_profile
 from cognito_mirror.directory import client_query_page, iter_rows, plan_query
 from cognito_mirror.index_keys import (
     DEFAULT_INDEXED_ATTRIBUTES,
@@ -72,7 +66,7 @@ class MirrorReader:
         cache_max_entries: int = 10_000,
         not_found_ttl_seconds: float = 30.0,
         stale_if_error_seconds: float = 300.0,
-        repair: str | RepairCallable | None = None,
+        repair: str | Repair | None = None,
         repair_timeout_seconds: float = 3.0,
         dynamodb: Any = None,
         lambda_client: Any = None,
@@ -110,31 +104,18 @@ class MirrorReader:
         self._layout: tuple[tuple[str, ...] | None] | None = None
 
     @classmethod
+    def from_settings(cls, settings: ReaderSettings, **overrides: Any) -> MirrorReader:
+        """Configured by parsed settings; `overrides` (a repair callable, clients, metrics) win."""
+        options = {field.name: getattr(settings, field.name) for field in fields(settings)}
+        del options["table_name"]
+        options["repair"] = options.pop("repair_function")
+        options.update(overrides)
+        return cls(settings.table_name, **options)
+
+    @classmethod
     def from_env(cls, **overrides: Any) -> MirrorReader:
         """Configured by the mirror's variables (MIRROR_TABLE, MIRROR_CACHE_TTL_SECONDS, JWT_*, ...)."""
-        table = env("MIRROR_TABLE")
-        if table is None:
-            raise ConfigurationError("MIRROR_TABLE is not set: name the mirror's DynamoDB table")
-        reader_http_from_env()  # checked at cold start; read again when the client is built
-        settings: dict[str, Any] = {
-            "region": env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
-            "cache_ttl_seconds": env_float("MIRROR_CACHE_TTL_SECONDS", 30.0),
-            "cache_max_entries": int(env_float("MIRROR_CACHE_MAX_ENTRIES", 10_000)),
-            "not_found_ttl_seconds": env_float("MIRROR_NOT_FOUND_TTL_SECONDS", 30.0),
-            "stale_if_error_seconds": env_float("MIRROR_STALE_IF_ERROR_SECONDS", 300.0),
-            "repair": env("MIRROR_REPAIR_FUNCTION"),
-            "repair_timeout_seconds": env_float("MIRROR_REPAIR_TIMEOUT_SECONDS", 3.0),
-            "jwt": jwt_config_from_env(),
-            "accepted_token_use": token_uses(
-                env_csv("MIRROR_ACCEPTED_TOKEN_USE"), "MIRROR_ACCEPTED_TOKEN_USE"
-            ),
-            "ddb_connect_timeout": env_float("MIRROR_DDB_CONNECT_TIMEOUT", 0.5),
-            "ddb_read_timeout": env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
-            "ddb_max_retries": int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
-            "indexed_attributes": _indexed_from_env(),
-        }
-        settings.update(overrides)
-        return cls(table, **settings)
+        return cls.from_settings(ReaderSettings.from_env(), **overrides)
 
     # --- identity -------------------------------------------------------------------------------
 
@@ -256,10 +237,14 @@ class MirrorReader:
             log.info("mirror miss and no repair function: not found (sub %s)", sub)
             return None
         self._count("ProfileRepair")
-        payload = {"sub": sub, "username": username}
         if callable(self.repair):
-            return repaired_profile(self.repair(payload), sub)
-        return repaired_profile(invoke_repair_function(self._lambda_client, self.repair, payload), sub)
+            profile = self.repair(sub, username)
+        else:
+            payload = {"sub": sub, "username": username}
+            profile = repaired_profile(invoke_repair_function(self._lambda_client, self.repair, payload))
+        if profile is not None and profile.sub != sub:
+            raise MirrorUnavailableError("the repair answered another user")
+        return profile
 
     # --- the user directory (GetItem/Query on the directory indexes only) ----------------------
 
@@ -331,14 +316,6 @@ class MirrorReader:
             self._metrics.add_metric(name=name, unit="Count", value=1)
 
 
-def _indexed_from_env() -> tuple[str, ...]:
-    """MIRROR_INDEXED_ATTRIBUTES as the mirror reads it (its own deployment validates the names)."""
-    raw = env("MIRROR_INDEXED_ATTRIBUTES")
-    if raw is not None and raw.lower() == "none":
-        return ()
-    return env_csv("MIRROR_INDEXED_ATTRIBUTES") or DEFAULT_INDEXED_ATTRIBUTES
-
-
 def _found(answer: Answer) -> Profile:
     if answer is None:
         raise UserNotFoundError("user not found")
@@ -352,22 +329,8 @@ def _enabled(own: Profile) -> Profile:
     return own
 
 
-_default: MirrorReader | None = None
-_default_lock = threading.Lock()
-
-
+@cache
 def default_reader() -> MirrorReader:
-    """The process's reader configured from the environment (built on first use)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = MirrorReader.from_env()
-    return _default
-
-
-def reset_default_reader() -> None:
-    """Forget the process's reader (tests, or after the environment changed)."""
-    global _default
-    with _default_lock:
-        _default = None
+    """The process's reader configured from the environment (built on first use;
+    `default_reader.cache_clear()` forgets it)."""
+    return MirrorReader.from_env()

@@ -1,21 +1,28 @@
-"""Repair on a miss: the answer of the mirror's repair logic, as a callable or the repair Lambda.
+"""Repair on a miss: a typed call in-process (`Repair`), or the mirror's repair Lambda by name.
 
-Either answers `{"found": true, "profile": {...}}`, `{"found": false}` or `{"error": "..."}`;
-anything else, or a profile of another user, is the repair failing (503), never a wrong profile.
+The Lambda answers `{"found": true, "profile": {...}}`, `{"found": false}` or `{"error": "..."}`;
+anything else is the repair failing (503). The reader refuses a profile of another user from either
+(503): never a wrong profile.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from cognito_mirror._aws import error_code
 from cognito_mirror._errors import MirrorUnavailableError
 from cognito_mirror._profile import Profile
 
-# A repair callable takes {"sub", "username"} and answers like the repair function.
-RepairCallable = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+class Repair(Protocol):
+    """Heal a miss in-process: the user's profile read from Cognito (and stored in the mirror), None
+    when Cognito has no such user. When Cognito or the mirror cannot answer it raises: the library's
+    MirrorUnavailableError is the reader's 503; another error reaches the caller's handler as it is
+    (the mirror's own API answers its DependencyUnavailableError as the same 503)."""
+
+    def __call__(self, sub: str, username: str | None) -> Profile | None: ...
 
 
 def invoke_repair_function(lambda_client: Callable[[], Any], function: str, payload: dict[str, Any]) -> Any:
@@ -40,8 +47,8 @@ def invoke_repair_function(lambda_client: Callable[[], Any], function: str, payl
         raise MirrorUnavailableError("the repair function answered no JSON") from exc
 
 
-def repaired_profile(answer: Any, sub: str) -> Profile | None:
-    """The profile a repair answered for `sub`, None when Cognito has no such user."""
+def repaired_profile(answer: Any) -> Profile | None:
+    """The profile the repair function answered, None when Cognito has no such user."""
     if not isinstance(answer, Mapping) or "error" in answer:
         raise MirrorUnavailableError("the repair function failed")
     if answer.get("found") is not True:
@@ -51,6 +58,4 @@ def repaired_profile(answer: Any, sub: str) -> Profile | None:
         repaired = Profile.from_dict(profile if isinstance(profile, Mapping) else {})
     except ValueError as exc:
         raise MirrorUnavailableError("the repair function answered an unreadable profile") from exc
-    if repaired.sub != sub:
-        raise MirrorUnavailableError("the repair function answered another user")
     return repaired

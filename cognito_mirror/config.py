@@ -1,10 +1,16 @@
 """What the library and the mirror's own functions share about configuration: the names of the
-environment variables both read, and the parsers every setting of the project is read with (a bad
-value is one `ConfigurationError` whose message names the variable and what it allows)."""
+environment variables both read, the reader's settings, and the parsers every setting of the project
+is read with.
+
+`ReaderSettings.from_env(**parsed)` parses a reader's variables once (values the caller's own settings
+already hold are passed in, not read again); `MirrorReader.from_settings(settings)` builds a reader
+from them. The parsers (`env`, `env_float`, `env_int`, `env_choice`, `env_csv`) answer a bad value
+with one `ConfigurationError` naming the variable and what it allows.
+"""
 
 from __future__ import annotations
 
-from cognito_mirror._config import env, env_choice, env_csv, env_float, env_int
+from cognito_mirror._config import JwtConfig, ReaderSettings, env, env_choice, env_csv, env_float, env_int
 
 __all__ = [
     "DDB_CONNECT_TIMEOUT",
@@ -13,6 +19,8 @@ __all__ = [
     "INDEXED_ATTRIBUTES",
     "REPAIR_FUNCTION",
     "TABLE",
+    "JwtConfig",
+    "ReaderSettings",
     "env",
     "env_choice",
     "env_csv",

@@ -14,10 +14,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.cloudtrail import MalformedSyncRecordError
-from functions.common.errors import DEPENDENCY_DOWN, CognitoThrottledError
+from functions.common.errors import CognitoThrottledError
 from functions.common.observability import count_metric, logger, metrics
 from functions.common.settings import check_at_cold_start, pool_settings
 from functions.common.sync import sync_message
+from models.errors import DependencyUnavailableError
 
 # An all-failed batch is answered with every id listed, like any partial failure, instead of
 # raising: SQS retries the same records either way, without an invocation error per batch.
@@ -34,7 +35,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("sync: malformed record", extra={"message_id": record.message_id, "reason": str(exc)})
         count_metric("SyncMalformedRecord")
         raise
-    except DEPENDENCY_DOWN as exc:
+    except DependencyUnavailableError as exc:
         logger.warning(
             "sync: dependency unavailable, record will be retried",
             extra={"message_id": record.message_id, "error": str(exc)},

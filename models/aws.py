@@ -1,4 +1,5 @@
-"""AWS clients for the mirror's own code: one botocore session per AWS profile, clients made under one lock.
+"""AWS clients for the mirror's own code: the stack's one client factory (`create_client`, with its
+bounds from `bounded_config`), one botocore session per AWS profile, clients made under one lock.
 
 A session caches the service models every client loads, so each profile's clients share one. The
 profile and region are passed in (an admin CLI's `--aws-profile`, `--region`), never through the
@@ -28,6 +29,26 @@ def _session(profile: str | None, instance_metadata: bool) -> Any:
     if not instance_metadata:
         session.get_component("credential_provider").remove(_INSTANCE_METADATA_PROVIDER)
     return session
+
+
+def bounded_config(
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    max_attempts: int,
+    pool_size: int | None = None,
+    validate: bool = True,
+) -> Config:
+    """A client config: timeouts, attempts in all (botocore's standard retry mode), connection pool."""
+    options: dict[str, Any] = {"parameter_validation": validate}
+    if pool_size is not None:
+        options["max_pool_connections"] = pool_size
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        **options,
+    )
 
 
 def create_client(

@@ -11,7 +11,7 @@ from typing import Any
 from cognito_mirror.index_keys import SLOT_NAMES
 from cognito_mirror.record import FIELDS
 from models import guard
-from models.errors import MirrorUnavailableError
+from models.errors import TableUnavailableError
 from models.record import WriteOutcome
 
 BATCH_STATEMENTS_MAX = 25
@@ -49,7 +49,7 @@ def put_snapshots(
     The others are UPDATEd under the snapshot guard (exists, older, not a tombstone). If the row
     changed in between (an INSERT finds a row, an UPDATE finds none), the statement is retried once
     in the other form, so a row written meanwhile by a trigger or sync is never overwritten.
-    botocore errors propagate; a statement DynamoDB refuses otherwise is a MirrorUnavailableError.
+    botocore errors propagate; a statement DynamoDB refuses otherwise is a TableUnavailableError.
     """
     outcomes: list[WriteOutcome] = [WriteOutcome.SKIPPED] * len(items)
     pending = [(index, item["sub"]["S"] in missing) for index, item in enumerate(items)]
@@ -69,6 +69,6 @@ def put_snapshots(
                     if attempt == 0:
                         retry.append((index, not insert))
                 else:
-                    raise MirrorUnavailableError(f"mirror batch write failed: {code}")
+                    raise TableUnavailableError(f"mirror batch write failed: {code}")
         pending = retry
     return outcomes

@@ -2,9 +2,10 @@
 
 Region and endpoints are never hard-coded: they come from the standard AWS variables
 (`AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`, ...),
-which botocore reads itself. The read side's variables (cache, token kinds, `JWT_*`) are read by
-the cognito_mirror library itself (`MirrorReader.from_env`). Parsing and the one
-`ConfigurationError` are the library's (cognito_mirror/_config.py): a bad value names its variable and
+which botocore reads itself. The API's reader is built from these settings
+(`Settings.reader_settings()`): the library parses only the read side's own variables (cache, token
+kinds, `JWT_*`), never the table, region, DynamoDB bounds or indexes again. Parsing and the one
+`ConfigurationError` are the library's (`cognito_mirror.config`): a bad value names its variable and
 what it allows. Each entry point's own settings (functions/common/settings.py) build on these.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
-from cognito_mirror.config import env, env_choice, env_csv, env_float, env_int
+from cognito_mirror.config import ReaderSettings, env, env_choice, env_csv, env_float, env_int
 from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES, VERIFICATION_FLAGS
 from models.user import CUSTOM_PREFIX, is_allowed
 
@@ -96,6 +97,18 @@ class Settings:
     # botocore's own chain), and whether that chain may ask the EC2 instance metadata service.
     aws_profile: str | None = None
     instance_metadata: bool = True
+
+    def reader_settings(self) -> ReaderSettings:
+        """The API's reader's settings: this table, region, DynamoDB bounds and indexes, and the
+        read side's own variables, parsed by the library (once per reader built)."""
+        return ReaderSettings.from_env(
+            table_name=self.table_name,
+            region=self.region,
+            ddb_connect_timeout=self.ddb_connect_timeout,
+            ddb_read_timeout=self.ddb_read_timeout,
+            ddb_max_retries=self.ddb_max_retries,
+            indexed_attributes=self.indexed_attributes,
+        )
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:

@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from models.errors import MalformedStateError, MirrorUnavailableError, error_code
+from models.errors import MalformedStateError, TableUnavailableError, error_code
 from models.settings import ConfigurationError, Settings
-from models.table import TableConfig, dynamodb_client
+from models.table import TableConfig, table_client
 
 
 class StateTable:
@@ -29,7 +29,7 @@ class StateTable:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = dynamodb_client(self.config)
+            self._client = table_client(self.config)
         return self._client
 
     def load(self, key: str) -> str | None:
@@ -39,7 +39,7 @@ class StateTable:
                 TableName=self.name, Key={"key": {"S": key}}, ConsistentRead=True
             ).get("Item")
         except (BotoCoreError, ClientError) as exc:
-            raise MirrorUnavailableError(f"state read failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"state read failed: {error_code(exc)}") from exc
         if not item or "state" not in item:
             return None
         if "S" not in item["state"]:
@@ -60,7 +60,7 @@ class StateTable:
             }
             self.client.put_item(TableName=self.name, Item=item)
         except (BotoCoreError, ClientError) as exc:
-            raise MirrorUnavailableError(f"state write failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"state write failed: {error_code(exc)}") from exc
 
 
 @lru_cache(maxsize=1)

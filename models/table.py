@@ -27,15 +27,14 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.directory import query_request
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from cognito_mirror.record import FIELDS, USERNAME_INDEX, is_reserved
 from models import guard
-from models.aws import create_client
-from models.errors import MirrorUnavailableError, error_code
+from models.aws import bounded_config, create_client
+from models.errors import TableUnavailableError, error_code
 from models.partiql import put_snapshots
 from models.record import (
     MirrorRecord,
@@ -84,14 +83,14 @@ class TableConfig:
         )
 
 
-def dynamodb_client(config: TableConfig) -> Any:
-    """A DynamoDB client with the config's timeouts, retries (1 + max_retries attempts) and pool."""
-    client_config = Config(
-        parameter_validation=False,
+def table_client(config: TableConfig) -> Any:
+    """A DynamoDB client for a table: the config's timeouts, retries (1 + max_retries attempts) and pool."""
+    client_config = bounded_config(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        max_pool_connections=config.pool_size,
-        retries={"total_max_attempts": 1 + config.max_retries, "mode": "standard"},
+        max_attempts=1 + config.max_retries,
+        pool_size=config.pool_size,
+        validate=False,
     )
     return create_client(
         "dynamodb",
@@ -118,7 +117,7 @@ class MirrorTable:
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = dynamodb_client(self.config)
+                    self._client = table_client(self.config)
         return self._client
 
     def with_pool_size(self, connections: int) -> MirrorTable:
@@ -145,7 +144,7 @@ class MirrorTable:
             code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 return WriteOutcome.SKIPPED
-            raise MirrorUnavailableError(f"mirror write failed: {code}") from exc
+            raise TableUnavailableError(f"mirror write failed: {code}") from exc
         return WriteOutcome.WRITTEN
 
     def put_snapshot(self, snapshot: UserSnapshot) -> WriteOutcome:
@@ -158,7 +157,7 @@ class MirrorTable:
         try:
             return put_snapshots(self.client, self.name, items, missing=missing)
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
 
     def put_tombstone(self, sub: str, *, observed_at: int, source: str) -> WriteOutcome:
         """Mark `sub` deleted; later or late snapshots never bring it back until the TTL expires."""
@@ -203,7 +202,7 @@ class MirrorTable:
         except _DATA_ERRORS as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return WriteOutcome.SKIPPED
-            raise MirrorUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
         return WriteOutcome.WRITTEN
 
     # --- reads -----------------------------------------------------------------------------------
@@ -215,7 +214,7 @@ class MirrorTable:
                 TableName=self.name, Key={"sub": {"S": sub}}, ConsistentRead=consistent
             ).get("Item")
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror read failed: {error_code(exc)}") from exc
         return record_from_item(item) if item else None
 
     def find_subs_by_username(self, username: str) -> list[str]:
@@ -236,7 +235,7 @@ class MirrorTable:
                     return subs
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
 
     def get_records(self, subs: list[str]) -> dict[str, MirrorRecord]:
         """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
@@ -260,9 +259,9 @@ class MirrorTable:
                         break
                     time.sleep(0.05 * 2**round_)
                 if pending:
-                    raise MirrorUnavailableError("mirror batch read failed: UnprocessedKeys")
+                    raise TableUnavailableError("mirror batch read failed: UnprocessedKeys")
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror batch read failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror batch read failed: {error_code(exc)}") from exc
         return rows
 
     def scan_records(
@@ -294,7 +293,7 @@ class MirrorTable:
                     return
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror scan failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror scan failed: {error_code(exc)}") from exc
 
     def query_index(
         self, index: str, key_name: str, partition: str, *, limit: int, start_key: dict[str, Any] | None
@@ -304,7 +303,7 @@ class MirrorTable:
         try:
             response = self.client.query(**kwargs)
         except _DATA_ERRORS as exc:
-            raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+            raise TableUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
         return response.get("Items", []), response.get("LastEvaluatedKey")
 
 

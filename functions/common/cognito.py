@@ -3,8 +3,7 @@
 Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
 hot `GET /me` path never pays for it. Two profiles, each a setting (models/settings.py):
 - interactive (read-through inside an API request; `MIRROR_COGNITO_*`): by default 0.5 s connect,
-  1 s read, no retry, so a hung Cognito costs a caller at most ~1.5 s per call before a clear 503
-  (the client retries);
+  1 s read, one attempt, so a hung Cognito costs a caller at most ~1.5 s per call before a clear 503;
 - batch (sync, reconcile, backfill; `MIRROR_COGNITO_BATCH_*`): by default 1 s connect, 3 s read,
   3 attempts; their callers retry too (SQS redelivery, the engine's backoff), but a slow answer is
   better than a failed record.
@@ -16,12 +15,12 @@ the settings it was given (an admin CLI's).
 
 from __future__ import annotations
 
-import threading
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from cognito_mirror.record import valid_sub
-from functions.common.errors import CognitoThrottledError, ServiceUnavailableError
-from models.aws import create_client
+from functions.common.errors import CognitoThrottledError, CognitoUnavailableError
+from models.aws import bounded_config, create_client
 from models.errors import error_code
 from models.settings import ClientBounds, Settings, get_settings
 from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
@@ -33,41 +32,24 @@ if TYPE_CHECKING:
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "LimitExceededException"})
 
 
-_clients: dict[bool, CognitoIdentityProviderClient] = {}
-_clients_lock = threading.Lock()
-
-
 def cognito_client(interactive: bool = False) -> CognitoIdentityProviderClient:
     """The process's client of one profile (interactive or batch), created on first use."""
-    client = _clients.get(interactive)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(interactive)
-            if client is None:
-                client = _clients[interactive] = _new_client(interactive)
-    return client
+    return _process_client(bool(interactive))
 
 
-def reset_clients() -> None:
-    """Forget the clients (tests, or after the environment changed)."""
-    with _clients_lock:
-        _clients.clear()
-
-
-def _new_client(interactive: bool) -> CognitoIdentityProviderClient:
+@cache
+def _process_client(interactive: bool) -> CognitoIdentityProviderClient:
     settings = get_settings()
     return new_cognito_client(settings, bounds_config(settings, interactive=interactive))
 
 
 def bounds_config(settings: Settings, *, interactive: bool) -> Config:
     """A client config with the settings' bounds of one profile (interactive or batch)."""
-    from botocore.config import Config
-
     bounds: ClientBounds = settings.cognito_interactive if interactive else settings.cognito_batch
-    return Config(
+    return bounded_config(
         connect_timeout=bounds.connect_timeout,
         read_timeout=bounds.read_timeout,
-        retries={"mode": "standard", "total_max_attempts": bounds.max_attempts},
+        max_attempts=bounds.max_attempts,
     )
 
 
@@ -87,7 +69,7 @@ def _classify(exc: Exception) -> Exception:
     code = error_code(exc)
     if code in THROTTLE_CODES:
         return CognitoThrottledError(f"Cognito throttled: {code}")
-    return ServiceUnavailableError(f"Cognito call failed: {code}")
+    return CognitoUnavailableError(f"Cognito call failed: {code}")
 
 
 def read_user(
@@ -136,4 +118,4 @@ def read_user(
             return None
         raise _classify(exc) from exc
     except BotoCoreError as exc:
-        raise ServiceUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc
+        raise CognitoUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc

@@ -1,16 +1,15 @@
-"""The functions layer's errors: one tree with the cognito_mirror library's.
+"""Cognito's errors: plain exceptions in the data layer's tree (models/errors.py), never HTTP answers.
 
-    cognito_mirror.MirrorError                        Powertools ServiceError: an API answers it by itself
-    ├── cognito_mirror.MirrorUnavailableError   503   a dependency is down: retry later
-    │   ├── ServiceUnavailableError                   Cognito failed, was unreachable or kept failing
-    │   │   └── CognitoThrottledError                 Cognito throttled: retry later, slower
-    │   └── models.errors.MirrorUnavailableError      DynamoDB failed (the data layer's)
-    └── cognito_mirror.ConfigurationError       500   a setting is missing or malformed: the only one
-                                                      (models.settings re-exports it; functions/common/
-                                                      settings.py checks each entry point's at cold start)
+    models.errors.DependencyUnavailableError      Cognito or DynamoDB is down: retry later
+    ├── models.errors.TableUnavailableError       DynamoDB failed (the data layer's)
+    └── CognitoUnavailableError                   Cognito failed, was unreachable or kept failing
+        └── CognitoThrottledError                 Cognito throttled: retry later, slower
+    cognito_mirror.ConfigurationError             a setting is missing or malformed: the only one
+                                                  (models.settings re-exports it; functions/common/
+                                                  settings.py checks each entry point's at cold start)
 
-Code that handles "a dependency is down" (Cognito's or DynamoDB's) catches `DEPENDENCY_DOWN`, the
-library's MirrorUnavailableError, never the classes side by side.
+Code that handles "a dependency is down" (Cognito's or DynamoDB's) catches DependencyUnavailableError,
+never the classes side by side; an HTTP handler answers it as the library's 503 (functions/api.py).
 
 Errors of one concern stay in their own module, outside this tree:
 - functions/common/backfill/errors.py: EngineError (a backfill or reconcile run cannot start or go
@@ -23,16 +22,12 @@ Errors of one concern stay in their own module, outside this tree:
 
 from __future__ import annotations
 
-from cognito_mirror import MirrorUnavailableError
+from models.errors import DependencyUnavailableError
 
 
-class ServiceUnavailableError(MirrorUnavailableError):
-    """A dependency (Cognito) failed or throttled: retry later."""
+class CognitoUnavailableError(DependencyUnavailableError):
+    """Cognito failed, was unreachable or kept failing: retry later."""
 
 
-class CognitoThrottledError(ServiceUnavailableError):
-    """Cognito answered TooManyRequestsException / throttling: retry later."""
-
-
-# Every "dependency down, retry later" error: Cognito's (this tree) and DynamoDB's (the data layer's).
-DEPENDENCY_DOWN = MirrorUnavailableError
+class CognitoThrottledError(CognitoUnavailableError):
+    """Cognito answered TooManyRequestsException / throttling: retry later, slower."""

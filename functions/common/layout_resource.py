@@ -16,7 +16,7 @@ from typing import Any
 from cognito_mirror.index_keys import LAYOUT_SUB
 from functions.common.observability import logger
 from models.directory_layout import write_layout
-from models.errors import MirrorUnavailableError
+from models.errors import TableUnavailableError
 from models.settings import ConfigurationError, get_settings
 from models.table import mirror_table
 
@@ -30,7 +30,7 @@ def record_layout(event: dict[str, Any]) -> tuple[str, str]:
     try:
         indexed = get_settings().indexed_attributes
         write_layout(mirror_table(), indexed)
-    except (ConfigurationError, MirrorUnavailableError) as exc:
+    except (ConfigurationError, TableUnavailableError) as exc:
         logger.error("directory layout not recorded", extra={"error": str(exc)})
         return "FAILED", str(exc)[:500]
     logger.info("directory layout recorded", extra={"indexed_attributes": list(indexed)})

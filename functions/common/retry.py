@@ -1,4 +1,4 @@
-"""Retrying a call on a shared quota: full-jitter exponential backoff, and the one retry loop.
+"""Retrying a call on a shared quota: full-jitter exponential backoff, and the stack's retry loop.
 
 Throttling is the quota asking for patience, so it gets its own (larger) allowance; any other
 transient failure gets a small one. What is transient is the caller's to say.
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from functions.common.errors import ServiceUnavailableError
+from functions.common.errors import CognitoUnavailableError
 from models.errors import error_code
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ def call_with_backoff(
 ) -> T:
     """`call()` after `before_attempt()` (the rate limiter), retried with backoff while `transient`
     classifies the error; an error it does not classify is raised as it is. When the allowance is
-    spent, ServiceUnavailableError names `what` and the cause."""
+    spent, CognitoUnavailableError names `what` and the cause."""
     throttled = failed = 0
     while True:
         before_attempt()
@@ -65,13 +65,13 @@ def call_with_backoff(
                 on_throttle()
                 throttled += 1
                 if throttled > policy.max_throttle_retries:
-                    raise ServiceUnavailableError(
+                    raise CognitoUnavailableError(
                         f"{what} still throttled ({error_code(exc)}) after {throttled} attempts"
                     ) from exc
             else:
                 failed += 1
                 if failed >= policy.max_failed_attempts:
-                    raise ServiceUnavailableError(
+                    raise CognitoUnavailableError(
                         f"{what} kept failing ({type(exc).__name__}) after {failed} attempts"
                     ) from exc
         attempt = min(throttled + failed - 1, _MAX_EXPONENT)

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
 from cognito_mirror import ConfigurationError
 from functions.common.observability import count_metric, loggable, logger, metrics
 from functions.common.settings import check_at_cold_start
-from models.errors import MalformedUserError
+from models.errors import MalformedUserError, TableUnavailableError
 from models.record import WriteOutcome
 from models.settings import get_settings
 from models.table import mirror_table
@@ -124,8 +124,12 @@ def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
         logger.error("mirror write exceeded the trigger budget", extra={**log, "budget_s": budget})
         count_metric("MirrorWriteFailed")
         return
-    except Exception as exc:  # noqa: BLE001 - never break sign-in; repaired by sync/reconcile
-        logger.error("mirror write failed", extra={**log, "error": type(exc).__name__})
+    except TableUnavailableError as exc:  # repaired by sync/reconcile
+        logger.error("mirror write failed", extra={**log, "error": str(exc)})
+        count_metric("MirrorWriteFailed")
+        return
+    except Exception:  # noqa: BLE001 - a bug of ours: sign-in must still succeed
+        logger.exception("mirror write failed", extra=log)
         count_metric("MirrorWriteFailed")
         return
     if outcome is WriteOutcome.WRITTEN:

@@ -339,3 +339,29 @@ def test_a_disabled_tenant_admin_lists_nothing(acme_admin: None) -> None:
     # When they list acme / Then 403
     answer = call({"attribute": TENANT, "value": "acme"}, sub=ACME_ADMIN, groups="[tenant-admin]")
     assert answer["statusCode"] == 403
+
+
+@pytest.mark.parametrize("outage", ["table", "cognito"])
+def test_a_dependency_outage_below_the_api_is_a_counted_503_asking_to_retry(
+    outage: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from functions.common import user_directory
+    from functions.common.errors import CognitoUnavailableError
+    from models.errors import TableUnavailableError
+    from tests.support.metrics import emitted
+
+    error = TableUnavailableError if outage == "table" else CognitoUnavailableError
+
+    def down(*_: Any) -> Any:
+        raise error("mirror query failed: ProvisionedThroughputExceededException")
+
+    # Given the data layer raising its plain "dependency down" error
+    monkeypatch.setattr(user_directory, "list_users", down)
+    # When an administrator lists users
+    answer = call({"attribute": "email", "value": "a@example.com"})
+    # Then the API answers the library's 503: JSON, Retry-After, no-store, counted
+    assert answer["statusCode"] == 503
+    assert body(answer) == {"statusCode": 503, "message": "Service temporarily unavailable"}
+    assert answer["headers"]["Retry-After"] == "1"
+    assert answer["headers"]["Cache-Control"] == "no-store"
+    assert emitted(capsys.readouterr().out)["ApiError503"] == 1

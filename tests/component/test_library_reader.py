@@ -27,7 +27,7 @@ from cognito_mirror import (
     profile_middleware,
 )
 from cognito_mirror._identity import parse_groups
-from cognito_mirror._reader import reset_default_reader
+from cognito_mirror._reader import default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.support.fixtures import TABLE
@@ -39,9 +39,9 @@ LIBRARY = Path(cognito_mirror.__file__).parent
 
 @pytest.fixture(autouse=True)
 def _fresh_reader() -> Any:
-    reset_default_reader()
+    default_reader.cache_clear()
     yield
-    reset_default_reader()
+    default_reader.cache_clear()
 
 
 def mirror(sub: str = SUB, *, enabled: bool = True, username: str = "jane.doe") -> None:
@@ -297,28 +297,39 @@ def test_an_expired_404_is_served_stale_only_for_a_tombstone(row: str, error: ty
 
 def test_a_miss_asks_the_repair_function_once_and_serves_its_profile() -> None:
     # Given an empty mirror and a repair that knows the user
-    asked: list[dict[str, Any]] = []
+    asked: list[tuple[str, str | None]] = []
     profile = {"sub": SUB, "username": "jane.doe", "attributes": {"email": "jane@example.com"}}
     profile |= {"status": "CONFIRMED", "enabled": True, "updated_at": "2026-12-01T00:00:00.000Z"}
 
-    def repair(payload: dict[str, Any]) -> dict[str, Any]:
-        asked.append(payload)
-        return {"found": True, "profile": profile}
+    def repair(sub: str, username: str | None) -> Profile:
+        asked.append((sub, username))
+        return Profile.from_dict(profile)
 
     reader = MirrorReader(TABLE, repair=repair)
     # When the caller reads twice
     first = reader.get_caller_profile(http_event("/me", claims=claims()))
     reader.get_caller_profile(http_event("/me", claims=claims()))
     # Then repair was asked once, with the token's username, and its profile served
-    assert asked == [{"sub": SUB, "username": "jane.doe"}]
+    assert asked == [(SUB, "jane.doe")]
     assert first.attributes == {"email": "jane@example.com"}
 
 
-@pytest.mark.parametrize("answer", [{"error": "Cognito unavailable"}, {"found": True, "profile": {"sub": 1}}])
-def test_a_failed_or_unreadable_repair_is_a_503(answer: dict[str, Any]) -> None:
-    # Given a repair that fails or answers garbage
-    reader = MirrorReader(TABLE, repair=lambda payload: answer)
-    # When a missing user is read / Then 503
+def unavailable(sub: str, username: str | None) -> Profile | None:
+    raise MirrorUnavailableError("Cognito unavailable")
+
+
+def another_user(sub: str, username: str | None) -> Profile | None:
+    return Profile.from_dict(
+        {"sub": "someone-else", "username": "x", "attributes": {}, "status": "CONFIRMED", "enabled": True}
+        | {"updated_at": "2026-12-01T00:00:00.000Z"}
+    )
+
+
+@pytest.mark.parametrize("repair", [unavailable, another_user])
+def test_a_failed_repair_or_one_answering_another_user_is_a_503(repair: Any) -> None:
+    # Given a repair that fails or answers another user's profile
+    reader = MirrorReader(TABLE, repair=repair)
+    # When a missing user is read / Then 503, never the other user's profile
     with pytest.raises(MirrorUnavailableError):
         reader.get(SUB)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -76,9 +77,43 @@ def test_a_reader_with_the_repair_logic_heals_a_miss(cognito: Any) -> None:
     from functions.common.repair import repair_user
 
     sub = cognito.create_user("jane.doe", email="jane@example.com")
-    reader = MirrorReader(TABLE, repair=repair_user, cache_ttl_seconds=0)
+    reader = MirrorReader(TABLE, repair=partial(repair_user, user_pool_id=cognito.id), cache_ttl_seconds=0)
     # When the user is read twice
     first = reader.get(sub)
     second = MirrorReader(TABLE).get(sub)
     # Then the first read repaired the row and the second (no repair) finds it in the mirror
     assert first.attributes["email"] == second.attributes["email"] == "jane@example.com"
+
+
+def test_a_cognito_outage_is_a_plain_error_in_process_and_an_error_answer_from_the_lambda(
+    cognito: Any, monkeypatch: pytest.MonkeyPatch, raw_item: Any
+) -> None:
+    from functions.common import repair
+    from functions.common.errors import CognitoUnavailableError
+
+    def down(**_: Any) -> None:
+        raise CognitoUnavailableError("Cognito call failed: InternalErrorException")
+
+    # Given Cognito failing
+    monkeypatch.setattr(repair, "read_user", down)
+    sub = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
+    # When the use case is called in-process / Then it raises the plain "Cognito unavailable" error
+    with pytest.raises(CognitoUnavailableError):
+        repair.repair_user(sub, "jane.doe", user_pool_id=cognito.id)
+    # When the repair Lambda is invoked / Then it answers an error (the reader's 503), writing nothing
+    assert invoke({"sub": sub, "username": "jane.doe"}) == {"error": "Cognito unavailable"}
+    assert raw_item(sub) is None
+
+
+def test_the_use_case_answers_a_typed_profile_or_none(cognito: Any) -> None:
+    from functions.common.repair import repair_user
+
+    # Given one user in Cognito
+    sub = cognito.create_user("jane.doe", email="jane@example.com")
+    # When the use case is asked for them, and for a username of nobody
+    found = repair_user(sub, "jane.doe", user_pool_id=cognito.id)
+    missing = repair_user(sub, "nobody", user_pool_id=cognito.id)
+    # Then a Profile comes back for the user and None for nobody (no JSON in-process)
+    assert isinstance(found, Profile)
+    assert (found.sub, found.attributes["email"]) == (sub, "jane@example.com")
+    assert missing is None

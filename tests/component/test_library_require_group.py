@@ -19,7 +19,7 @@ from cognito_mirror import (
     Profile,
     UserDisabledError,
 )
-from cognito_mirror._reader import reset_default_reader
+from cognito_mirror._reader import default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.support.fixtures import TABLE
@@ -30,9 +30,9 @@ SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
 
 @pytest.fixture(autouse=True)
 def _fresh_reader() -> Any:
-    reset_default_reader()
+    default_reader.cache_clear()
     yield
-    reset_default_reader()
+    default_reader.cache_clear()
 
 
 class Table:
@@ -158,11 +158,10 @@ def test_a_privilege_is_never_granted_on_a_stale_copy_while_the_table_fails() ->
 
 def test_an_unknown_member_costs_one_repair_per_not_found_ttl() -> None:
     # Given a caller in the admin group whom neither the mirror nor the repair knows
-    repairs: list[dict[str, Any]] = []
+    repairs: list[str] = []
 
-    def repair(payload: dict[str, Any]) -> dict[str, Any]:
-        repairs.append(payload)
-        return {"found": False}
+    def repair(sub: str, username: str | None) -> None:
+        repairs.append(sub)
 
     reader = MirrorReader(TABLE, repair=repair, not_found_ttl_seconds=60)
     # When they make three privileged requests

@@ -212,3 +212,37 @@ def test_a_misconfigured_reconcile_fails_the_invocation(monkeypatch: pytest.Monk
     # When it runs / Then it fails before listing, naming the variable (the schedule retries it)
     with pytest.raises(ConfigurationError, match="MIRROR_RECONCILE_SEGMENTS must be one of 1, 16, 256"):
         module.handler({"source": "aws.events"}, FakeLambdaContext(remaining_ms=600_000))
+
+
+class _CountingEnviron(dict[str, str]):
+    """os.environ that counts each variable's reads."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.reads: dict[str, int] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key, default)
+
+
+def test_the_apis_reader_is_built_from_the_one_settings_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from functions.common.reader import mirror_reader
+    from models.settings import get_settings
+
+    # Given the mirror's variables, a chosen index set among them, and a fresh process
+    monkeypatch.setenv("MIRROR_INDEXED_ATTRIBUTES", "email")
+    environ = _CountingEnviron(dict(os.environ))
+    monkeypatch.setattr(os, "environ", environ)
+    reset_process_state()
+    settings = get_settings()
+    shared = ("MIRROR_TABLE", "MIRROR_INDEXED_ATTRIBUTES", "MIRROR_DDB_READ_TIMEOUT", "AWS_REGION")
+    parsed = {name: environ.reads.get(name) for name in shared}
+    # When the API's reader is built
+    reader = mirror_reader()
+    # Then it read none of the variables the stack's settings hold again, and they agree
+    assert {name: environ.reads.get(name) for name in shared} == parsed
+    assert (reader.table_name, reader.indexed_attributes) == (settings.table_name, ("email",))
+    assert reader.region == settings.region

@@ -186,7 +186,7 @@ def test_a_200_that_is_not_dynamodbs_answer_is_a_503_never_cached_nor_repaired(
     # Given something answering 200 in DynamoDB's place, then DynamoDB answering again
     repairs: list[Any] = []
     with json_server(answers((200, answer), (200, ROW))) as server:
-        one = configured_reader(monkeypatch, server.url, repair=lambda payload: repairs.append(payload))
+        one = configured_reader(monkeypatch, server.url, repair=lambda sub, username: repairs.append(sub))
         # When the user is read twice
         with pytest.raises(MirrorUnavailableError, match="ResponseParserError"):
             one.get("ada")

@@ -28,7 +28,7 @@ STATE = "mirror-state-test"
 
 def reset_process_state() -> None:
     """Forget every per-process singleton (settings, tables, caches, clients)."""
-    from cognito_mirror import reset_default_reader
+    from cognito_mirror import default_reader
     from functions.common import cognito
     from functions.common.cursor import reset_keys
     from functions.common.reader import mirror_reader
@@ -40,8 +40,8 @@ def reset_process_state() -> None:
     table_for_settings.cache_clear()
     state_table_for_settings.cache_clear()
     mirror_reader.cache_clear()
-    reset_default_reader()
-    cognito.reset_clients()
+    default_reader.cache_clear()
+    cognito._process_client.cache_clear()
     reset_keys()
 
 

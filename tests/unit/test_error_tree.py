@@ -1,39 +1,49 @@
-"""The functions layer's errors are one tree with the library's (functions/common/errors.py)."""
+"""The stack's errors are plain exceptions in one tree (models/errors.py, functions/common/errors.py):
+"a dependency is down" is one class, and no data-layer error is an HTTP answer."""
 
 from __future__ import annotations
 
 import pytest
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from botocore.exceptions import EndpointConnectionError
 
 import cognito_mirror
-from functions.common.errors import DEPENDENCY_DOWN, CognitoThrottledError, ServiceUnavailableError
-from models.errors import MirrorUnavailableError as TableUnavailableError
+from functions.common.errors import CognitoThrottledError, CognitoUnavailableError
+from models.errors import DependencyUnavailableError, TableUnavailableError
+
+OUTAGES = [
+    CognitoThrottledError("Cognito throttled: TooManyRequestsException"),
+    CognitoUnavailableError("Cognito unreachable: ConnectTimeoutError"),
+    TableUnavailableError("mirror write failed: ProvisionedThroughputExceededException"),
+]
 
 
-@pytest.mark.parametrize(
-    "outage",
-    [
-        CognitoThrottledError("Cognito throttled: TooManyRequestsException"),
-        ServiceUnavailableError("Cognito unreachable: ConnectTimeoutError"),
-        TableUnavailableError("mirror write failed: ProvisionedThroughputExceededException"),
-        cognito_mirror.MirrorUnavailableError("mirror read failed"),
-    ],
-)
+@pytest.mark.parametrize("outage", OUTAGES)
 def test_every_dependency_outage_is_caught_by_one_name(outage: Exception) -> None:
     # Given an outage of Cognito or DynamoDB / When it is raised
-    with pytest.raises(DEPENDENCY_DOWN) as caught:
+    with pytest.raises(DependencyUnavailableError) as caught:
         raise outage
     # Then the one "dependency down" class catches it, its reason intact
     assert str(caught.value) == str(outage)
 
 
-def test_a_cognito_outage_answers_as_the_librarys_503() -> None:
-    # Given Cognito throttling in the functions layer
-    outage = CognitoThrottledError("Cognito throttled: TooManyRequestsException")
-    # When an HTTP API meets it / Then it is the library's 503 with Retry-After, no detail in the body
-    assert isinstance(outage, cognito_mirror.MirrorUnavailableError)
-    assert (outage.status_code, outage.msg) == (503, "Service temporarily unavailable")
-    assert outage.headers["Retry-After"] == "1"
-    assert outage.detail == "Cognito throttled: TooManyRequestsException"
+@pytest.mark.parametrize("outage", OUTAGES)
+def test_a_dependency_outage_is_a_plain_error_not_an_http_answer(outage: Exception) -> None:
+    # Given an outage raised below the handlers / Then no HTTP status rides on it
+    assert not isinstance(outage, ServiceError)
+    assert not isinstance(outage, cognito_mirror.MirrorError)
+    assert not hasattr(outage, "status_code")
+
+
+def test_a_table_outage_carries_its_cause() -> None:
+    # Given DynamoDB unreachable, wrapped by the data layer
+    cause = EndpointConnectionError(endpoint_url="http://dynamodb")
+    try:
+        raise TableUnavailableError("mirror read failed: EndpointConnectionError") from cause
+    except TableUnavailableError as exc:
+        caught = exc
+    # Then the botocore error is its cause
+    assert caught.cause is cause
 
 
 def test_there_is_one_configuration_error() -> None:

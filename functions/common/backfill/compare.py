@@ -12,9 +12,8 @@ from __future__ import annotations
 from functions.common.backfill.confirm import UserConfirmer
 from functions.common.backfill.options import Options, WriteMode
 from functions.common.backfill.summary import Tally
-from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
-from models.errors import MirrorUnavailableError
+from models.errors import DependencyUnavailableError, TableUnavailableError
 from models.record import MirrorRecord, WriteOutcome
 from models.table import MirrorTable
 from models.user import UserSnapshot
@@ -43,7 +42,7 @@ class PageRepairer:
         """Compare a page with the mirror and repair it; return the subs that failed."""
         try:
             rows = self.table.get_records([s.sub for s in snapshots]) if snapshots else {}
-        except MirrorUnavailableError:
+        except TableUnavailableError:
             tally["failed"] += len(snapshots)
             return [s.sub for s in snapshots]
         to_write: list[UserSnapshot] = []
@@ -83,14 +82,14 @@ class PageRepairer:
         if self.options.write_mode is WriteMode.PARTIQL:
             try:
                 return list(self.table.put_snapshots(to_write, missing=missing))
-            except MirrorUnavailableError as exc:
+            except TableUnavailableError as exc:
                 logger.warning("batch write failed", extra={"users": len(to_write), "error": str(exc)})
                 return [None] * len(to_write)
         outcomes: list[WriteOutcome | None] = []
         for snapshot in to_write:
             try:
                 outcomes.append(self.table.put_snapshot(snapshot))
-            except MirrorUnavailableError as exc:
+            except TableUnavailableError as exc:
                 logger.warning("write failed", extra={"sub": snapshot.sub, "error": str(exc)})
                 outcomes.append(None)
         return outcomes
@@ -100,7 +99,7 @@ class PageRepairer:
         try:
             current = self._confirmer.current_user(listed.username or None, listed.sub)
             outcome = self.table.revive_tombstone(current) if current is not None else WriteOutcome.SKIPPED
-        except DEPENDENCY_DOWN as exc:
+        except DependencyUnavailableError as exc:
             logger.warning("revive failed", extra={"sub": listed.sub, "error": str(exc)})
             tally["failed"] += 1
             return False

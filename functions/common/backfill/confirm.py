@@ -39,7 +39,7 @@ class UserConfirmer:
 
     def current_user(self, username: str | None, sub: str) -> UserSnapshot | None:
         """Cognito's user `sub` now (AdminGetUser by its username, same sub), or None. Raises
-        ServiceUnavailableError when Cognito fails or keeps throttling."""
+        CognitoUnavailableError when Cognito fails or keeps throttling."""
         return call_with_backoff(
             lambda: read_user(
                 user_pool_id=self.options.user_pool_id,

@@ -24,9 +24,8 @@ from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.pipeline import ListedPage, PagePipeline
 from functions.common.backfill.rate_limit import RateLimiter
 from functions.common.backfill.summary import Summary, new_tally
-from functions.common.errors import DEPENDENCY_DOWN
 from functions.common.observability import logger
-from models.errors import MirrorUnavailableError, error_code
+from models.errors import DependencyUnavailableError, TableUnavailableError, error_code
 from models.settings import Settings, get_settings
 from models.table import MirrorTable, table_for_settings
 from models.user import now_us
@@ -154,7 +153,7 @@ class Engine:
         """Fail early, in one line, on a missing table or unusable credentials."""
         try:
             self.table.get_record("#preflight")  # no such row: the table answering is all it asks
-        except MirrorUnavailableError as exc:
+        except TableUnavailableError as exc:
             if exc.__cause__ is not None and error_code(exc.__cause__) in CREDENTIAL_CODES:
                 raise credentials_error(error_code(exc.__cause__)) from exc
             raise EngineError(f"mirror table {self.table.name!r} is not usable: {exc}") from exc
@@ -197,7 +196,7 @@ class Engine:
             elif not listed and self.options.prune:
                 summary.prune_skipped = "the listing did not complete"
             summary.complete = listed
-        except DEPENDENCY_DOWN as exc:
+        except DependencyUnavailableError as exc:
             logger.error("run stopped", extra={"error": str(exc)})
             summary.complete = False
         summary.interrupted = not summary.complete and not self._fatal.is_set() and self._should_stop()
