@@ -30,20 +30,26 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.backfill_time import cpu_figures, process_cpu_s, source_tree, where_time_goes
+from bench.backfill_time import (
+    USERS_PER_PAGE,
+    cpu_figures,
+    layout_calls,
+    process_cpu_s,
+    source_tree,
+    where_time_goes,
+)
+from bench.backfill_writes import measure_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "backfill.json"
 DDB_PORT = int(os.environ.get("BENCH_DDB_PORT", "12001"))
 STANDIN_PORT = int(os.environ.get("BENCH_STANDIN_PORT", "12101"))
 POOL_ID = "eu-west-1_StandIn"
-USERS_PER_PAGE = 60  # ListUsers' largest page
 REGION = "eu-west-1"
 # DynamoDB Local keeps one database per access key: every client here must use the same one.
 FAKE_CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
@@ -79,90 +85,6 @@ def ddb_client(endpoint: str) -> Any:
         aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
     )
-
-
-def mirror_item(i: int) -> dict[str, Any]:
-    return {
-        "sub": {"S": f"{i:08x}-0000-4000-8000-000000000000"},
-        "username": {"S": f"user{i:07d}"},
-        "attributes": {
-            "M": {
-                "email": {"S": f"user{i}@example.com"},
-                "email_verified": {"S": "true"},
-                "given_name": {"S": f"Given{i % 997}"},
-                "family_name": {"S": f"Family{i % 991}"},
-                "custom:tenant": {"S": f"tenant-{i % 50}"},
-            }
-        },
-        "status": {"S": "CONFIRMED"},
-        "enabled": {"BOOL": True},
-        "observed_at": {"N": str(1_700_000_000_000_000 + i)},
-        "source": {"S": "bench"},
-        "deleted": {"BOOL": False},
-    }
-
-
-def raw_batch_write(client: Any, table: str, items: int, threads: int = 4) -> float:
-    """Items/s of unconditional BatchWriteItem (25 a call, unprocessed items retried)."""
-
-    def write(chunk: range) -> None:
-        for start in range(chunk.start, chunk.stop, 25):
-            stop = min(start + 25, chunk.stop)
-            requests = [{"PutRequest": {"Item": mirror_item(i)}} for i in range(start, stop)]
-            pending: dict[str, Any] = {table: requests}
-            while pending:
-                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-    per = items // threads
-    chunks = [range(t * per, (t + 1) * per) for t in range(threads)]
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(write, chunks))
-    return (per * threads) / (time.perf_counter() - started)
-
-
-def write_modes(client: Any, ddb_endpoint: str, items: int, threads: int = 16) -> dict[str, float]:
-    """Users/s of the two guarded write paths, pages of 60 written by `threads` threads."""
-    from models.settings import get_settings
-    from models.table import MirrorTable, mirror_table
-    from models.user import UserSnapshot
-    from scripts.table import create_table
-
-    os.environ.update({k: v for k, v in base_env(ddb_endpoint).items() if k.startswith("AWS_")})
-    results: dict[str, float] = {}
-    snapshots = [
-        UserSnapshot(
-            f"{i:08x}-0000-4000-8000-00000000beef",
-            f"user{i:07d}",
-            {"email": f"user{i}@example.com", "given_name": "G", "custom:tenant": "t"},
-            "CONFIRMED",
-            True,
-            1_700_000_000_000_000 + i,
-            "bench",
-        )
-        for i in range(items)
-    ]
-    pages = [snapshots[i : i + 60] for i in range(0, items, 60)]
-    writers: dict[str, Callable[[MirrorTable, list[UserSnapshot]], object]] = {
-        "partiql_batch": lambda mirror, page: mirror.put_snapshots(page, missing={s.sub for s in page}),
-        "parallel_put_item": lambda mirror, page: [mirror.put_snapshot(s) for s in page],
-    }
-    for name, write_with in writers.items():
-        table = f"bench-writes-{name.replace('_', '-')}"
-        create_table(client, table)
-        os.environ["MIRROR_TABLE"] = table
-        os.environ.update({"MIRROR_DDB_READ_TIMEOUT": "10", "MIRROR_DDB_MAX_RETRIES": "4"})
-        get_settings.cache_clear()
-        mirror = mirror_table().with_pool_size(threads + 2)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(partial(write_with, mirror), pages))
-        results[name] = items / (time.perf_counter() - started)
-        scan = client.get_paginator("scan").paginate(TableName=table, Select="COUNT")
-        stored = sum(page["Count"] for page in scan)
-        assert stored == items, f"{name}: {stored} of {items} stored"
-        client.delete_table(TableName=table)
-    return results
 
 
 @contextmanager
@@ -260,104 +182,118 @@ def listing_rate(max_rps: str, write_bound: float) -> float:
     return float(max(1, min(30, math.floor(0.8 * write_bound / USERS_PER_PAGE))))
 
 
-def measure_writes(client: Any, endpoint: str, results: dict[str, Any]) -> float:
-    """Raw and guarded write throughput of this DynamoDB Local; returns the write bound (users/s)."""
-    from scripts.table import create_table
+@dataclass
+class Plan:
+    """What every fill of this run shares."""
 
-    create_table(client, "bench-raw")
-    raw_batch_write(client, "bench-raw", 8_000)  # warm-up (the JVM's JIT)
-    raw = raw_batch_write(client, "bench-raw", 20_000)
-    client.delete_table(TableName="bench-raw")
-    modes = write_modes(client, endpoint, 6_000)
-    results["raw_batch_write_items_per_s"] = round(raw)
-    results["guarded_write_users_per_s"] = {k: round(v) for k, v in modes.items()}
-    print(
-        f"raw BatchWriteItem: {raw:.0f} items/s; guarded writes: {results['guarded_write_users_per_s']}",
-        flush=True,
-    )
-    return max(modes.values())
+    rps: float
+    latency_ms: float
+    segments: int
+    workers: int
+    env: dict[str, str]
+    client: Any
+    ddb_pid: int
+    clis: dict[str, Path]  # name -> the source tree whose CLI runs ("fill": this one)
+    ceilings: dict[str, float]  # "listing", "writes" (users/s)
 
 
 def fill_once(
-    size: int, cli: dict[str, Any], stats: Callable[[], dict[str, int]], ddb_pid: int, common: list[str]
+    plan: Plan, size: int, root: Path, stats: Callable[[], dict[str, int]], table: str
 ) -> dict[str, Any]:
-    """One fill of a fresh table by the CLI at `cli["root"]`, with what it cost the stand-in and DynamoDB."""
-    before, ddb_before = stats(), process_cpu_s(ddb_pid)
-    fill = run_cli(cli["env"], common, timeout=3600, root=cli["root"])
-    after, ddb_cpu = stats(), process_cpu_s(ddb_pid) - ddb_before
-    fill_s = fill["summary"]
+    """One fill of a fresh table by the CLI of `root`, with what it cost the stand-in and DynamoDB."""
+    args = ["--user-pool-id", POOL_ID, "--table", table, "--segments", str(plan.segments)]
+    args += ["--workers", str(plan.workers), "--max-rps", str(plan.rps)]
+    before, ddb_before = stats(), process_cpu_s(plan.ddb_pid)
+    fill = run_cli(plan.env, args, timeout=3600, root=root)
+    after, ddb_cpu = stats(), process_cpu_s(plan.ddb_pid) - ddb_before
+    summary = fill["summary"]
     calls = after.get("ListUsers.calls", 0) - before.get("ListUsers.calls", 0)
     throttled = after.get("ListUsers.throttled", 0) - before.get("ListUsers.throttled", 0)
-    standin_cpu = (after["cpu_ms"] - before["cpu_ms"]) / 1000
-    cpu = {"cli": fill["cpu_s"], "dynamodb_local": ddb_cpu, "standin": standin_cpu}
+    cpu = {
+        "cli": fill["cpu_s"],
+        "dynamodb_local": ddb_cpu,
+        "standin": (after["cpu_ms"] - before["cpu_ms"]) / 1000,
+    }
     return {
-        "users_per_s": fill_s["users_per_s"],
-        "listed": fill_s["listed"],
-        "written": fill_s["written"],
-        "failed": fill_s["failed"],
+        "users_per_s": summary["users_per_s"],
+        "ratio_to_listing_ceiling": round(summary["users_per_s"] / plan.ceilings["listing"], 3),
+        **{k: summary[k] for k in ("listed", "written", "failed", "throttles")},
         "exit": fill["exit"],
-        "throttles_client": fill_s["throttles"],
         "throttles_standin": throttled,
         "peak_rss_mb": fill["peak_rss_mb"],
-        "time": cli["arithmetic"](calls, throttled, fill_s["elapsed_s"]),
-        **cpu_figures(size, fill_s["users_per_s"], cpu),
+        "time": where_time_goes(size, plan.rps, plan.segments, calls, throttled, summary["elapsed_s"]),
+        **cpu_figures(size, summary["users_per_s"], cpu),
     }
 
 
-def size_run(size: int, ceilings: dict[str, float], fills: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One pool size's figures: the fill (and the baseline's), its bound and ratios."""
+def one_size(plan: Plan, size: int, baseline_first: bool) -> dict[str, Any]:
+    """Fill a fresh table with each CLI (interleaved), then --verify the last fill at 30 RPS."""
+    from scripts.table import create_table
+
+    table = f"bench-mirror-{size}"
+    names = sorted(plan.clis, reverse=not baseline_first)  # "baseline" < "fill"
+    fills: dict[str, dict[str, Any]] = {}
+    with standin(size, options=["--latency-ms", str(plan.latency_ms)]) as stats:
+        for name in names:
+            with contextlib.suppress(Exception):
+                plan.client.delete_table(TableName=table)
+                plan.client.get_waiter("table_not_exists").wait(TableName=table)
+            create_table(plan.client, table)
+            fills[name] = fill_once(plan, size, plan.clis[name], stats, table)
+            print(json.dumps({"users": size, "cli": name, **fills[name]}), flush=True)
+        # The verify only reads: at the whole quota (the stand-in has no other client), to save time.
+        verify_args = ["--user-pool-id", POOL_ID, "--table", table, "--max-rps", "30", "--verify"]
+        verify = run_cli(plan.env, verify_args, timeout=3600)
+    plan.client.delete_table(TableName=table)
+    listing, writes = plan.ceilings["listing"], plan.ceilings["writes"]
     fill = fills["fill"]
-    listing, writes = ceilings["listing"], ceilings["writes"]
-    run = {
+    run: dict[str, Any] = {
         "users": size,
         "bound": "listing" if listing <= writes else "writes",
-        "users_per_s": fill["users_per_s"],
-        "ratio_to_listing_ceiling": round(fill["users_per_s"] / listing, 3),
         "ratio_to_bound": round(fill["users_per_s"] / min(listing, writes), 3),
-        **{k: v for k, v in fill.items() if k != "users_per_s"},
+        **fill,
+        "calls_by_layout": {n: layout_calls(size, n) for n in (1, 16, 256)},
     }
     if "baseline" in fills:
-        base = fills["baseline"]
-        run["baseline"] = {
-            "users_per_s": base["users_per_s"],
-            "ratio_to_listing_ceiling": round(base["users_per_s"] / listing, 3),
-            "time": base["time"],
-            "throttles_standin": base["throttles_standin"],
-            "exit": base["exit"],
-        }
-        run["ratio_to_baseline"] = round(fill["users_per_s"] / max(base["users_per_s"], 1e-9), 3)
+        run["baseline"] = fills["baseline"]
+        run["ratio_to_baseline"] = round(fill["users_per_s"] / max(fills["baseline"]["users_per_s"], 1e-9), 3)
+    verify_s = verify["summary"]
+    run["verify"] = {
+        "exit": verify["exit"],
+        **{k: verify_s[k] for k in ("missing", "stale", "orphaned", "unchanged", "users_per_s")},
+        "peak_rss_mb": verify["peak_rss_mb"],
+    }
     return run
 
 
-def bench(
-    sizes: list[int], max_rps: str, segments: int, workers: int, baseline: str | None
-) -> dict[str, Any]:
+def bench(sizes: list[int], args: argparse.Namespace) -> dict[str, Any]:
     from scripts.dynamodb_local import start_dynamodb_local
 
     results: dict[str, Any] = {"machine": machine()}
     ddb = start_dynamodb_local(DDB_PORT)
     try:
-        env = base_env(ddb.endpoint)
         client = ddb_client(ddb.endpoint)
-        write_bound = measure_writes(client, ddb.endpoint, results)
-        rps = listing_rate(max_rps, write_bound)
-        ceilings = {"listing": rps * USERS_PER_PAGE, "writes": write_bound}
-        results["settings"] = {"max_rps": rps, "segments": segments, "workers": workers, "baseline": baseline}
-        results["listing_ceiling_users_per_s"] = round(ceilings["listing"])
-        results["write_bound_users_per_s"] = round(write_bound)
-        print(
-            f"--max-rps {rps:g}: listing ceiling {ceilings['listing']:.0f} users/s, "
-            f"write bound {write_bound:.0f} users/s",
-            flush=True,
-        )
+        write_bound = measure_writes(client, base_env(ddb.endpoint), results)
+        rps = listing_rate(args.max_rps, write_bound)
         with contextlib.ExitStack() as stack:
             clis = {"fill": ROOT}
-            if baseline:
-                clis = {"baseline": stack.enter_context(source_tree(ROOT, baseline)), **clis}
-            results["runs"] = [
-                one_size(size, rps, segments, workers, env, client, ddb.process.pid, clis, ceilings)
-                for size in sizes
-            ]
+            if args.baseline:
+                clis["baseline"] = stack.enter_context(source_tree(ROOT, args.baseline))
+            ceilings = {"listing": rps * USERS_PER_PAGE, "writes": write_bound}
+            plan = Plan(rps, args.latency_ms, args.segments, args.workers, base_env(ddb.endpoint), client,
+                        ddb.process.pid, clis, ceilings)  # fmt: skip
+            results["settings"] = {
+                "max_rps": rps,
+                "standin_latency_ms": args.latency_ms,
+                "calls_in_flight_needed": round(rps * args.latency_ms / 1000, 2),
+                "segments": args.segments,
+                "workers": args.workers,
+                "baseline": args.baseline,
+            }
+            results["listing_ceiling_users_per_s"] = round(ceilings["listing"])
+            results["write_bound_users_per_s"] = round(write_bound)
+            print(f"settings: {json.dumps(results['settings'])}; ceilings: {ceilings}", flush=True)
+            results["runs"] = [one_size(plan, size, i % 2 == 0) for i, size in enumerate(sizes)]
         runs = results["runs"]
         if len(runs) >= 2:
             results["rss_growth_largest_vs_smallest"] = round(
@@ -375,55 +311,6 @@ def bench(
     return results
 
 
-def one_size(
-    size: int,
-    rps: float,
-    segments: int,
-    workers: int,
-    env: dict[str, str],
-    client: Any,
-    ddb_pid: int,
-    clis: dict[str, Path],
-    ceilings: dict[str, float],
-) -> dict[str, Any]:
-    """Fill a fresh table with each CLI (the baseline first), then --verify the last fill at 30 RPS."""
-    from scripts.table import create_table
-
-    table = f"bench-mirror-{size}"
-    common = [
-        "--user-pool-id",
-        POOL_ID,
-        "--table",
-        table,
-        "--segments",
-        str(segments),
-        "--workers",
-        str(workers),
-    ]
-    arithmetic = partial(where_time_goes, size, rps, segments)
-    fills: dict[str, dict[str, Any]] = {}
-    with standin(size) as stats:
-        for name, root in clis.items():
-            with contextlib.suppress(Exception):
-                client.delete_table(TableName=table)
-                client.get_waiter("table_not_exists").wait(TableName=table)
-            create_table(client, table)
-            cli = {"env": env, "root": root, "arithmetic": arithmetic}
-            fills[name] = fill_once(size, cli, stats, ddb_pid, [*common, "--max-rps", str(rps)])
-            print(json.dumps({"users": size, "cli": name, **fills[name]}), flush=True)
-        # The verify reads only: at the whole quota (the stand-in has no other client), to save time.
-        verify = run_cli(env, [*common, "--max-rps", "30", "--verify"], timeout=3600)
-    client.delete_table(TableName=table)
-    run = size_run(size, ceilings, fills)
-    verify_s = verify["summary"]
-    run["verify"] = {
-        "exit": verify["exit"],
-        **{k: verify_s[k] for k in ("missing", "stale", "orphaned", "unchanged", "users_per_s")},
-        "peak_rss_mb": verify["peak_rss_mb"],
-    }
-    return run
-
-
 def main() -> None:
     if "--child" in sys.argv:
         child(sys.argv[sys.argv.index("--") + 1 :])
@@ -432,6 +319,7 @@ def main() -> None:
     parser.add_argument(
         "--max-rps", default="auto", help="the fill's ListUsers rate, or auto (listing-bound)"
     )
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="the stand-in's time per call")
     parser.add_argument("--segments", type=int, default=16)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument(
@@ -439,7 +327,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    write_results(RESULTS, lambda: bench(sizes, args.max_rps, args.segments, args.workers, args.baseline))
+    write_results(RESULTS, lambda: bench(sizes, args))
 
 
 def write_results(path: Path, measure: Callable[[], dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-USERS_PER_PAGE = 60
+USERS_PER_PAGE = 60  # ListUsers' largest page
 
 
 def layout_calls(size: int, segments: int) -> int:
@@ -61,12 +61,15 @@ def process_cpu_s(pid: int) -> float:
 
 
 def cpu_figures(size: int, users_per_s: float, cpu_s: dict[str, float | None]) -> dict[str, Any]:
-    """CPU per user of each process and in all, and the users/s the machine's cores allow at that cost."""
-    known = {name: value for name, value in cpu_s.items() if value is not None}
+    """CPU per user of each process and in all, and the users/s the machine's cores allow at that
+    cost; the totals only when every process reported (a baseline's CLI may not)."""
+    known = {name: round(value, 2) for name, value in cpu_s.items() if value is not None}
+    if len(known) < len(cpu_s):
+        return {"cpu_s": known}
     per_user_ms = sum(known.values()) / size * 1000
     cores = os.cpu_count() or 1
     return {
-        "cpu_s": {name: round(value, 2) for name, value in known.items()},
+        "cpu_s": known,
         "cpu_ms_per_user": round(per_user_ms, 3),
         "cpu_bound_users_per_s": round(cores * 1000 / per_user_ms) if per_user_ms else None,
         "cores_busy": round(per_user_ms * users_per_s / 1000, 2),
