@@ -260,7 +260,10 @@ def one_size(plan: Plan, size: int, baseline_first: bool) -> dict[str, Any]:
     verify_s = verify["summary"]
     run["verify"] = {
         "exit": verify["exit"],
-        **{k: verify_s[k] for k in ("missing", "stale", "orphaned", "unchanged", "users_per_s")},
+        **{
+            k: verify_s[k]
+            for k in ("missing", "stale", "orphaned", "unchanged", "users_per_s", "throttles", "elapsed_s")
+        },
         "peak_rss_mb": verify["peak_rss_mb"],
     }
     return run
