@@ -328,9 +328,10 @@ def main() -> None:
     parser.add_argument(
         "--baseline", metavar="REV", help="also run the CLI of this git revision, interleaved"
     )
+    parser.add_argument("--out", default=str(RESULTS), help="the results file (JSON)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    write_results(RESULTS, lambda: bench(sizes, args))
+    write_results(Path(args.out).resolve(), lambda: bench(sizes, args))
 
 
 def write_results(path: Path, measure: Callable[[], dict[str, Any]]) -> None:
@@ -340,7 +341,7 @@ def write_results(path: Path, measure: Callable[[], dict[str, Any]]) -> None:
     results["taken_at"] = started
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     print(json.dumps(results["goals"]))
 
 
