@@ -34,7 +34,9 @@ class PagePipeline:
     def __init__(self, capacity: int, *, abandoned: Callable[[], bool]) -> None:
         self._capacity = capacity
         self._abandoned = abandoned
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        self._room = threading.Condition(lock)  # a listing thread may put a page
+        self._work = threading.Condition(lock)  # a writer may take a page
         self._waiting: dict[str, deque[ListedPage]] = {}  # per segment, in listing order
         self._ready: deque[str] = deque()  # segments with a waiting page and none in repair
         self._in_repair: set[str] = set()
@@ -46,30 +48,30 @@ class PagePipeline:
     def put(self, page: ListedPage) -> bool:
         """Queue a page (a segment's pages in listing order), waiting while `capacity` pages wait;
         False when the run was abandoned meanwhile."""
-        with self._changed:
+        with self._room:
             while self._held >= self._capacity:
                 if self._abandoned():
                     return False
-                self._changed.wait(_POLL_S)
+                self._room.wait(_POLL_S)
             pages = self._waiting.setdefault(page.prefix, deque())
             pages.append(page)
             if len(pages) == 1 and page.prefix not in self._in_repair:
                 self._ready.append(page.prefix)
+                self._work.notify()
             self._held += 1
             self._queued += 1
-            self._changed.notify_all()
             return True
 
     def listing_finished(self) -> None:
-        with self._changed:
+        with self._work:
             self._listing_done = True
-            self._changed.notify_all()
+            self._work.notify_all()
 
     def take(self) -> ListedPage | None:
         """The next page to repair: the oldest of the first segment with no page in repair. Waits
         while there is none; None once the listing finished and nothing waits, or the run was
         abandoned (the pages still waiting are dropped: not repaired, not committed)."""
-        with self._changed:
+        with self._work:
             while not self._abandoned():
                 if self._ready:
                     prefix = self._ready.popleft()
@@ -79,23 +81,24 @@ class PagePipeline:
                         del self._waiting[prefix]
                     self._in_repair.add(prefix)
                     self._held -= 1
-                    self._changed.notify_all()  # room for a listing thread
+                    self._room.notify()
                     return page
                 if self._listing_done and self._held == 0:
+                    self._work.notify_all()  # the other writers are done too
                     return None
-                self._changed.wait(_POLL_S)
+                self._work.wait(_POLL_S)
             return None
 
     def done(self, page: ListedPage) -> None:
         """The page is repaired and committed: the segment's next page may go."""
-        with self._changed:
+        with self._work:
             self._in_repair.discard(page.prefix)
             if page.prefix in self._waiting:
                 self._ready.append(page.prefix)
+                self._work.notify()
             self._finished += 1
-            self._changed.notify_all()
 
     def all_done(self) -> bool:
         """Every queued page was repaired and committed (none dropped)."""
-        with self._changed:
+        with self._work:
             return self._finished == self._queued
