@@ -4,8 +4,9 @@ A listing-bound run of N users at R ListUsers calls a second would take N / (60 
 call returned a full page and none was throttled. The rest of its elapsed time is split into:
 - partial pages: each segment's last page is partial (the layout's calls beyond ceil(N / 60));
 - throttled calls: slots spent on calls the stand-in refused (retried later);
-- start-up and tail: the elapsed time beyond calls / R (clients, the first call's latency, the last
-  segments' final pages, the last page's repair).
+- beyond the calls: the elapsed time beyond calls / R: start-up (clients, the first call's latency)
+  and tail (the last segments' final pages, the last page's repair); in a write-bound run also the
+  listing held back by the writes (the pipeline full).
 CPU: the seconds of CPU the CLI, DynamoDB Local and the stand-in spent per user, and the users/s the
 machine's cores would allow at that cost (a bound of its own on a shared 2-core host).
 """
@@ -46,7 +47,7 @@ def where_time_goes(
         "partial_pages_s": round((needed - full) / rps, 2),
         "throttled_calls_s": round(throttled / rps, 2),
         "other_calls_s": round((calls - needed - throttled) / rps, 2),
-        "start_up_and_tail_s": round(elapsed - calls / rps, 2),
+        "beyond_the_calls_s": round(elapsed - calls / rps, 2),
         "calls": calls,
         "calls_needed": needed,
         "full_pages": full,
