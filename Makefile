@@ -90,7 +90,7 @@ clean: ## Remove build and test state (keeps .venv and node_modules)
 	rm -rf .serverless .local .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: bench-backfill
-bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k and 100k users
+bench-backfill: setup setup-node ## Backfill benchmark: Cognito stand-in + DynamoDB Local, 10k, 20k and 100k users, listing-bound (~15 min)
 	$(PY) -m bench.backfill_bench
 
 .PHONY: bench-events

@@ -11,7 +11,7 @@ Clients run unchanged through `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http:/
   `sub = "<sub>"` and `username = "<name>"`; users of a page come in sub order.
 - AdminGetUser: by username (or by sub, as Cognito accepts the alias).
 - GetUser: `AccessToken` "standin-<username>" (for the naive per-request baseline).
-- GET /stats: JSON counts of calls and throttles per operation.
+- GET /stats: JSON counts of calls and throttles per operation, and the CPU it used (`cpu_ms`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import bisect
 import collections
 import hashlib
 import json
+import os
 import re
 import signal
 import threading
@@ -229,7 +230,9 @@ def make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path == "/stats":
                 with standin.stats_lock:
-                    self._send(200, dict(standin.stats))
+                    stats = dict(standin.stats)
+                times = os.times()
+                self._send(200, {**stats, "cpu_ms": round((times.user + times.system) * 1000)})
             else:
                 self._send(404, {"message": "not found"})
 

@@ -96,7 +96,6 @@ class Engine:
         if token or done:
             with self._progress_lock:
                 self._resumed += 1
-        number = 0
         while not done:
             if self.stopping():
                 return False
@@ -105,19 +104,17 @@ class Engine:
             page = self.lister.list_page(prefix, token, tally)
             snapshots, malformed = self.lister.snapshots(page.get("Users", []), observed)
             token = page.get("PaginationToken") or None
-            if not pipeline.put(ListedPage(prefix, number, snapshots, malformed, token, tally)):
+            if not pipeline.put(ListedPage(prefix, snapshots, malformed, token, tally)):
                 return False
-            number += 1
             done = token is None
         return True
 
     def _repair_pages(self, pipeline: PagePipeline, table_ready: Future[None]) -> None:
         try:
             table_ready.result()  # re-raises the preflight's error: nothing is read or written
-            for page in pipeline.pages():
-                if pipeline.wait_turn(page):
-                    self._repair_page(page)
-                    pipeline.done(page)
+            while (page := pipeline.take()) is not None:
+                self._repair_page(page)
+                pipeline.done(page)
         except BaseException:
             self._fatal.set()  # let the listing stop at its next page
             raise

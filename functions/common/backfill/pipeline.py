@@ -1,18 +1,18 @@
 """The bounded pipeline between listing and writing, so listing never waits on writes.
 
-Listing threads put each page on a bounded queue (memory stays flat: at most `capacity` pages wait)
-and writer threads take them. Segments are repaired in parallel, but the pages of one segment in
-listing order, one at a time (`wait_turn`, `done`): a segment's saved token never moves past a page
-whose users were not repaired, and a stop (Ctrl-C, the Lambda deadline) leaves every page either
-repaired and committed or untouched, to be listed again on resume.
+Listing threads put each page in (memory stays flat: at most `capacity` pages wait) and writer
+threads take them. Segments are repaired in parallel, but the pages of one segment in listing order,
+one at a time: a writer takes the oldest waiting page of a segment that has no page in repair, so no
+writer waits on a segment's earlier page while another segment's page is ready, and a segment's saved
+token never moves past a page whose users were not repaired. A stop (Ctrl-C, the Lambda deadline)
+leaves every page either repaired and committed or untouched, to be listed again on resume.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from functions.common.backfill.summary import Tally
@@ -24,7 +24,6 @@ _POLL_S = 0.05  # how often a blocked thread looks whether the run was abandoned
 @dataclass
 class ListedPage:
     prefix: str
-    number: int  # position in this run's listing of the segment, from 0
     snapshots: list[UserSnapshot]
     malformed: int
     next_token: str | None
@@ -33,57 +32,73 @@ class ListedPage:
 
 class PagePipeline:
     def __init__(self, capacity: int, *, abandoned: Callable[[], bool]) -> None:
-        self._queue: queue.Queue[ListedPage] = queue.Queue(maxsize=capacity)
+        self._capacity = capacity
         self._abandoned = abandoned
-        self._listing_done = threading.Event()
-        self._done: defaultdict[str, int] = defaultdict(int)  # pages of each segment done
-        self._turn = threading.Condition()
+        lock = threading.Lock()
+        self._room = threading.Condition(lock)  # a listing thread may put a page
+        self._work = threading.Condition(lock)  # a writer may take a page
+        self._waiting: dict[str, deque[ListedPage]] = {}  # per segment, in listing order
+        self._ready: deque[str] = deque()  # segments with a waiting page and none in repair
+        self._in_repair: set[str] = set()
+        self._held = 0  # pages put and not yet taken
+        self._listing_done = False
         self._queued = 0
         self._finished = 0
 
     def put(self, page: ListedPage) -> bool:
-        """Queue a page, waiting while the queue is full; False when the run was abandoned."""
-        while True:
-            try:
-                self._queue.put(page, timeout=_POLL_S)
-            except queue.Full:
+        """Queue a page (a segment's pages in listing order), waiting while `capacity` pages wait;
+        False when the run was abandoned meanwhile."""
+        with self._room:
+            while self._held >= self._capacity:
                 if self._abandoned():
                     return False
-            else:
-                with self._turn:
-                    self._queued += 1
-                return True
+                self._room.wait(_POLL_S)
+            pages = self._waiting.setdefault(page.prefix, deque())
+            pages.append(page)
+            if len(pages) == 1 and page.prefix not in self._in_repair:
+                self._ready.append(page.prefix)
+                self._work.notify()
+            self._held += 1
+            self._queued += 1
+            return True
 
     def listing_finished(self) -> None:
-        self._listing_done.set()
+        with self._work:
+            self._listing_done = True
+            self._work.notify_all()
 
-    def pages(self) -> Iterator[ListedPage]:
-        """Pages as they come, until the listing finished and the queue is empty (or abandoned)."""
-        while not self._abandoned():
-            try:
-                yield self._queue.get(timeout=_POLL_S)
-            except queue.Empty:
-                if self._listing_done.is_set() and self._queue.empty():
-                    return
-
-    def wait_turn(self, page: ListedPage) -> bool:
-        """Wait until the segment's earlier pages are done; False when the run stops or was abandoned
-        first (the page is then dropped: not repaired, not committed)."""
-        with self._turn:
+    def take(self) -> ListedPage | None:
+        """The next page to repair: the oldest of the first segment with no page in repair. Waits
+        while there is none; None once the listing finished and nothing waits, or the run was
+        abandoned (the pages still waiting are dropped: not repaired, not committed)."""
+        with self._work:
             while not self._abandoned():
-                if self._done[page.prefix] == page.number:
-                    return True
-                self._turn.wait(_POLL_S)
-            return False
+                if self._ready:
+                    prefix = self._ready.popleft()
+                    pages = self._waiting[prefix]
+                    page = pages.popleft()
+                    if not pages:
+                        del self._waiting[prefix]
+                    self._in_repair.add(prefix)
+                    self._held -= 1
+                    self._room.notify()
+                    return page
+                if self._listing_done and self._held == 0:
+                    self._work.notify_all()  # the other writers are done too
+                    return None
+                self._work.wait(_POLL_S)
+            return None
 
     def done(self, page: ListedPage) -> None:
         """The page is repaired and committed: the segment's next page may go."""
-        with self._turn:
-            self._done[page.prefix] = page.number + 1
+        with self._work:
+            self._in_repair.discard(page.prefix)
+            if page.prefix in self._waiting:
+                self._ready.append(page.prefix)
+                self._work.notify()
             self._finished += 1
-            self._turn.notify_all()
 
     def all_done(self) -> bool:
         """Every queued page was repaired and committed (none dropped)."""
-        with self._turn:
+        with self._work:
             return self._finished == self._queued
