@@ -134,7 +134,9 @@ def _subs(response: Any) -> list[str]:
 
 def step_10_directory(s: Scenario, t: Transcript, state: DemoState) -> None:
     t.step(
-        10, "The user directory: an admin finds a user by e-mail; a tenant admin lists their own tenant only"
+        10,
+        "The user directory: an admin finds a user by e-mail; a tenant admin lists their own tenant"
+        " only, until disabled",
     )
     admin_token = s.sign_in("root")
     found = s.get("/users", admin_token, params={"email": "ALICE@example.com"})
@@ -162,6 +164,21 @@ def step_10_directory(s: Scenario, t: Transcript, state: DemoState) -> None:
     other = s.get("/users", token, params={"attribute": "custom:tenant", "value": "looking-glass"})
     t.say(f"... and value=looking-glass (alice's tenant) -> {other.status_code} {other.text[:80]}")
     t.check("another tenant is refused with 403", other.status_code == 403, other.text[:200])
+    # A privilege follows the mirror: disabled in Cognito, hatter keeps a valid token but lists nothing.
+    started = time.monotonic()
+    s.disable_user("hatter")
+    s.deliver_cloudtrail("AdminDisableUser", username="hatter", sub=hatter)
+    refused = s.get("/users", token, params={"attribute": "custom:tenant", "value": "tea-party"})
+    seconds = time.monotonic() - started
+    t.say(
+        f"hatter disabled in Cognito (AdminDisableUser -> attributeSync); the same token -> "
+        f"{refused.status_code} {refused.text[:60]}, {seconds:.2f} s after the disable"
+    )
+    t.check(
+        "a disabled tenant admin's still-valid token lists nothing (403)",
+        refused.status_code == 403,
+        refused.text[:200],
+    )
 
 
 CONSUMER_STEPS = (step_8_consumer, step_9_events, step_10_directory)
