@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import subprocess
 import sys
@@ -20,13 +21,11 @@ from cognito_mirror import (
     MirrorReader,
     MirrorUnavailableError,
     Profile,
-    UnauthenticatedError,
     UserNotFoundError,
     caller_profile,
     error_response,
     profile_middleware,
 )
-from cognito_mirror._identity import parse_groups
 from cognito_mirror._reader import default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
@@ -172,6 +171,21 @@ def test_admin_lookup_returns_a_disabled_user_with_enabled_false() -> None:
     assert profile.enabled is False
 
 
+def test_get_caller_profile_refuses_a_disabled_caller_with_a_403_kind_error() -> None:
+    from aws_lambda_powertools.event_handler.exceptions import ForbiddenError
+
+    from cognito_mirror import UserDisabledError
+
+    # Given a disabled user
+    mirror(enabled=False)
+    # When a handler asks the library for their profile
+    with pytest.raises(UserDisabledError) as raised:
+        cognito_mirror.get_caller_profile(http_event("/me", claims=claims()))
+    # Then a 403-kind error that says so
+    assert isinstance(raised.value, ForbiddenError)
+    assert (raised.value.status_code, raised.value.msg) == (403, "User is disabled")
+
+
 # --- immutability ------------------------------------------------------------------------------
 
 
@@ -212,6 +226,16 @@ class CountingDdb:
         return self.inner.get_item(**kwargs)
 
 
+def eight_reads_at_once(reader: MirrorReader) -> list[Profile]:
+    results: list[Profile] = []
+    threads = [threading.Thread(target=lambda: results.append(reader.get(SUB))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_a_cached_profile_is_served_without_reading_the_table() -> None:
     # Given a profile read once
     mirror()
@@ -237,19 +261,32 @@ def test_not_found_is_cached_for_its_own_ttl() -> None:
     assert ddb.calls == 1
 
 
+@pytest.mark.parametrize("variable", ["MIRROR_CACHE_TTL_SECONDS", "MIRROR_NOT_FOUND_TTL_SECONDS"])
+def test_a_ttl_of_zero_in_the_environment_reads_the_table_every_time(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given that TTL set to 0, and a user mirrored (profiles) or not (not found)
+    monkeypatch.setenv(variable, "0")
+    if variable == "MIRROR_CACHE_TTL_SECONDS":
+        mirror()
+    ddb = CountingDdb()
+    reader = MirrorReader.from_env(dynamodb=ddb, repair=None)
+    # When the sub is read three times
+    for _ in range(3):
+        with contextlib.suppress(UserNotFoundError):
+            reader.get(SUB)
+    # Then each read asked the table
+    assert ddb.calls == 3
+
+
 def test_concurrent_misses_for_one_sub_read_the_table_once() -> None:
     # Given a slow table and a mirrored user
     mirror()
     ddb = CountingDdb()
     ddb.delay = 0.2
     reader = MirrorReader(TABLE, dynamodb=ddb)
-    results: list[Profile] = []
     # When eight requests for that sub arrive at once
-    threads = [threading.Thread(target=lambda: results.append(reader.get(SUB))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = eight_reads_at_once(reader)
     # Then they share one read
     assert len(results) == 8
     assert ddb.calls == 1
@@ -314,6 +351,25 @@ def test_a_miss_asks_the_repair_function_once_and_serves_its_profile() -> None:
     assert first.attributes == {"email": "jane@example.com"}
 
 
+def test_concurrent_misses_ask_the_repair_once() -> None:
+    # Given an empty mirror and a slow repair that knows the user
+    asked: list[str] = []
+    profile = {"sub": SUB, "username": "jane.doe", "attributes": {}, "status": "CONFIRMED"}
+    profile |= {"enabled": True, "updated_at": "2026-12-01T00:00:00.000Z"}
+
+    def repair(sub: str, username: str | None) -> Profile:
+        asked.append(sub)
+        time.sleep(0.2)
+        return Profile.from_dict(profile)
+
+    reader = MirrorReader(TABLE, repair=repair)
+    # When eight requests for that sub arrive at once
+    results = eight_reads_at_once(reader)
+    # Then every one is served, from one repair
+    assert [result.sub for result in results] == [SUB] * 8
+    assert asked == [SUB]
+
+
 def unavailable(sub: str, username: str | None) -> Profile | None:
     raise MirrorUnavailableError("Cognito unavailable")
 
@@ -355,44 +411,6 @@ def test_the_repair_lambda_is_invoked_synchronously_by_name() -> None:
     assert call["FunctionName"] == "mirror-prod-repairUser"
     assert call["InvocationType"] == "RequestResponse"
     assert json.loads(call["Payload"]) == {"sub": SUB, "username": None}
-
-
-# --- identity ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("claim", "groups"),
-    [
-        (["admin", "ops"], {"admin", "ops"}),
-        ("[admin ops]", {"admin", "ops"}),
-        ("[admin]", {"admin"}),
-        ('["admin"]', {'"admin"'}),
-        ("[a,b]", {"a,b"}),
-        ("admin", set()),
-        ("[]", set()),
-        (42, set()),
-        (["admin", 3], set()),
-    ],
-)
-def test_groups_are_parsed_only_from_a_list_or_api_gateway_flattening(claim: Any, groups: set[str]) -> None:
-    # Given a cognito:groups claim / When parsed / Then exact names, or none
-    assert parse_groups(claim) == groups
-
-
-@pytest.mark.parametrize("token_use", ["id", None, "refresh", ["access"], {"access": 1}])
-def test_only_access_tokens_identify_a_caller_by_default(token_use: Any) -> None:
-    # Given authorizer claims of another token kind
-    reader = MirrorReader(TABLE)
-    # When the caller is resolved / Then 401
-    with pytest.raises(UnauthenticatedError):
-        reader.get_caller(http_event("/me", claims=claims(token_use=token_use)))
-
-
-def test_id_tokens_identify_a_caller_when_accepted() -> None:
-    # Given a reader configured to accept ID tokens
-    reader = MirrorReader(TABLE, accepted_token_use=["access", "id"])
-    # When an ID token's claims arrive / Then they identify the caller
-    assert reader.get_caller(http_event("/me", claims=claims(token_use="id"))).sub == SUB
 
 
 # --- independence from the mirror's own code ---------------------------------------------------

@@ -117,3 +117,18 @@ def test_the_use_case_answers_a_typed_profile_or_none(cognito: Any) -> None:
     assert isinstance(found, Profile)
     assert (found.sub, found.attributes["email"]) == (sub, "jane@example.com")
     assert missing is None
+
+
+def test_a_username_nobody_has_costs_one_admin_get_user_and_no_search(cognito: Any) -> None:
+    from functions.common import cognito as cognito_module
+    from functions.common.repair import repair_user
+
+    # Given a token's sub and username of a user gone from Cognito, and every Cognito call recorded
+    calls: list[str] = []
+    client = cognito_module.cognito_client(interactive=True)
+    client.meta.events.register("before-call.cognito-idp.*", lambda model, **_: calls.append(model.name))
+    # When the use case is asked for them
+    missing = repair_user("0c0c0c0c-0000-4000-8000-000000000098", "gone.user", user_pool_id=cognito.id)
+    # Then nobody, from one AdminGetUser: no ListUsers fallback by sub
+    assert missing is None
+    assert calls == ["AdminGetUser"]
