@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from cognito_mirror._errors import UnauthenticatedError
+from cognito_mirror import MirrorReader
+from cognito_mirror._errors import UnauthenticatedError, UserNotFoundError
 from cognito_mirror._identity import authorizer_claims, caller_from_claims, raw_event
 
 ACCESS = frozenset({"access"})
@@ -80,3 +81,19 @@ def test_claims_are_read_from_any_mapping_not_only_dicts() -> None:
     assert authorizer_claims({"requestContext": {"authorizer": {"jwt": {"claims": {}}}}}) is None
     with pytest.raises(UnauthenticatedError):
         raw_event(["not", "an", "event"])
+
+
+class _NoTable:
+    """A DynamoDB client that must never be called."""
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        raise AssertionError("a malformed sub was looked up")
+
+
+@pytest.mark.parametrize("sub", ["", "../x", "a b", None, 7, ["x"], {"S": "x"}])
+def test_a_malformed_sub_of_any_type_is_not_found_without_a_read(sub: Any) -> None:
+    # Given a reader whose table must not be read
+    reader = MirrorReader("mirror", dynamodb=_NoTable())
+    # When a malformed sub is asked for / Then "not found", nothing read
+    with pytest.raises(UserNotFoundError):
+        reader.get(sub)
