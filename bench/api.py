@@ -1,6 +1,8 @@
 """Warm `GET /me` through functions.api.handler: cache hit, and cache miss vs a raw GetItem; and the
 example consumer's `GET /hello` in its resolver: a cache hit beside the same route on Powertools
-alone (a constant, no profile_middleware), and a cache miss vs a raw GetItem."""
+alone (a constant, no profile_middleware), and a cache miss vs a raw GetItem; and the library's own
+share of a warm hit: a resolver with profile_middleware and caller_profile against the same resolver
+without them, interleaved."""
 
 from __future__ import annotations
 
@@ -27,16 +29,26 @@ def consumer_app() -> Any:
     return importlib.import_module("hello").app
 
 
-def bare_resolver() -> Any:
-    """The consumer's route on Powertools alone: the same resolver answering a constant, without
-    profile_middleware (a hit's time minus this is the library's own share)."""
+HELLO = {"message": "Hello Ada of acme!", "given_name": "Ada", "tenant": "acme"}
+
+
+def bare_resolver(*, with_library: bool = False) -> Any:
+    """The consumer's route on Powertools alone: a resolver answering a constant; `with_library`:
+    the same route behind profile_middleware, reading caller_profile (the library's share is the
+    difference)."""
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+    from cognito_mirror import caller_profile, profile_middleware
+
     app = APIGatewayHttpResolver()
+    if with_library:
+        app.use(middlewares=[profile_middleware])
 
     @app.get("/hello")
     def hello() -> dict[str, Any]:
-        return {"message": "Hello Ada of acme!", "given_name": "Ada", "tenant": "acme"}
+        if with_library:
+            caller_profile(app)
+        return HELLO
 
     return app
 
@@ -70,9 +82,13 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
         call_get_me(consumer.resolve, hello_event, context)
 
     bare = bare_resolver()
+    library = bare_resolver(with_library=True)
 
     def resolve_bare() -> None:
         call_get_me(bare.resolve, hello_event, context)
+
+    def resolve_library() -> None:
+        call_get_me(library.resolve, hello_event, context)
 
     # The miss, and the layers under it, each against the raw GetItem in the same rounds; and a hit
     # between network calls (every miss refills the cache), where the CPU caches are no longer hot.
@@ -91,6 +107,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
         resolver_hit = timed(resolve_me, hits, warmup=min(1000, hits))
         consumer_hit = timed(resolve_hello, hits, warmup=min(1000, hits))
         bare_hit = timed(resolve_bare, hits, warmup=min(1000, hits))
+        share = interleaved({"library": resolve_library, "bare": resolve_bare}, hits, warmup=min(1000, hits))
         miss = interleaved(
             calls,
             misses,
@@ -130,6 +147,26 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             unit="us",
             stat="median",
             note="the library's own share of a warm hit: the consumer's hit minus this",
+        )
+    )
+    report.figures.append(
+        versus(
+            "the library's share: the constant route behind profile_middleware + caller_profile",
+            share["library"],
+            "the same resolver, no profile_middleware",
+            share["bare"],
+            unit="us",
+            note="interleaved rounds, one process, the same event and the same cached profile",
+        )
+    )
+    report.figures.append(
+        absolute(
+            "  the share: per-round difference of the two",
+            [lib - bare for lib, bare in zip(share["library"], share["bare"], strict=True)],
+            unit="us",
+            stat="median",
+            limit=5e-6,
+            note="a dict lookup is the floor; where the rest goes: docs/PERFORMANCE.md",
         )
     )
     report.figures.append(

@@ -46,12 +46,16 @@ class ProfileCache:
         return self._lookup(sub, grace=bound)
 
     def _lookup(self, sub: str, grace: float) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(sub)
-            if entry is None or entry.expires + grace < self._clock():
-                return None
+        # No lock on a read (the hot path): the read and the move are each atomic under the GIL, and
+        # an entry evicted or replaced between them is just not moved (the one read is returned).
+        entry = self._entries.get(sub)
+        if entry is None or entry.expires + grace < self._clock():
+            return None
+        try:  # noqa: SIM105 (contextlib.suppress costs more than the lookup)
             self._entries.move_to_end(sub)
-            return entry
+        except KeyError:
+            pass
+        return entry
 
     def put(self, sub: str, answer: Answer, ttl: float, *, final: bool = False) -> None:
         if ttl <= 0:

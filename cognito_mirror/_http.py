@@ -50,7 +50,8 @@ def profile_middleware(app: Any, next_middleware: Any) -> Any:
         profile = default_reader().get_caller_profile(app.current_event)
     except MirrorError as exc:
         return error_answer(exc)
-    app.append_context(**{CONTEXT_KEY: profile})
+    # What `app.append_context(caller_profile=...)` does, without building keyword arguments.
+    app.context[CONTEXT_KEY] = profile
     return next_middleware(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from cognito_mirror._config import TOKEN_USES
 from cognito_mirror._errors import UnauthenticatedError
@@ -14,6 +14,13 @@ log = logging.getLogger("cognito_mirror.identity")
 
 # How an answer names each kind of token that may identify a caller (`TOKEN_USES`).
 _KIND_NAMES = {"access": "access", "id": "ID"}
+
+# Callers already built from the same claim values (a warm container sees the same few callers again
+# and again); a pure function of those values, bounded, emptied when full.
+_CALLERS: dict[tuple[Any, ...], Caller] = {}
+_CALLERS_MAX = 1024
+_COGNITO_USERNAME = "cognito:username"
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ def parse_groups(value: Any, unparsable: Callable[[], None] | None = None) -> fr
         return frozenset()
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) and item for item in value):
         return frozenset(value)
-    if isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]":
+    if _flattened(value):
         return frozenset(value[1:-1].split())
     log.warning("cognito:groups claim not understood: no groups (type %s)", type(value).__name__)
     if unparsable is not None:
@@ -42,20 +49,30 @@ def parse_groups(value: Any, unparsable: Callable[[], None] | None = None) -> fr
     return frozenset()
 
 
+def _flattened(value: Any) -> bool:
+    """API Gateway's flattening of a list claim: one string inside one pair of brackets."""
+    return isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]"
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    # `type(...) is dict` first: the ABC check costs several times more, and events are plain dicts.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def raw_event(event: Any) -> Mapping[str, Any]:
     """The event dict, whether given as a dict or a Powertools event data class."""
-    raw = getattr(event, "raw_event", event)
-    if not isinstance(raw, Mapping):
+    raw = event if type(event) is dict else getattr(event, "raw_event", event)
+    if not _is_mapping(raw):
         raise UnauthenticatedError("not an HTTP API event")
     return raw
 
 
 def authorizer_claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     context = event.get("requestContext")
-    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
-    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
-    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
-    return claims if isinstance(claims, Mapping) and claims else None
+    authorizer = context.get("authorizer") if _is_mapping(context) else None
+    jwt = authorizer.get("jwt") if _is_mapping(authorizer) else None
+    claims = jwt.get("claims") if _is_mapping(jwt) else None
+    return claims if claims and _is_mapping(claims) else None
 
 
 def bearer_token(event: Mapping[str, Any]) -> str | None:
@@ -90,7 +107,42 @@ def caller_from_claims(
     accepted_token_use: frozenset[str],
     unparsable_groups: Callable[[], None] | None = None,
 ) -> Caller:
-    """The caller named by verified claims: the one place that decides which token kinds count."""
+    """The caller named by verified claims: the one place that decides which token kinds count.
+
+    A caller built once is reused for the same claim values (never for groups that do not parse,
+    which are reported each time)."""
+    groups = claims.get("cognito:groups")
+    key = None
+    if groups is None or groups == "" or _flattened(groups):
+        get = claims.get
+        key = (
+            accepted_token_use,
+            groups,
+            get("token_use"),
+            get("sub"),
+            get("username", _ABSENT),  # a null username is not a missing one
+            get(_COGNITO_USERNAME),
+        )
+        try:
+            return _CALLERS[key]
+        except KeyError:
+            pass
+        except TypeError:  # a claim value that cannot be a key (a list): build it every time
+            key = None
+    caller = _caller(claims, accepted_token_use, groups, unparsable_groups)
+    if key is not None:
+        if len(_CALLERS) >= _CALLERS_MAX:
+            _CALLERS.clear()
+        _CALLERS[key] = caller
+    return caller
+
+
+def _caller(
+    claims: Mapping[str, Any],
+    accepted_token_use: frozenset[str],
+    groups: Any,
+    unparsable_groups: Callable[[], None] | None,
+) -> Caller:
     token_use = claims.get("token_use")
     if isinstance(token_use, str) and token_use in TOKEN_USES and token_use not in accepted_token_use:
         raise token_kind_refused(token_use, accepted_token_use)
@@ -99,9 +151,9 @@ def caller_from_claims(
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise UnauthenticatedError("the token has no subject")
-    username = claims.get("username", claims.get("cognito:username"))
+    username = claims.get("username", claims.get(_COGNITO_USERNAME))
     return Caller(
         sub=sub.strip(),
         username=username if isinstance(username, str) and username else None,
-        groups=parse_groups(claims.get("cognito:groups"), unparsable_groups),
+        groups=parse_groups(groups, unparsable_groups),
     )

@@ -130,9 +130,10 @@ class MirrorReader:
             if token is None:
                 raise UnauthenticatedError("missing bearer token")
             claims = self._token_verifier().verify(token)
-        return caller_from_claims(
-            claims, self.accepted_token_use, lambda: self._count("GroupsClaimUnparsable")
-        )
+        return caller_from_claims(claims, self.accepted_token_use, self._count_unparsable_groups)
+
+    def _count_unparsable_groups(self) -> None:
+        self._count("GroupsClaimUnparsable")
 
     def _token_verifier(self) -> Any:
         if self._verifier is None:
@@ -180,12 +181,13 @@ class MirrorReader:
     def _get(self, sub: str, username: str | None, *, fresh: bool = False) -> Profile:
         """`fresh`: read the row even when a profile is cached (a remembered "no such user" still
         answers, so an unknown caller costs one repair per not-found TTL), never serve it stale."""
-        if not valid_sub(sub):
-            raise UserNotFoundError("malformed sub")
-        entry = self.cache.fresh(sub)
+        # The cache holds only valid subs (checked below, before any load).
+        entry = self.cache.fresh(sub) if isinstance(sub, str) else None
         if entry is not None and not (fresh and entry.answer is not None):
             self._count("ProfileCacheHit")
             return _found(entry.answer)
+        if not valid_sub(sub):
+            raise UserNotFoundError("malformed sub")
         wait = (
             self._ddb_bounds[0]
             + self._ddb_bounds[1] * (1 + self._ddb_bounds[2])
