@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check(args, parser)
 
     from models.directory import Continuation, query_users
-    from models.errors import DirectoryQueryError, MirrorUnavailableError
+    from models.errors import DirectoryQueryError, TableUnavailableError
     from models.settings import ConfigurationError
     from models.table import table_for_settings
 
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DirectoryQueryError as exc:
         print(f"directory: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConfigurationError, MirrorUnavailableError) as exc:
+    except (ConfigurationError, TableUnavailableError) as exc:
         print(f"directory: error: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     complete = len(users) <= args.limit

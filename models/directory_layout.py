@@ -16,7 +16,7 @@ from functools import lru_cache
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.index_keys import LAYOUT_SUB, layout_error, layout_item, layout_of
-from models.errors import MirrorUnavailableError, error_code
+from models.errors import TableUnavailableError, error_code
 from models.settings import ConfigurationError
 from models.table import MirrorTable
 
@@ -26,7 +26,7 @@ def write_layout(table: MirrorTable, indexed: Sequence[str]) -> None:
     try:
         table.client.put_item(TableName=table.name, Item=layout_item(indexed))
     except (BotoCoreError, ClientError) as exc:
-        raise MirrorUnavailableError(f"mirror write failed: {error_code(exc)}") from exc
+        raise TableUnavailableError(f"mirror write failed: {error_code(exc)}") from exc
     _stored_layout.cache_clear()
 
 
@@ -36,7 +36,7 @@ def _stored_layout(table: MirrorTable) -> tuple[tuple[str, ...] | None]:
     try:
         item = table.client.get_item(TableName=table.name, Key={"sub": {"S": LAYOUT_SUB}}).get("Item")
     except (BotoCoreError, ClientError) as exc:
-        raise MirrorUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
+        raise TableUnavailableError(f"mirror query failed: {error_code(exc)}") from exc
     return (layout_of(item),)
 
 

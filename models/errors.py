@@ -34,10 +34,6 @@ class TableUnavailableError(DependencyUnavailableError):
     """DynamoDB could not be reached or refused the call (not a condition failure)."""
 
 
-# The name the directory modules import.
-MirrorUnavailableError = TableUnavailableError
-
-
 class MalformedStateError(ValueError):
     """A stored engine state whose `state` is not a string."""
 

@@ -24,11 +24,11 @@ import threading
 import time
 from typing import Any
 
-from cognito_mirror import MirrorUnavailableError
 from cognito_mirror.aws_errors import client_errors, error_code
 from cognito_mirror.index_keys import normalise_value
-from models.aws import create_client
+from models.aws import bounded_config, create_client
 from models.directory import Continuation
+from models.errors import DependencyUnavailableError
 from models.settings import get_settings
 
 # A LastEvaluatedKey of the directory holds a sub and a key of at most 2048 bytes.
@@ -65,17 +65,12 @@ def _key() -> bytes:
 
 def _read_secret(arn: str) -> bytes:
     """The stack's cursor key (a failure is not cached: the next request tries again)."""
-    from botocore.config import Config
-
-    settings = get_settings()
-    config = Config(
-        connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
-    )
+    config = bounded_config(connect_timeout=0.5, read_timeout=1.0, max_attempts=2)
     try:
-        client: Any = create_client("secretsmanager", region=settings.region, config=config)
+        client: Any = create_client("secretsmanager", region=get_settings().region, config=config)
         secret = client.get_secret_value(SecretId=arn)["SecretString"]
     except client_errors() as exc:
-        raise MirrorUnavailableError(f"cursor key unavailable: {error_code(exc)}") from exc
+        raise DependencyUnavailableError(f"cursor key unavailable: {error_code(exc)}") from exc
     return str(secret).encode()
 
 

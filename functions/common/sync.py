@@ -187,7 +187,7 @@ def _sync_by_username(username: str, signal: UserSignal, user_pool_id: str, writ
 
 def sync_message(body: str, *, user_pool_id: str) -> SyncResult:
     """Sync one SQS message body. Raises MalformedSyncRecordError, CognitoThrottledError,
-    CognitoUnavailableError or MirrorUnavailableError: the record then fails alone and is retried."""
+    CognitoUnavailableError or TableUnavailableError: the record then fails alone and is retried."""
     event = parse_event(body)
     detail: dict[str, Any] = event.detail
     # Other CloudTrail kinds (e.g. "AWS Service Event via CloudTrail" from the hosted UI and token

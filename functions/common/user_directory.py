@@ -13,12 +13,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ForbiddenError
 
-from cognito_mirror import AccessDeniedError, MirrorUnavailableError, Profile
+from cognito_mirror import AccessDeniedError, Profile
 from cognito_mirror.index_keys import normalise_value
 from functions.common.cursor import CursorError, decode_cursor, encode_cursor
 from models.directory import query_users
 from models.errors import DirectoryQueryError
-from models.errors import MirrorUnavailableError as TableUnavailableError
 from models.settings import get_settings
 from models.user import UserSnapshot
 
@@ -122,8 +121,8 @@ def list_users(query: UsersQuery) -> dict[str, Any]:
         )
     except (CursorError, DirectoryQueryError) as exc:
         raise BadRequestError(str(exc)) from exc
-    except TableUnavailableError as exc:
-        raise MirrorUnavailableError(str(exc)) from exc
+    # A dependency down (the table, the cursor key's secret) is the plain DependencyUnavailableError,
+    # answered 503 by the handler.
     cursor = (
         encode_cursor(query.attribute, query.value, page.next, unverified=query.include_unverified)
         if page.next

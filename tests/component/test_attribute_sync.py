@@ -420,14 +420,14 @@ def throttle_cognito(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -
 
 def refuse_mirror_write(monkeypatch: pytest.MonkeyPatch, sub: str, username: str) -> None:
     """DynamoDB refuses the write of `sub`."""
-    from models.errors import MirrorUnavailableError
+    from models.errors import TableUnavailableError
     from models.table import MirrorTable
 
     real_put = MirrorTable.put_snapshot
 
     def flaky_put(table: MirrorTable, snapshot: Any) -> Any:
         if snapshot.sub == sub:
-            raise MirrorUnavailableError("mirror write failed: ProvisionedThroughputExceededException")
+            raise TableUnavailableError("mirror write failed: ProvisionedThroughputExceededException")
         return real_put(table, snapshot)
 
     monkeypatch.setattr(MirrorTable, "put_snapshot", flaky_put)

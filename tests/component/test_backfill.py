@@ -24,7 +24,7 @@ from functions.common.backfill.engine import Engine
 from functions.common.backfill.listing import HEX, segment_prefixes
 from functions.common.backfill.options import Mode, Options, WriteMode
 from functions.common.backfill.rate_limit import RateLimiter
-from models.errors import MirrorUnavailableError
+from models.errors import TableUnavailableError
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot, now_us
 
@@ -206,7 +206,7 @@ def test_a_failed_write_is_listed_and_exits_1(cognito: Any, ddb: Any, capsys: An
 
     def refusing_put(table: MirrorTable, snapshot: UserSnapshot) -> Any:
         if snapshot.sub == users["user001"]:
-            raise MirrorUnavailableError("mirror write failed: InternalServerError")
+            raise TableUnavailableError("mirror write failed: InternalServerError")
         return real_put(table, snapshot)
 
     # When the backfill runs
@@ -532,7 +532,7 @@ def test_missing_credentials_are_one_clear_line(cognito: Any, capsys: Any) -> No
         try:
             raise NoCredentialsError()
         except NoCredentialsError as exc:
-            raise MirrorUnavailableError("mirror read failed: NoCredentialsError") from exc
+            raise TableUnavailableError("mirror read failed: NoCredentialsError") from exc
 
     # When the backfill runs
     with mock.patch.object(MirrorTable, "get_record", no_credentials):

@@ -166,7 +166,7 @@ def test_a_write_that_times_out_is_a_mirror_unavailable_error(monkeypatch: pytes
     # Given DynamoDB that does not answer in time (botocore's timeout carries `response=None`)
     from botocore.exceptions import ReadTimeoutError
 
-    from models.errors import MirrorUnavailableError
+    from models.errors import TableUnavailableError
 
     def timed_out(**kwargs: Any) -> None:
         raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
@@ -174,5 +174,5 @@ def test_a_write_that_times_out_is_a_mirror_unavailable_error(monkeypatch: pytes
     monkeypatch.setattr(mirror_table().client, "put_item", timed_out)
     # When a snapshot is written
     # Then the writer gets the one "dependency down" error, naming the cause, not an AttributeError
-    with pytest.raises(MirrorUnavailableError, match="ReadTimeoutError"):
+    with pytest.raises(TableUnavailableError, match="ReadTimeoutError"):
         mirror_table().put_snapshot(snapshot(100))
