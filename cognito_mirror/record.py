@@ -1,7 +1,11 @@
 """The mirror's record: one row per user, keyed by the immutable `sub`. The one contract that the
 library's reads, the mirror's writes, its events and its directory all use.
 
-A row is live (`deleted` false) or the tombstone of a deleted user (`deleted` true). Rows whose
+A row is live (`deleted` false) or the tombstone of a deleted user (`deleted` true). A live row's
+group membership (`GROUP_FIELDS`) is versioned apart from its profile: `groups` (a string set: DynamoDB
+holds no empty set, so an absent set is no group) is known only when `groups_observed_at` is present
+(when a writer observed the membership in Cognito); without it the groups are unknown, never "none".
+A profile write leaves both as they are, a tombstone drops them. Rows whose
 `sub` starts with `RESERVED_PREFIX` are the mirror's own state, never a user: every reader skips
 them. The directory's keys (`dir<i>`, index `directory-<i>`) are cognito_mirror/index_keys.py.
 JSON Schema: schemas/mirror-record.v1.json; docs/RECORD.md.
@@ -23,6 +27,9 @@ from cognito_mirror.index_keys import MAX_INDEXED_ATTRIBUTES, SLOT_NAMES, index_
 
 __all__ = [
     "FIELDS",
+    "GROUPS",
+    "GROUPS_OBSERVED_AT",
+    "GROUP_FIELDS",
     "INDEXES",
     "KEY",
     "RESERVED_PREFIX",
@@ -37,6 +44,12 @@ __all__ = [
 KEY = "sub"
 # What a row holds besides its directory keys and its TTL, in a fixed order (the PartiQL forms use it).
 FIELDS = ("sub", "username", "attributes", "status", "enabled", "observed_at", "source", "deleted")
+# The membership: the user's Cognito group names (a string set; absent: no group, when known) and
+# when a writer observed them (integer µs since the epoch; absent: the groups are unknown). Written
+# by their own guarded write, never by a profile write.
+GROUPS = "groups"
+GROUPS_OBSERVED_AT = "groups_observed_at"
+GROUP_FIELDS = (GROUPS, GROUPS_OBSERVED_AT)
 # A tombstone's expiry (DynamoDB TTL, seconds since the epoch); live rows have none.
 TTL_FIELD = "expires_at"
 # The keys-only index the mirror's sync finds a user's subs by username with.
@@ -71,8 +84,11 @@ def is_tombstone(item: Mapping[str, Any]) -> bool:
 def row_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """The row of an item in DynamoDB's wire format: the `FIELDS`, each None when missing or of
     another type; `attributes` keeps string values only, `observed_at` is a Decimal (as boto3's
-    deserializer gives it) or None when not a number, `deleted` is a bool. KeyError without a sub."""
+    deserializer gives it) or None when not a number, `deleted` is a bool. Then the `GROUP_FIELDS`:
+    `groups_observed_at` as `observed_at`, and `groups` the sorted group names when it is known
+    (an empty tuple: no group), None when unknown. KeyError without a sub."""
     raw = _field(item, "attributes", "M")
+    groups_observed_at = _decimal(_field(item, GROUPS_OBSERVED_AT, "N"))
     return {
         "sub": item["sub"]["S"],
         "username": _field(item, "username", "S"),
@@ -86,6 +102,8 @@ def row_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
         "observed_at": _decimal(_field(item, "observed_at", "N")),
         "source": _field(item, "source", "S"),
         "deleted": _field(item, "deleted", "BOOL") is True,
+        GROUPS: None if groups_observed_at is None else _names(_field(item, GROUPS, "SS")),
+        GROUPS_OBSERVED_AT: groups_observed_at,
     }
 
 
@@ -94,6 +112,10 @@ def _field(item: Mapping[str, Any], name: str, kind: str) -> Any:
     # would cost a listing more than the rest of its decoding.
     value = item.get(name)
     return value.get(kind) if isinstance(value, dict) else None
+
+
+def _names(values: Any) -> tuple[str, ...]:
+    return tuple(sorted(v for v in values if isinstance(v, str))) if isinstance(values, list) else ()
 
 
 def _decimal(text: Any) -> Decimal | None:

@@ -14,7 +14,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from cognito_mirror import Profile
 from cognito_mirror.directory import plan_query, read_page
 from cognito_mirror.index_keys import SLOT_NAMES
-from cognito_mirror.record import FIELDS, INDEXES, KEY, TTL_FIELD, is_tombstone, row_from_item
+from cognito_mirror.record import FIELDS, GROUP_FIELDS, INDEXES, KEY, TTL_FIELD, is_tombstone, row_from_item
 from models.record import MirrorRecord, snapshot_from_row
 from scripts.table import table_properties
 from tests.support.record_schema import SCHEMA
@@ -31,6 +31,8 @@ ITEM: dict[str, Any] = {
     "observed_at": {"N": "1700000000123456"},
     "source": {"S": "reconcile"},
     "deleted": {"BOOL": False},
+    "groups": {"SS": ["support", "admin"]},
+    "groups_observed_at": {"N": "1700000000654321"},
     "dir0": {"S": "email#ada@example.com"},
 }
 
@@ -56,7 +58,7 @@ def test_the_published_schema_names_exactly_the_contracts_fields() -> None:
     defs = SCHEMA["$defs"]
     # Then a live user holds the contract's fields and directory slots, a tombstone its key fields
     # and the TTL, and nothing else
-    assert set(defs["user"]["properties"]) == {*FIELDS, *SLOT_NAMES}
+    assert set(defs["user"]["properties"]) == {*FIELDS, *GROUP_FIELDS, *SLOT_NAMES}
     assert set(defs["tombstone"]["properties"]) == {KEY, "observed_at", "source", "deleted", TTL_FIELD}
 
 
@@ -73,9 +75,24 @@ def test_the_codec_reads_an_item_as_boto3s_deserializer_does() -> None:
     # When the contract reads it
     row = row_from_item(ITEM)
     # Then every field is the deserialized value (attributes: string values only)
-    assert set(row) == set(FIELDS)
-    assert row == {name: plain[name] for name in FIELDS} | {"attributes": {"email": "ada@example.com"}}
+    assert set(row) == {*FIELDS, *GROUP_FIELDS}
+    assert row == {name: plain[name] for name in FIELDS} | {
+        "attributes": {"email": "ada@example.com"},
+        "groups": ("admin", "support"),
+        "groups_observed_at": plain["groups_observed_at"],
+    }
     assert row["observed_at"] == Decimal("1700000000123456")
+
+
+def test_groups_are_unknown_without_their_version_and_none_when_known_but_absent() -> None:
+    # Given a row with no membership version, and one whose membership is known but empty
+    unknown = {**ITEM, "groups": {"SS": ["admin"]}}
+    del unknown["groups_observed_at"]
+    empty = {name: value for name, value in ITEM.items() if name != "groups"}
+    # When the contract reads them
+    # Then the first's groups are unknown (None), the second's are no group at all
+    assert row_from_item(unknown)["groups"] is None
+    assert row_from_item(empty)["groups"] == ()
 
 
 def test_the_profile_and_the_snapshot_of_an_item_are_read_from_the_same_row() -> None:
