@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TypedDict
 
 from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
 from cognito_mirror.config import ReaderSettings, env, env_choice, env_csv, env_float, env_int
@@ -62,6 +62,17 @@ INTERACTIVE_COGNITO = ClientBounds(connect_timeout=0.5, read_timeout=1.0, max_at
 BATCH_COGNITO = ClientBounds(connect_timeout=1.0, read_timeout=3.0, max_attempts=3)
 
 
+class TableAccess(TypedDict):
+    """The table and how to read it: what the library's reader and the stack's table share."""
+
+    table_name: str
+    region: str
+    ddb_connect_timeout: float
+    ddb_read_timeout: float
+    ddb_max_retries: int
+    indexed_attributes: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str
@@ -99,7 +110,7 @@ class Settings:
     aws_profile: str | None = None
     instance_metadata: bool = True
 
-    def table_access(self) -> dict[str, Any]:
+    def table_access(self) -> TableAccess:
         """The table, its region, the DynamoDB clients' bounds and the directory's indexes, by the
         names both of the table's users take: the library's reader (`reader_settings`) and the stack's
         data-access object (`models.table.TableConfig.from_settings`)."""
