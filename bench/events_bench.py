@@ -17,6 +17,7 @@ import os
 import platform
 import statistics
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def run(batches: int, payload: str) -> dict[str, Any]:
     from functions.user_events import handler
 
     client = StandInEvents()
-    event_publisher._client = client
+    event_publisher.events_client = cache(lambda: client)
 
     class Context:
         function_name = "bench-user-events"

@@ -18,15 +18,19 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from functions.common.admin_cli import add_aws_arguments, admin_settings
+from functions.common.admin_cli import (
+    EXIT_CANNOT_RUN,
+    EXIT_USAGE,
+    add_aws_arguments,
+    admin_settings,
+    require_table,
+)
 
 if TYPE_CHECKING:
     from models.user import UserSnapshot
 
 EXIT_FOUND = 0
 EXIT_NONE = 1
-EXIT_USAGE = 2
-EXIT_CANNOT_RUN = 4
 MAX_LIMIT = 100_000
 
 
@@ -63,8 +67,7 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Check --limit and --table."""
     if not 1 <= args.limit <= MAX_LIMIT:
         parser.error(f"--limit must be in 1..{MAX_LIMIT}, got {args.limit}")
-    if not args.table:
-        parser.error("--table is required (or set MIRROR_TABLE)")
+    require_table(parser, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypedDict
 
 from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
 from cognito_mirror.config import ReaderSettings, env, env_choice, env_csv, env_float, env_int
@@ -61,6 +62,17 @@ INTERACTIVE_COGNITO = ClientBounds(connect_timeout=0.5, read_timeout=1.0, max_at
 BATCH_COGNITO = ClientBounds(connect_timeout=1.0, read_timeout=3.0, max_attempts=3)
 
 
+class TableAccess(TypedDict):
+    """The table and how to read it: what the library's reader and the stack's table share."""
+
+    table_name: str
+    region: str
+    ddb_connect_timeout: float
+    ddb_read_timeout: float
+    ddb_max_retries: int
+    indexed_attributes: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str
@@ -98,17 +110,23 @@ class Settings:
     aws_profile: str | None = None
     instance_metadata: bool = True
 
+    def table_access(self) -> TableAccess:
+        """The table, its region, the DynamoDB clients' bounds and the directory's indexes, by the
+        names both of the table's users take: the library's reader (`reader_settings`) and the stack's
+        data-access object (`models.table.TableConfig.from_settings`)."""
+        return {
+            "table_name": self.table_name,
+            "region": self.region,
+            "ddb_connect_timeout": self.ddb_connect_timeout,
+            "ddb_read_timeout": self.ddb_read_timeout,
+            "ddb_max_retries": self.ddb_max_retries,
+            "indexed_attributes": self.indexed_attributes,
+        }
+
     def reader_settings(self) -> ReaderSettings:
-        """The API's reader's settings: this table, region, DynamoDB bounds and indexes, and the
-        read side's own variables, parsed by the library (once per reader built)."""
-        return ReaderSettings.from_env(
-            table_name=self.table_name,
-            region=self.region,
-            ddb_connect_timeout=self.ddb_connect_timeout,
-            ddb_read_timeout=self.ddb_read_timeout,
-            ddb_max_retries=self.ddb_max_retries,
-            indexed_attributes=self.indexed_attributes,
-        )
+        """The API's reader's settings: `table_access`, and the read side's own variables, parsed by
+        the library (once per reader built)."""
+        return ReaderSettings.from_env(**self.table_access())
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ class StateTable:
     """Strings stored under keys, read consistently."""
 
     def __init__(self, config: TableConfig) -> None:
-        self.name = config.name
+        self.name = config.table_name
         self.config = config
         self._client: Any = None
 
@@ -68,4 +68,4 @@ def state_table_for_settings(settings: Settings) -> StateTable:
     """One state table per settings (`state_table_for_settings.cache_clear()` forgets it, in tests)."""
     if settings.state_table_name is None:
         raise ConfigurationError("MIRROR_STATE_TABLE is not set: the reconcile needs its state table")
-    return StateTable(replace(TableConfig.from_settings(settings), name=settings.state_table_name))
+    return StateTable(replace(TableConfig.from_settings(settings), table_name=settings.state_table_name))

@@ -56,29 +56,25 @@ class TableConfig:
     """Where the table is and how to talk to it. Endpoints come from botocore's own variables
     (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`) unless `endpoint_url` is given."""
 
-    name: str
+    table_name: str
     region: str
-    connect_timeout: float = 0.5
-    read_timeout: float = 1.0
-    max_retries: int = 1
+    ddb_connect_timeout: float = 0.5
+    ddb_read_timeout: float = 1.0
+    ddb_max_retries: int = 1
     pool_size: int = 10
     endpoint_url: str | None = None
-    profile: str | None = None
+    aws_profile: str | None = None
     instance_metadata: bool = True
     indexed_attributes: tuple[str, ...] = ()
     tombstone_ttl_days: int = 30
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TableConfig:
+        """The settings' table, as the library's reader sees it too (`Settings.table_access`)."""
         return cls(
-            name=settings.table_name,
-            region=settings.region,
-            profile=settings.aws_profile,
+            **settings.table_access(),
+            aws_profile=settings.aws_profile,
             instance_metadata=settings.instance_metadata,
-            connect_timeout=settings.ddb_connect_timeout,
-            read_timeout=settings.ddb_read_timeout,
-            max_retries=settings.ddb_max_retries,
-            indexed_attributes=settings.indexed_attributes,
             tombstone_ttl_days=settings.tombstone_ttl_days,
         )
 
@@ -86,9 +82,9 @@ class TableConfig:
 def table_client(config: TableConfig) -> Any:
     """A DynamoDB client for a table: the config's timeouts, retries (1 + max_retries attempts) and pool."""
     client_config = bounded_config(
-        connect_timeout=config.connect_timeout,
-        read_timeout=config.read_timeout,
-        max_attempts=1 + config.max_retries,
+        connect_timeout=config.ddb_connect_timeout,
+        read_timeout=config.ddb_read_timeout,
+        max_attempts=1 + config.ddb_max_retries,
         pool_size=config.pool_size,
         validate=False,
     )
@@ -96,7 +92,7 @@ def table_client(config: TableConfig) -> Any:
         "dynamodb",
         region=config.region,
         config=client_config,
-        profile=config.profile,
+        profile=config.aws_profile,
         instance_metadata=config.instance_metadata,
         endpoint_url=config.endpoint_url,
     )
@@ -107,7 +103,7 @@ class MirrorTable:
 
     def __init__(self, config: TableConfig) -> None:
         self.config = config
-        self.name = config.name
+        self.name = config.table_name
         self._client: Any = None
         self._client_lock = threading.Lock()
 

@@ -28,6 +28,11 @@ DEFAULT_STAGE = "local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
+def _loopback(port: int) -> str:
+    """Every service of the local stack listens on 127.0.0.1."""
+    return f"http://127.0.0.1:{port}"
+
+
 @dataclass(frozen=True)
 class StackInfo:
     """What a client of the running stack needs: endpoints, ids, names."""
@@ -42,29 +47,29 @@ class StackInfo:
 
     @property
     def dynamodb_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports.dynamodb}"
+        return _loopback(self.ports.dynamodb)
 
     @property
     def cognito_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports.cognito}"
+        return _loopback(self.ports.cognito)
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.http}"
+        return _loopback(self.ports.http)
 
     @property
     def lambda_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports.lambda_}"
+        return _loopback(self.ports.lambda_)
 
     @property
     def consumer_url(self) -> str:
         """The example consumer's HTTP API (`GET /hello`)."""
-        return f"http://127.0.0.1:{self.ports.consumer_http}"
+        return _loopback(self.ports.consumer_http)
 
     @property
     def events_endpoint(self) -> str:
         """moto's server: EventBridge and SQS."""
-        return f"http://127.0.0.1:{self.ports.events}"
+        return _loopback(self.ports.events)
 
     @property
     def event_bus(self) -> str:
@@ -104,7 +109,7 @@ class StackInfo:
 
     @property
     def consumer_lambda_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports.consumer_lambda}"
+        return _loopback(self.ports.consumer_lambda)
 
     def client(self, service: str, connections: int = 10, endpoint: str | None = None) -> Any:
         """A boto3 client for `dynamodb`, `cognito-idp` or `lambda` on this stack.

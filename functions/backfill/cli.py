@@ -19,13 +19,11 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, TextIO
 
-from functions.common.admin_cli import add_aws_arguments, admin_settings
+from functions.common.admin_cli import EXIT_CANNOT_RUN, add_aws_arguments, admin_settings, require_table
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 EXIT_DRIFT = 3
-EXIT_CANNOT_RUN = 4
 EXIT_INTERRUPTED = 130
 DEFAULT_MAX_RPS = 20.0  # of ListUsers' 30 RPS account quota, which the application shares
 ACCOUNT_RPS = 30.0
@@ -109,8 +107,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.user_pool_id:
         parser.error("--user-pool-id is required (or set USER_POOL_ID)")
-    if not args.table:
-        parser.error("--table is required (or set MIRROR_TABLE)")
+    require_table(parser, args)
     if args.verify and args.prune:
         parser.error("--verify reports only; it cannot be combined with --prune")
     if args.reindex and (args.verify or args.dry_run):

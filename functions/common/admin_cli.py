@@ -1,5 +1,5 @@
-"""What every admin CLI takes to reach the mirror (its table, the AWS region and profile), and the
-settings it builds from them.
+"""What every admin CLI takes to reach the mirror (its table, the AWS region and profile), the
+settings it builds from them, and the exit codes all of them share.
 
 A CLI never writes the process environment: its arguments, and the environment for what they do not
 give, become one `Settings` that the CLI passes down (tables, Cognito clients, the engine). The AWS
@@ -14,6 +14,11 @@ import os
 from cognito_mirror.config import env
 from models.settings import LAMBDA_DYNAMODB, ClientBounds, Overrides, Settings, load_settings
 
+# A usage error (argparse's own exit status) and a run that cannot start (table, credentials,
+# configuration); each CLI documents its other codes.
+EXIT_USAGE = 2
+EXIT_CANNOT_RUN = 4
+
 
 def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
     """`--table` (default MIRROR_TABLE), `--region`, and `--aws-profile` with its alias `--profile`."""
@@ -27,6 +32,12 @@ def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
         dest="aws_profile",
         help="AWS profile (default: AWS_PROFILE); --profile is an alias",
     )
+
+
+def require_table(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (exit 2) unless `--table` or MIRROR_TABLE names the mirror's table."""
+    if not args.table:
+        parser.error("--table is required (or set MIRROR_TABLE)")
 
 
 def admin_settings(

@@ -10,6 +10,7 @@ The data layer checks the key's partition again.
 The key, in this order: MIRROR_CURSOR_KEY (an explicit key); the stack's secret
 (MIRROR_CURSOR_KEY_SECRET, its ARN), read once per container with GetSecretValue when a cursor is
 first needed; else a random key per container (cursors then fail on another container).
+`container_key.cache_clear()` forgets the container's key (a cold start, in tests).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
+from functools import cache
 from typing import Any
 
 from cognito_mirror.aws_errors import client_errors, error_code
@@ -37,9 +38,6 @@ MAX_CURSOR_CHARS = 4096
 # short enough that an old link is refused rather than resumed against changed data.
 CURSOR_LIFETIME_SECONDS = 3600
 
-_keys: dict[str, bytes] = {}
-_lock = threading.Lock()
-
 
 class CursorError(ValueError):
     """The cursor is malformed, altered, expired, or belongs to another query."""
@@ -53,14 +51,21 @@ def _key() -> bytes:
     settings = get_settings()
     if settings.cursor_key:
         return settings.cursor_key
-    source = settings.cursor_key_secret or ""
-    key = _keys.get(source)
-    if key is None:
-        with _lock:
-            key = _keys.get(source)
-            if key is None:
-                key = _keys[source] = _read_secret(source) if source else secrets.token_bytes(32)
-    return key
+    return container_key(settings.cursor_key_secret or "")
+
+
+@cache
+def container_key(secret_arn: str) -> bytes:
+    """The container's key without an explicit one: the secret's (a failure is not cached: the next
+    request tries again), else a random key.
+
+    Two first calls at once may both build it (the cache holds no lock while building). Lambda runs
+    one request per container at a time, so there they cannot; in a threaded host the secret would be
+    read twice (the same key), and without a secret a cursor signed with the random key that lost
+    would be refused as invalid for its query (the listing restarts): the random key is already the
+    mode in which cursors do not outlive their container.
+    """
+    return _read_secret(secret_arn) if secret_arn else secrets.token_bytes(32)
 
 
 def _read_secret(arn: str) -> bytes:
@@ -72,12 +77,6 @@ def _read_secret(arn: str) -> bytes:
     except client_errors() as exc:
         raise DependencyUnavailableError(f"cursor key unavailable: {error_code(exc)}") from exc
     return str(secret).encode()
-
-
-def reset_keys() -> None:
-    """Forget the container's keys (tests, or after the environment changed)."""
-    with _lock:
-        _keys.clear()
 
 
 def _b64(data: bytes) -> str:

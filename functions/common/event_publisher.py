@@ -10,10 +10,10 @@ record can publish again an event already published, with the same deterministic
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,29 +38,21 @@ BACKOFF_CAP_SECONDS = 2.0
 # Each entry's Time counts 14 bytes in AWS's size formula; we leave Time out (EventBridge stamps it).
 _TIME_BYTES = 14
 
-_client: Any = None
-_client_lock = threading.Lock()
 
-
+@cache
 def events_client() -> Any:
-    """The process's EventBridge client (created on first use; endpoint from the AWS_* variables)."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                import boto3
-                from botocore.config import Config
+    """The process's EventBridge client (created on first use; endpoint from the AWS_* variables;
+    `events_client.cache_clear()` forgets it).
 
-                config = Config(
-                    connect_timeout=1, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
-                )
-                _client = boto3.client("events", config=config)
-    return _client
+    Two first calls at once could each build one (the cache holds no lock while building) and one
+    would be dropped after its call; the publisher calls it from the handler's one thread, so it
+    does not happen.
+    """
+    import boto3
+    from botocore.config import Config
 
-
-def reset_client() -> None:
-    global _client
-    _client = None
+    config = Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("events", config=config)
 
 
 def entry_size(entry: dict[str, Any]) -> int:

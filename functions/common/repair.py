@@ -3,6 +3,10 @@
 The API's reader calls it in-process on a miss (a `cognito_mirror` Repair, the pool bound by
 functions/common/reader.py); the repair Lambda (functions/repair_user.py) wraps it for readers in
 other services, which have no Cognito permissions and no write access.
+
+The write side (the Cognito adapter, the table's write path, PynamoDB) is imported on the first
+repair: the API's reader is built with this module, and a container whose reads all hit the mirror
+never loads it.
 """
 
 from __future__ import annotations
@@ -10,11 +14,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from cognito_mirror import Profile
-from functions.common.cognito import read_user
 from functions.common.errors import CognitoUnavailableError
 from functions.common.observability import count_metric, logger
 from models.errors import TableUnavailableError
-from models.table import mirror_table
 
 SOURCE = "read_through"
 
@@ -23,6 +25,9 @@ def repair_user(sub: str, username: str | None, *, user_pool_id: str) -> Profile
     """`sub`'s profile read from Cognito (by username when given: its sub must match) and stored
     through the guarded write; None when Cognito has no such user. CognitoUnavailableError when
     Cognito fails; a failed mirror write still answers the profile (sync and reconcile write it)."""
+    from functions.common.cognito import read_user
+    from models.table import mirror_table
+
     try:
         # Usernames are unique among live users: a caller's username that resolves to another sub means
         # their user is gone (no ListUsers search, the scarcer quota). Only a request by sub searches.

@@ -16,16 +16,16 @@ from tests.support.helpers import FakeLambdaContext, http_event, load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ("functions", "models", "cognito_mirror", "scripts")
-# The repair use case, the Cognito adapter, the table's write path and PynamoDB.
+# The Cognito adapter, the table's write path and PynamoDB (the repair use case imports them on its
+# first call; the API's reader is built with it).
 WRITE_SIDE = (
-    "functions.common.repair",
     "functions.common.cognito",
     "models.table",
     "models.record",
     "pynamodb",
 )
 # The files of a GET /me miss healed in-process, today; fewer is better, more is a regression.
-MISS_PATH_FILES = 16
+MISS_PATH_FILES = 15
 
 _HIT = """
 import json, sys

@@ -88,6 +88,7 @@ def test_a_reader_with_the_repair_logic_heals_a_miss(cognito: Any) -> None:
 def test_a_cognito_outage_is_a_plain_error_in_process_and_an_error_answer_from_the_lambda(
     cognito: Any, monkeypatch: pytest.MonkeyPatch, raw_item: Any
 ) -> None:
+    from functions.common import cognito as cognito_module
     from functions.common import repair
     from functions.common.errors import CognitoUnavailableError
 
@@ -95,7 +96,7 @@ def test_a_cognito_outage_is_a_plain_error_in_process_and_an_error_answer_from_t
         raise CognitoUnavailableError("Cognito call failed: InternalErrorException")
 
     # Given Cognito failing
-    monkeypatch.setattr(repair, "read_user", down)
+    monkeypatch.setattr(cognito_module, "read_user", down)
     sub = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
     # When the use case is called in-process / Then it raises the plain "Cognito unavailable" error
     with pytest.raises(CognitoUnavailableError):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from typing import Any
 
 import pytest
 
+from functions.common.cloudtrail import SYNCED_EVENTS
 from scripts.package_build import MODES, ROOT, PackagedStack
 from scripts.package_iam import (
     ALLOWED_WILDCARDS,
@@ -90,32 +89,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
 }
 # The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
 KMS_KEY_IF_SET = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
-CLOUDTRAIL_EVENT_NAMES = {
-    "AdminCreateUser",
-    "AdminConfirmSignUp",
-    "ConfirmSignUp",
-    "AdminUpdateUserAttributes",
-    "UpdateUserAttributes",
-    "VerifyUserAttribute",
-    "AdminDeleteUserAttributes",
-    "DeleteUserAttributes",
-    "AdminDisableUser",
-    "AdminEnableUser",
-    "AdminDeleteUser",
-    "DeleteUser",
-    "AdminLinkProviderForUser",
-    "AdminSetUserPassword",
-    "AdminResetUserPassword",
-}
-
-
-def synced_event_names() -> set[str]:
-    """The events the sync handler acts on (its own list once it is in the checkout)."""
-    if importlib.util.find_spec("functions.common.cloudtrail") is None:
-        return CLOUDTRAIL_EVENT_NAMES
-    names = set(importlib.import_module("functions.common.cloudtrail").SYNCED_EVENTS)
-    assert names >= CLOUDTRAIL_EVENT_NAMES
-    return names
 
 
 def resources(stack: PackagedStack) -> dict[str, dict[str, Any]]:
@@ -484,7 +457,7 @@ def test_sync_path_cloudtrail_rule_queue_redrive_and_partial_batches(stack: Pack
     # Then the rule selects Cognito's CloudTrail events and feeds the queue (and the DLQ if undeliverable)
     assert rule["EventPattern"]["source"] == ["aws.cognito-idp"]
     assert rule["EventPattern"]["detail-type"] == ["AWS API Call via CloudTrail"]
-    assert set(rule["EventPattern"]["detail"]["eventName"]) == synced_event_names()
+    assert set(rule["EventPattern"]["detail"]["eventName"]) == SYNCED_EVENTS
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["SyncQueue", "Arn"]}
     assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
     # and failed messages end in the DLQ, which keeps them longest

@@ -27,11 +27,13 @@ STATE = "mirror-state-test"
 
 
 def reset_process_state() -> None:
-    """Forget every per-process singleton (settings, tables, caches, clients)."""
+    """Forget every per-process singleton (settings, tables, caches, clients, keys): each is a
+    `functools.cache` builder, and this is the one place that clears them."""
     from cognito_mirror import default_reader
-    from functions.common import cognito
-    from functions.common.cursor import reset_keys
+    from functions.common import cognito, event_publisher
+    from functions.common.cursor import container_key
     from functions.common.reader import mirror_reader
+    from models import aws, directory_layout
     from models.settings import get_settings
     from models.state import state_table_for_settings
     from models.table import table_for_settings
@@ -42,7 +44,11 @@ def reset_process_state() -> None:
     mirror_reader.cache_clear()
     default_reader.cache_clear()
     cognito._process_client.cache_clear()
-    reset_keys()
+    container_key.cache_clear()
+    directory_layout._stored_layout.cache_clear()
+    aws._session.cache_clear()
+    # A test's stand-in client is a cached builder too (tests/support/user_events.py).
+    event_publisher.events_client.cache_clear()
 
 
 @pytest.fixture

@@ -120,9 +120,8 @@ def configure_bus(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
 
     monkeypatch.setenv("MIRROR_EVENT_BUS", BUS)
     reset_process_state()
-    event_publisher.reset_client()
     if client is not None:
-        monkeypatch.setattr(event_publisher, "events_client", lambda: client)
+        monkeypatch.setattr(event_publisher, "events_client", cache(lambda: client))
     monkeypatch.setattr(event_publisher, "BACKOFF_BASE_SECONDS", 0.001)
 
 

@@ -69,7 +69,7 @@ Writer = Callable[[MirrorTable, StateTable], object]
 
 def written_attributes(writers: list[Writer]) -> set[str]:
     client = RecordingClient()
-    config = TableConfig(name="mirror", region="eu-west-1", indexed_attributes=INDEXED)
+    config = TableConfig(table_name="mirror", region="eu-west-1", indexed_attributes=INDEXED)
     table, state = MirrorTable(config), StateTable(config)
     table._client = state._client = client
     for write in writers:
