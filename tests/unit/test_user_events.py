@@ -51,8 +51,12 @@ def test_a_new_row_is_a_user_created_event_with_the_profile_in_get_me_shape() ->
     assert detail["username"] == "jane"
     assert detail["changes"] == sorted(detail["changes"])
     assert {"enabled", "status", "attributes.email", "attributes.custom:tenant"} <= set(detail["changes"])
-    assert set(detail["profile"]) == {"sub", "username", "attributes", "status", "enabled", "updated_at"}
+    profile_fields = {"sub", "username", "attributes", "status", "enabled", "updated_at", "groups"}
+    assert set(detail["profile"]) == profile_fields
     assert detail["profile"]["attributes"]["custom:tenant"] == "acme"
+    # A trigger's row: its groups are unknown, not "no group"
+    assert detail["profile"]["groups"] is None
+    assert "groups" not in detail["changes"]
     assert "previous" not in detail
 
 
