@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cognito_mirror import Profile
 from cognito_mirror._rights import held_groups
@@ -35,6 +37,18 @@ def test_a_group_is_held_when_the_token_and_a_known_row_both_say_so(
 ) -> None:
     # Given the token's groups and the row's (None: unknown) / Then their intersection, or the token's
     assert held_groups(frozenset(token), row) == frozenset(held)
+
+
+_NAMES = st.frozensets(st.sampled_from(["admin", "Admin", "ops", "tenant-admin", "admin ", "ops,admin"]))
+
+
+@given(token=_NAMES, row=st.none() | _NAMES.map(lambda names: tuple(sorted(names))))
+def test_the_mirror_never_grants_a_group_the_token_lacks(token: frozenset[str], row: Any) -> None:
+    # Given any token groups and any row groups (or unknown)
+    held = held_groups(token, row)
+    # Then every group held is the token's, and the row's when the row knows its groups
+    assert held <= token
+    assert row is None or held <= set(row)
 
 
 @pytest.mark.parametrize(("groups", "shown"), [(None, None), ((), []), (("admin", "ops"), ["admin", "ops"])])
