@@ -105,6 +105,10 @@ bench-directory: setup setup-node ## User directory benchmark: find by e-mail, l
 bench-events-lag: setup setup-node ## User change events on the local stack: write -> consumer lag, p50/p99 (BENCH_LAG_ARGS=--writes N)
 	$(PY) -m bench.events_lag $(BENCH_LAG_ARGS)
 
+.PHONY: bench-revocation
+bench-revocation: setup setup-node ## Revocation on the local stack: removal from a group -> first 403, p50/p99 (BENCH_REVOCATION_ARGS=--removals N --delivery sync|row)
+	$(PY) -m bench.revocation $(BENCH_REVOCATION_ARGS)
+
 .PHONY: test-stress
 # CI's bounded stress step: load, kills, outages on DynamoDB Local. One test at a time: the load test
 # sizes itself to the machine. The template's IAM check is part of `make test`.

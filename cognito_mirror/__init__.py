@@ -3,12 +3,13 @@
     from cognito_mirror import get_caller_profile
 
     def handler(event, context):
-        profile = get_caller_profile(event)  # Profile(sub, username, attributes, status, enabled, updated_at)
+        profile = get_caller_profile(event)  # Profile: sub, username, attributes, enabled, groups, ...
 
 In a Powertools `APIGatewayHttpResolver`, the errors answer themselves (they are `ServiceError`s);
 `app.use(middlewares=[profile_middleware])` adds their headers and `caller_profile(app)` reads the
 profile back. For a privileged route, `require_group(event, "admin")` checks the token's group and
-then the caller's own row, read fresh (403 unless the caller is a live, enabled member).
+then the caller's own row, read fresh (403 unless the caller is a live, enabled member whose mirrored
+groups, once known, still hold it); `caller_groups(event)` gives every group held by that rule.
 Configuration comes from the environment (`MirrorReader.from_env()`) unless you build your own
 `MirrorReader`. The row's contract (field names, tombstones, reserved rows, the wire-format codec)
 is `cognito_mirror.record`.
@@ -47,6 +48,7 @@ __all__ = [
     "UnauthenticatedError",
     "UserDisabledError",
     "UserNotFoundError",
+    "caller_groups",
     "caller_profile",
     "default_reader",
     "error_answer",
@@ -69,6 +71,13 @@ def get_caller(event: Any) -> Caller:
 
 
 def require_group(event: Any, group: str) -> Profile:
-    """The caller's own live profile if their token holds `group` and their mirrored user is live and
-    enabled (read fresh); else AccessDeniedError or UserDisabledError (403)."""
+    """The caller's own live profile if their token holds `group` and their mirrored user is live,
+    enabled and (once the mirror knows their groups) still in it, read fresh; else AccessDeniedError
+    or UserDisabledError (403)."""
     return default_reader().require_group(event, group)
+
+
+def caller_groups(event: Any) -> frozenset[str]:
+    """The groups the caller holds now: the token's, less those their mirrored row (read fresh) no
+    longer holds; the token's alone while the mirror does not know the row's groups."""
+    return default_reader().caller_groups(event)

@@ -2,7 +2,8 @@
 
     MirrorError                               (mixin: public message, headers, detail)
     ├── UnauthenticatedError   401  UnauthorizedError
-    ├── AccessDeniedError      403  ForbiddenError (no such group, or the caller's own user is gone)
+    ├── AccessDeniedError      403  ForbiddenError (no such group in the token or the mirrored row,
+    │                               or the caller's own user is gone)
     ├── UserDisabledError      403  ForbiddenError
     ├── UserNotFoundError      404  NotFoundError
     ├── DirectoryQueryError    400  BadRequestError (attribute not indexed, blank value)
@@ -48,8 +49,8 @@ class UnauthenticatedError(MirrorError, pt.UnauthorizedError):
 
 
 class AccessDeniedError(MirrorError, pt.ForbiddenError):
-    """A privileged request refused: the token lacks the group, or the caller's own mirrored user is
-    deleted or unknown (403; the answer says no more than that)."""
+    """A privileged request refused: the token lacks the group, the caller's own mirrored row no
+    longer holds it, or that user is deleted or unknown (403; the answer says no more than that)."""
 
     status = 403
     message = "Forbidden"

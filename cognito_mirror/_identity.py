@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from cognito_mirror._config import TOKEN_USES
-from cognito_mirror._errors import UnauthenticatedError
+from cognito_mirror._errors import ConfigurationError, UnauthenticatedError
 
 log = logging.getLogger("cognito_mirror.identity")
 
@@ -85,6 +85,17 @@ def bearer_token(event: Mapping[str, Any]) -> str | None:
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
     return None
+
+
+def token_verifier(config: Any) -> Any:
+    """A `_jwt.TokenVerifier` for `config` (a JwtConfig); ConfigurationError without the jwt extra."""
+    try:
+        from cognito_mirror._jwt import TokenVerifier
+    except ImportError as exc:
+        raise ConfigurationError(
+            'JWT verification needs the extra: pip install "cognito-attribute-mirror[jwt]"'
+        ) from exc
+    return TokenVerifier(config)
 
 
 def token_kind_refused(token_use: str, accepted_token_use: frozenset[str]) -> UnauthenticatedError:

@@ -20,6 +20,9 @@ class Profile:
     status: str
     enabled: bool
     updated_at: str
+    # The user's Cognito groups as the mirror last observed them (sorted; () no group), or None:
+    # not observed yet (a row written by a trigger or a read-through), never "no group".
+    groups: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy: neither the caller nor the cache can change a shared profile.
@@ -33,6 +36,7 @@ class Profile:
             {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, Mapping) else {}
         )
         updated = datetime.fromtimestamp(_micros(row.get("observed_at")) / 1_000_000, tz=UTC)
+        groups = row.get("groups")
         return cls(
             sub=str(row["sub"]),
             username=str(row.get("username") or ""),
@@ -40,6 +44,7 @@ class Profile:
             status=str(row.get("status") or "UNKNOWN"),
             enabled=bool(row.get("enabled")),
             updated_at=updated.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            groups=_group_names(groups) if isinstance(groups, (tuple, list)) else None,
         )
 
     @classmethod
@@ -50,14 +55,17 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
-        """The `to_dict()` shape (the repair function's answer); ValueError when it is not that."""
+        """The `to_dict()` shape (the repair function's answer; without `groups`: unknown);
+        ValueError when it is not that."""
         attributes = data.get("attributes")
+        groups = data.get("groups")
         fields = (data.get("sub"), data.get("username"), data.get("status"), data.get("updated_at"))
         if (
             not all(isinstance(value, str) for value in fields)
             or not isinstance(data.get("enabled"), bool)
             or not isinstance(attributes, Mapping)
             or not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items())
+            or not (groups is None or (isinstance(groups, list) and all(isinstance(g, str) for g in groups)))
         ):
             raise ValueError("not a profile")
         return cls(
@@ -67,6 +75,7 @@ class Profile:
             status=data["status"],
             enabled=data["enabled"],
             updated_at=data["updated_at"],
+            groups=None if groups is None else _group_names(groups),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,7 +87,12 @@ class Profile:
             "status": self.status,
             "enabled": self.enabled,
             "updated_at": self.updated_at,
+            "groups": None if self.groups is None else list(self.groups),
         }
+
+
+def _group_names(values: tuple[Any, ...] | list[Any]) -> tuple[str, ...]:
+    return tuple(sorted({value for value in values if isinstance(value, str)}))
 
 
 # Timestamps past year 9999 cannot be shown; such a row's time is unknown (the epoch), as a missing one.

@@ -1,7 +1,8 @@
 """MirrorReader: the caller's identity, then their row (one GetItem, cached), repaired on a miss.
 
 Its parts: the repair answers (`_repair.py`), the directory's query (`directory.py`), DynamoDB
-and Lambda clients and items (`_aws.py`), the cache (`_cache.py`), identity (`_identity.py`, `_jwt.py`).
+and Lambda clients and items (`_aws.py`), the cache (`_cache.py`), identity (`_identity.py`, `_jwt.py`),
+who holds a group (`_rights.py`: the token ∩ the row).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cognito_mirror._errors import (
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
 from cognito_mirror._profile import Profile
 from cognito_mirror._repair import Repair, invoke_repair_function, repaired_profile
+from cognito_mirror._rights import held_by, require_held
 from cognito_mirror.directory import client_query_page, iter_rows, plan_query
 from cognito_mirror.index_keys import (
     DEFAULT_INDEXED_ATTRIBUTES,
@@ -139,14 +141,10 @@ class MirrorReader:
         if self._verifier is None:
             with self._lock:
                 if self._verifier is None:
+                    from cognito_mirror._identity import token_verifier
+
                     assert self.jwt is not None
-                    try:
-                        from cognito_mirror._jwt import TokenVerifier
-                    except ImportError as exc:
-                        raise ConfigurationError(
-                            'JWT verification needs the extra: pip install "cognito-attribute-mirror[jwt]"'
-                        ) from exc
-                    self._verifier = TokenVerifier(self.jwt)
+                    self._verifier = token_verifier(self.jwt)
         return self._verifier
 
     # --- profiles -------------------------------------------------------------------------------
@@ -157,17 +155,17 @@ class MirrorReader:
         return _enabled(self._get(caller.sub, caller.username))
 
     def require_group(self, event: Any, group: str) -> Profile:
-        """The caller's own live profile, if they may act as a member of `group` (exact name).
+        """The caller's own live profile if they hold `group` (exact name) now: the token's group, then
+        the own row read fresh (`_rights.py`), before the request is looked at; else AccessDeniedError
+        or UserDisabledError (403). DynamoDB failing is 503: never a privilege on a stale copy."""
+        return require_held(self.get_caller(event), group, self._own_profile, self._count)
 
-        Checked in this order, before the request itself is looked at: the token's group
-        (AccessDeniedError, 403, nothing read); the caller's own row, read from the table now, not
-        from the cache, so a privilege ends as soon as the mirror knows of a disable, a deletion or a
-        changed attribute: deleted or unknown is AccessDeniedError, disabled is UserDisabledError.
-        DynamoDB failing is MirrorUnavailableError (503): a privilege is never granted on a stale copy.
-        """
-        caller = self.get_caller(event)
-        if group not in caller.groups:
-            raise AccessDeniedError("the token does not hold the required group")
+    def caller_groups(self, event: Any) -> frozenset[str]:
+        """The groups the caller holds now, by `require_group`'s rule and with its refusals; a token
+        without groups gets the empty set, nothing read."""
+        return held_by(self.get_caller(event), self._own_profile)
+
+    def _own_profile(self, caller: Caller) -> Profile:
         try:
             own = self._get(caller.sub, caller.username, fresh=True)
         except UserNotFoundError as exc:

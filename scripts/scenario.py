@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from models.user import attribute_list_to_dict
+from scripts.membership import write_groups
 from scripts.stack_info import ROOT, StackInfo
 from scripts.user_pool import (
     ADMIN_GROUP,
@@ -107,6 +108,11 @@ class Scenario:
     def make_tenant_admin(self, username: str) -> None:
         self.make_admin(username, TENANT_ADMIN_GROUP)
 
+    def remove_from_group(self, username: str, group: str = ADMIN_GROUP) -> None:
+        self.cognito.admin_remove_user_from_group(
+            UserPoolId=self.info.user_pool_id, Username=username, GroupName=group
+        )
+
     def sign_in(self, username: str) -> str:
         """USER_PASSWORD_AUTH (cognito-local fires PostAuthentication); returns the access token."""
         return sign_in(self.cognito, self.info.client_id, username, PASSWORD)
@@ -180,15 +186,23 @@ class Scenario:
                 return None
             time.sleep(EVENT_POLL_S)
 
+    def write_groups(self, sub: str, groups: list[str]) -> bool:
+        """The row's groups observed now, written straight to the table (`write_groups`)."""
+        return write_groups(self.ddb, self.info.table, sub, groups, observed_at=time.time_ns() // 1000)
+
     def drop_row(self, sub: str) -> None:
         """Remove `sub`'s row: stands in for a write the mirror missed (a trigger that timed out)."""
         self.ddb.delete_item(TableName=self.info.table, Key={"sub": {"S": sub}})
 
     # --- attribute_sync through the Lambda API (standing in for EventBridge -> SQS) -------------
 
-    def deliver_cloudtrail(self, event_name: str, *, username: str, sub: str) -> dict[str, Any]:
-        """Invoke attributeSync with an SQS batch holding one EventBridge CloudTrail event."""
-        payload = sqs_batch(cloudtrail_event(event_name, self.info, username=username, sub=sub))
+    def deliver_cloudtrail(
+        self, event_name: str, *, username: str, sub: str, group: str | None = None
+    ) -> dict[str, Any]:
+        """Invoke attributeSync with an SQS batch holding one EventBridge CloudTrail event (`group`:
+        the groupName of a group call such as AdminRemoveUserFromGroup)."""
+        event = cloudtrail_event(event_name, self.info, username=username, sub=sub, group=group)
+        payload = sqs_batch(event)
         response = self.lambdas.invoke(
             FunctionName=self.info.function_name("attributeSync"),
             InvocationType="RequestResponse",
@@ -227,9 +241,14 @@ class Scenario:
         )
 
 
-def cloudtrail_event(event_name: str, info: StackInfo, *, username: str, sub: str) -> dict[str, Any]:
+def cloudtrail_event(
+    event_name: str, info: StackInfo, *, username: str, sub: str, group: str | None = None
+) -> dict[str, Any]:
     """An EventBridge "AWS API Call via CloudTrail" event for a Cognito admin call."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    request = {"userPoolId": info.user_pool_id, "username": username}
+    if group is not None:
+        request["groupName"] = group
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -248,7 +267,7 @@ def cloudtrail_event(event_name: str, info: StackInfo, *, username: str, sub: st
             "awsRegion": info.region,
             "sourceIPAddress": "127.0.0.1",
             "userAgent": "cognito-mirror-local-demo",
-            "requestParameters": {"userPoolId": info.user_pool_id, "username": username},
+            "requestParameters": request,
             "responseElements": None,
             "additionalEventData": {"sub": sub},
             "requestID": str(uuid.uuid4()),

@@ -44,6 +44,7 @@ class Profile(TypedDict):
     status: str
     enabled: bool
     updated_at: str
+    groups: NotRequired[list[str] | None]  # sorted; [] no group, None not observed yet
 
 
 class UserChange(TypedDict):

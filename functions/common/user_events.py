@@ -5,9 +5,11 @@ images (read by the record contract's codec, `cognito_mirror.record.row_from_ite
 
 - no live row before (none, or a tombstone later repaired), a live row now → `User Created`;
 - a live row before and after, with a different attribute, status or enabled flag → `User Updated`
-  (a disable or enable is an update whose changes include `enabled`);
+  (a disable or enable is an update whose changes include `enabled`); so is a change of the row's
+  groups, or their first observation (unknown → known): `changes` names `groups`;
 - a live row (or none) before, a tombstone now → `User Deleted`, once;
-- anything else publishes nothing: a write that changed only `observed_at`/`source` (every sign-in),
+- anything else publishes nothing: a write that changed only `observed_at`/`source` (every sign-in)
+  or only `groups_observed_at` (the same membership observed again),
   a tombstone over a tombstone, any REMOVE (the TTL expiry of a tombstone, or a live row removed
   outside the mirror: not a Cognito deletion, see `removed_live_row`), reserved rows (`#...`, skipped
   before any other field is read).
@@ -15,8 +17,10 @@ images (read by the record contract's codec, `cognito_mirror.record.row_from_ite
 Least data: `username` travels only with the values (`full` payload, created/updated); a deletion
 names the sub alone.
 
-The event id is deterministic (UUIDv5 of sub, version and type): a redelivered record yields the same
-event, so consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
+An event's version is the row's newest observation, of its profile (`observed_at`) or of its groups
+(`groups_observed_at`). The event id is deterministic (UUIDv5 of sub, version and type, and of
+`groups_observed_at` once the groups are known): a redelivered record yields the same event, so
+consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
 """
 
 from __future__ import annotations
@@ -52,8 +56,11 @@ class UserEvent:
     detail: dict[str, Any]
 
 
-def event_id(sub: str, version: int, detail_type: str) -> str:
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{sub}|{version}|{detail_type}"))
+def event_id(sub: str, version: int, detail_type: str, groups_version: int | None = None) -> str:
+    """The id of a row state's event: the membership's version tells apart a change of groups
+    observed before the profile's newest observation (same version) from that profile's event."""
+    name = f"{sub}|{version}|{detail_type}"
+    return str(uuid.uuid5(_ID_NAMESPACE, name if groups_version is None else f"{name}|{groups_version}"))
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,14 @@ class _Row:
     observed_at: int
     source: str
     is_tombstone: bool
+    # Sorted names (() no group) and when they were observed; both None: unknown.
+    groups: tuple[str, ...] | None = None
+    groups_observed_at: int | None = None
+
+    @property
+    def version(self) -> int:
+        """The row's newest observation: of its profile, or of its groups."""
+        return max(self.observed_at, self.groups_observed_at or 0)
 
     def profile(self) -> dict[str, Any]:
         # The GET /me shape, read from the row the way every reader of the mirror reads it.
@@ -107,6 +122,8 @@ def _row(image: dict[str, Any] | None) -> _Row | None:
         observed_at=int(observed),
         source=source,
         is_tombstone=row["deleted"],
+        groups=row["groups"],
+        groups_observed_at=int(groups_at) if _whole(groups_at := row["groups_observed_at"]) else None,
     )
 
 
@@ -123,18 +140,18 @@ def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
     previous: dict[str, Any] = {}
     if names:
         previous["attributes"] = {name: before.get(name) for name in names}
-    for field in ("enabled", "status"):
+    for field in ("enabled", "status", "groups"):
         old_value = getattr(old, field) if old is not None else None
         if old_value != getattr(new, field):
             changes.append(field)
-            previous[field] = old_value
+            previous[field] = list(old_value) if isinstance(old_value, tuple) else old_value
     return sorted(changes), previous
 
 
 def _detail(detail_type: str, row: _Row, changes: list[str]) -> dict[str, Any]:
-    version = int(row.observed_at)
+    version = row.version
     return {
-        "id": event_id(row.sub, version, detail_type),
+        "id": event_id(row.sub, version, detail_type, row.groups_observed_at),
         "sub": row.sub,
         "version": version,
         "writer": row.source,
@@ -161,7 +178,7 @@ def user_event(
         old = None  # a wrong tombstone repaired: the user is (re)created
     changes, previous = _changes(old, new)
     if old is not None and not changes:
-        return None  # only observed_at/source moved (a sign-in, a re-read)
+        return None  # only observed_at/source (a sign-in, a re-read) or groups_observed_at moved
     detail_type = USER_CREATED if old is None else USER_UPDATED
     detail = _detail(detail_type, new, changes)
     if payload == PAYLOAD_FULL:

@@ -1,5 +1,6 @@
 """Who may use the API's privileged routes: the token's group AND the caller's own live row, read
-fresh for every decision (so a disable, a deletion or a move counts from the next request)."""
+fresh for every decision (so a disable, a deletion, a move or a removal from the group in Cognito
+counts from the next request)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
+from tests.support.groups import write_groups
 from tests.support.helpers import FakeLambdaContext, body, http_event, users_event
 
 CALLER = "0c0c0c0c-0000-4000-8000-000000000001"
@@ -151,3 +153,53 @@ def test_a_just_disabled_tenant_admin_is_refused_on_the_next_request() -> None:
     # When their user is disabled / Then the next listing is refused
     caller_row("disabled")
     assert body(tenant_listing("acme")) == {"statusCode": 403, "message": "User is disabled"}
+
+
+# --- membership: the token's group AND the mirrored row's ----------------------------------------
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES)
+def test_an_admin_removed_from_admin_is_refused_on_every_route_with_the_same_token(route: str) -> None:
+    # Given an admin served once, their row's groups observed as admin
+    caller_row("live")
+    write_groups(CALLER, ["admin"], observed_at=now_us())
+    assert call(route)["statusCode"] == 200
+    # When the mirror observes their removal from admin (still a member of ops)
+    write_groups(CALLER, ["ops"])
+    # Then the same token is refused at once, learning nothing of the target
+    response = call(route, "[admin ops]")
+    assert body(response) == {"statusCode": 403, "message": "Forbidden"}
+    assert TARGET_EMAIL not in response["body"] and TARGET not in response["body"]
+
+
+def test_a_user_added_to_admin_after_their_token_was_issued_is_still_refused() -> None:
+    # Given a user whose row holds admin, but whose token does not
+    caller_row("live")
+    write_groups(CALLER, ["admin"])
+    # When they use an admin route with that token / Then 403 until a new token carries the group
+    for route in ADMIN_ROUTES:
+        assert call(route, "[ops]")["statusCode"] == 403
+
+
+def test_a_tenant_admin_is_served_while_the_row_holds_the_group_and_refused_once_it_does_not() -> None:
+    # Given acme's tenant admin whose row holds tenant-admin
+    caller_row("live")
+    write_groups(CALLER, ["tenant-admin"], observed_at=now_us())
+    assert tenant_listing("acme")["statusCode"] == 200
+    # When the mirror observes their removal from every group
+    write_groups(CALLER, [])
+    # Then the next listing is refused
+    assert body(tenant_listing("acme")) == {"statusCode": 403, "message": "Forbidden"}
+
+
+def test_an_admin_removed_from_admin_but_still_tenant_admin_lists_only_their_tenant() -> None:
+    # Given a caller whose token holds both groups, and whose row now holds tenant-admin only
+    caller_row("live")
+    write_groups(CALLER, ["tenant-admin"])
+    token = "[admin tenant-admin]"
+    # When they look a user up by e-mail, and list their tenant
+    by_email = call("by email", token)
+    by_tenant = call("by attribute", token)
+    # Then the admin's query is refused, the tenant admin's served
+    assert (by_email["statusCode"], by_tenant["statusCode"]) == (403, 200)
+    assert call("by sub", token)["statusCode"] == 403

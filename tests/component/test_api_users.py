@@ -89,7 +89,10 @@ def test_an_admin_finds_a_user_by_email_in_any_case_in_the_me_shape() -> None:
     found = body(answer)
     assert found["cursor"] is None
     assert [user["sub"] for user in found["users"]] == [GLOBEX_USER]
-    assert set(found["users"][0]) == {"sub", "username", "attributes", "status", "enabled", "updated_at"}
+    fields = {"sub", "username", "attributes", "status", "enabled", "updated_at", "groups"}
+    assert set(found["users"][0]) == fields
+    # The directory's indexes do not project groups: a listing does not know them
+    assert found["users"][0]["groups"] is None
     assert found["users"][0]["attributes"]["email"] == "Jane.Doe@Example.com"
 
 

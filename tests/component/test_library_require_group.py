@@ -1,5 +1,6 @@
 """The library's privilege check, `require_group`: the token's group first, then the caller's own
-row read fresh (live and enabled), before anything of the request is looked at."""
+row read fresh (live, enabled and, once its groups are known, still in the group), before anything
+of the request is looked at; `caller_groups` by the same rule."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cognito_mirror._reader import default_reader
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 from tests.support.fixtures import TABLE
+from tests.support.groups import write_groups
 from tests.support.helpers import FakeLambdaContext, body, http_event
 
 SUB = "4a709188-f0b1-70c4-4d1e-8c2b0f2e9d11"
@@ -196,3 +198,127 @@ def test_in_a_users_resolver_the_refusals_answer_themselves() -> None:
     # Then Powertools answers each as JSON 403 with its message, never a 500
     assert (outsider["statusCode"], body(outsider)["message"]) == (403, "Forbidden")
     assert (disabled["statusCode"], body(disabled)["message"]) == (403, "User is disabled")
+
+
+# --- the token ∩ the mirrored row ---------------------------------------------------------------
+
+
+class Sink:
+    """A Metrics stand-in: the names counted."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.names.append(name)
+
+
+def test_a_member_by_token_and_by_row_is_allowed_and_their_profile_holds_the_groups() -> None:
+    # Given a live admin whose mirrored groups (observed in Cognito) hold admin
+    live()
+    write_groups(SUB, ["admin", "ops"])
+    # When a service requires the group
+    own = MirrorReader(TABLE).require_group(member("[admin ops]"), "admin")
+    # Then it gets their profile, with the groups the mirror observed
+    assert own.groups == ("admin", "ops")
+    assert own.to_dict()["groups"] == ["admin", "ops"]
+
+
+@pytest.mark.parametrize("row_groups", [["ops"], []])
+def test_a_member_removed_from_the_group_in_the_mirror_is_403_with_the_same_token(
+    row_groups: list[str],
+) -> None:
+    # Given an admin still allowed, then removed from admin in Cognito (the mirror observed it)
+    live()
+    write_groups(SUB, ["admin"], observed_at=now_us())
+    sink = Sink()
+    reader = MirrorReader(TABLE, metrics=sink)
+    reader.require_group(member(), "admin")
+    write_groups(SUB, row_groups)
+    # When the same, still valid token asks again
+    with pytest.raises(AccessDeniedError) as refused:
+        reader.require_group(member(), "admin")
+    # Then 403 Forbidden, no more said, and the withdrawal counted (no group name in the metric)
+    assert (refused.value.status_code, refused.value.msg) == (403, "Forbidden")
+    assert sink.names.count("GroupRevokedByMirror") == 1
+
+
+def test_a_row_whose_groups_are_unknown_leaves_the_token_to_decide() -> None:
+    # Given a live admin whose row was written by a trigger: groups never observed
+    live()
+    # When a service requires the token's group, and another group
+    reader = MirrorReader(TABLE)
+    own = reader.require_group(member(), "admin")
+    # Then the token decides: admin allowed, and the profile says its groups are unknown
+    assert own.groups is None and own.to_dict()["groups"] is None
+    with pytest.raises(AccessDeniedError):
+        reader.require_group(member(), "ops")
+
+
+def test_a_row_holding_a_group_the_token_lacks_grants_nothing() -> None:
+    # Given a user added to admin in Cognito after their token was issued
+    live()
+    write_groups(SUB, ["admin"])
+    table = Table()
+    # When their old token asks for admin
+    with pytest.raises(AccessDeniedError):
+        MirrorReader(TABLE, dynamodb=table.client).require_group(member("[ops]"), "admin")
+    # Then 403 before any read: a right comes with a new token only
+    assert table.reads == 0
+
+
+def test_a_removal_counts_on_the_next_request_although_the_profile_is_cached() -> None:
+    # Given an admin whose profile (groups admin) is in the reader's cache
+    live()
+    write_groups(SUB, ["admin"], observed_at=now_us())
+    reader = MirrorReader(TABLE, cache_ttl_seconds=3600)
+    reader.get_caller_profile(member())
+    # When the mirror observes the removal
+    write_groups(SUB, [])
+    # Then the next privileged request is refused: it never reads the cache
+    with pytest.raises(AccessDeniedError):
+        reader.require_group(member(), "admin")
+
+
+@pytest.mark.parametrize("row", ["tombstone", "disabled"])
+def test_a_deleted_or_disabled_member_stays_refused_whatever_the_groups(row: str) -> None:
+    # Given an admin whose row holds admin, then is deleted or disabled
+    live()
+    write_groups(SUB, ["admin"])
+    if row == "tombstone":
+        mirror_table().put_tombstone(SUB, observed_at=now_us(), source="attribute_sync")
+    else:
+        live(enabled=False)
+    # When a service requires the group / Then 403 as today (the tombstone holds no group)
+    expected = AccessDeniedError if row == "tombstone" else UserDisabledError
+    with pytest.raises(expected):
+        MirrorReader(TABLE).require_group(member(), "admin")
+    assert write_groups(SUB, ["admin"]) is (row == "disabled")
+
+
+@pytest.mark.parametrize(
+    ("token", "row_groups", "held"),
+    [
+        ("[admin ops]", ["ops", "billing"], {"ops"}),
+        ("[admin ops]", None, {"admin", "ops"}),
+        ("[admin]", [], set()),
+    ],
+)
+def test_caller_groups_are_the_token_groups_the_row_still_holds(
+    token: str, row_groups: list[str] | None, held: set[str]
+) -> None:
+    # Given a live user whose mirrored groups are known (or not)
+    live()
+    if row_groups is not None:
+        write_groups(SUB, row_groups)
+    # When a service asks which groups the caller holds / Then token ∩ row (unknown: the token)
+    assert MirrorReader(TABLE).caller_groups(member(token)) == frozenset(held)
+    assert cognito_mirror.caller_groups(member(token)) == frozenset(held)
+
+
+def test_caller_groups_of_a_token_without_groups_read_nothing() -> None:
+    # Given a token with no group
+    table = Table()
+    # When a service asks which groups the caller holds / Then none, and the table was not read
+    assert MirrorReader(TABLE, dynamodb=table.client).caller_groups(member(None)) == frozenset()
+    assert table.reads == 0

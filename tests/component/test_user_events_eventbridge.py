@@ -80,3 +80,20 @@ def test_a_consumer_selects_disables_and_enables_by_changes(bus: None) -> None:
     (event,) = read()
     assert event["detail"]["changes"] == ["enabled"]
     assert event["detail"]["profile"]["enabled"] is False
+
+
+def test_a_consumer_selects_membership_changes_by_changes(bus: None) -> None:
+    # Given a subscriber to updates whose changes include groups
+    read = _subscribe(
+        {"source": ["cognito-attribute-mirror"], "detail": {"changes": ["groups"]}},
+        "groups",
+    )
+    # When an attribute update, a removal from admin and the same membership re-observed are handled
+    result = run_handler(stream_batch("updated", "groups_removed", "groups_reobserved"))
+    # Then only the removal reaches it, schema-valid, with the groups before and after
+    assert result == {"batchItemFailures": []}
+    (event,) = read()
+    assert_valid_event(event)
+    assert event["detail"]["changes"] == ["groups"]
+    assert event["detail"]["profile"]["groups"] == ["ops"]
+    assert event["detail"]["previous"] == {"groups": ["admin", "ops"]}

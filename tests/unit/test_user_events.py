@@ -51,8 +51,12 @@ def test_a_new_row_is_a_user_created_event_with_the_profile_in_get_me_shape() ->
     assert detail["username"] == "jane"
     assert detail["changes"] == sorted(detail["changes"])
     assert {"enabled", "status", "attributes.email", "attributes.custom:tenant"} <= set(detail["changes"])
-    assert set(detail["profile"]) == {"sub", "username", "attributes", "status", "enabled", "updated_at"}
+    profile_fields = {"sub", "username", "attributes", "status", "enabled", "updated_at", "groups"}
+    assert set(detail["profile"]) == profile_fields
     assert detail["profile"]["attributes"]["custom:tenant"] == "acme"
+    # A trigger's row: its groups are unknown, not "no group"
+    assert detail["profile"]["groups"] is None
+    assert "groups" not in detail["changes"]
     assert "previous" not in detail
 
 
@@ -156,6 +160,75 @@ def test_the_event_id_is_deterministic_from_sub_version_and_type() -> None:
     assert first.detail["id"] == again.detail["id"] == event_id(first.sub, first.version, "User Updated")
     assert event_id(first.sub, first.version, "User Created") != first.detail["id"]
     assert event_id(first.sub, first.version + 1, "User Updated") != first.detail["id"]
+
+
+# --- membership: the row's groups, versioned apart from its profile ---------------------------
+
+
+def _published(event: Any) -> dict[str, Any]:
+    published = {
+        "source": "cognito-attribute-mirror",
+        "detail-type": event.detail_type,
+        "detail": event.detail,
+    }
+    assert_valid_event(published)
+    return published
+
+
+def test_the_first_observation_of_the_groups_is_an_update_naming_groups() -> None:
+    # Given a row whose groups were unknown, now observed: no group
+    event = _event_of("groups_observed")
+    # Then a User Updated naming groups, unknown before ([] is "no group", null "unknown"), valid,
+    # versioned by the membership's observation
+    assert event.detail_type == "User Updated"
+    assert event.detail["changes"] == ["groups"]
+    assert event.detail["previous"] == {"groups": None}
+    assert event.detail["profile"]["groups"] == []
+    assert event.detail["version"] == 1764547300000000
+    _published(event)
+
+
+@pytest.mark.parametrize(
+    ("case", "before", "after"),
+    [("groups_added", ["ops"], ["admin", "ops"]), ("groups_removed", ["admin", "ops"], ["ops"])],
+)
+def test_an_added_or_removed_group_is_an_update_with_the_previous_groups(
+    case: str, before: list[str], after: list[str]
+) -> None:
+    # Given a membership write that added or removed a group
+    event = _event_of(case)
+    # Then the update names groups only, with the new and the previous groups (sorted)
+    assert (event.detail_type, event.detail["changes"]) == ("User Updated", ["groups"])
+    assert event.detail["previous"] == {"groups": before}
+    assert event.detail["profile"]["groups"] == after
+    _published(event)
+
+
+def test_a_membership_change_in_names_mode_names_groups_and_no_group() -> None:
+    # Given a removal from admin published in names mode
+    event = _event_of("groups_removed", payload="names")
+    # Then only the change's name travels: neither the groups nor the previous ones
+    assert set(event.detail) == {"id", "sub", "version", "writer", "changes"}
+    assert event.detail["changes"] == ["groups"]
+    assert "admin" not in json.dumps(event.detail)
+    _published(event)
+
+
+@pytest.mark.parametrize("case", ["groups_reobserved", "signin_with_groups"])
+def test_the_same_membership_observed_again_or_a_sign_in_publishes_nothing(case: str) -> None:
+    # Given a write that moved only groups_observed_at, or only the profile's observed_at
+    # When it is turned into an event / Then there is none
+    assert _event_of(case) is None
+
+
+def test_a_removal_observed_before_the_profiles_newest_observation_keeps_its_own_id() -> None:
+    # Given a removal whose observation is older than the profile's (the profile's version carries)
+    event = _event_of("groups_removed_late")
+    # Then its id differs from the profile's own event at that version, so no consumer drops it
+    # as a duplicate
+    assert event.detail["version"] == 1764547500000000
+    assert event.detail["id"] != event_id(event.sub, event.version, "User Updated")
+    assert event.detail["changes"] == ["groups"]
 
 
 def test_the_handler_publishes_one_schema_valid_event_per_real_change(stub: StubEvents) -> None:
