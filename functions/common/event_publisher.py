@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.observability import count_metric, logger
+from functions.common.observability import count_metric, logger, user_event_lag
 from functions.common.retry import backoff_delay
 from functions.common.user_events import (
     EVENT_SOURCE,
@@ -29,6 +29,7 @@ from functions.common.user_events import (
     without_values,
 )
 from models.errors import error_code
+from models.user import iso_time_us
 
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024
@@ -172,6 +173,7 @@ def publish_stream_batch(
     outcome = BatchOutcome()
     entries: list[dict[str, Any]] = []
     origin: list[str] = []
+    written_at: list[int | None] = []  # each entry's row write, for UserEventLag
     for record in records:
         sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
         try:
@@ -197,7 +199,11 @@ def publish_stream_batch(
             continue
         entries.append(_fitting_entry(event, bus))
         origin.append(sequence)
+        written_at.append(stream_record_time_us(record))
     failed = put_entries(entries, client=client) if entries else set()
+    for index, since in enumerate(written_at):
+        if since is not None and index not in failed:
+            user_event_lag.landed(since)
     outcome.failed.update(origin[i] for i in failed)
     outcome.published = len(entries) - len(failed)
     count_metric("UserEventPublished", outcome.published)
@@ -205,3 +211,14 @@ def publish_stream_batch(
     if failed:
         count_metric("UserEventFailed", len(failed))
     return outcome
+
+
+def stream_record_time_us(record: dict[str, Any]) -> int | None:
+    """When the stream record's row was written (µs): its `ApproximateCreationDateTime`, epoch
+    seconds on AWS (whole seconds), an ISO 8601 string locally; None when absent or unreadable."""
+    value = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value * 1_000_000)
+    return iso_time_us(value)
