@@ -1,10 +1,11 @@
 """`make demo`: the mirror's main job, end to end, on the local stack, as a readable transcript.
 
-    python -m scripts.demo     # starts the stack, runs steps 1-10, stops it; exit 0 only if all checks pass
+    python -m scripts.demo     # starts the stack, runs steps 1-11, stops it; exit 0 only if all checks pass
 
 Ports come from the same variables as `make dev` (MIRROR_DYNAMODB_PORT, ...), so both cannot run at
 once on the defaults; set other ports for one of them. The steps: scripts/demo_mirror_steps.py
-(1-7, the mirror's own job) and scripts/demo_consumer_steps.py (8-10, what other services get).
+(1-7, the mirror's own job), scripts/demo_consumer_steps.py (8-10, what other services get) and
+scripts/demo_freshness.py (11, the freshness of what it did, read from the functions' EMF lines).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 
 from scripts.demo_consumer_steps import CONSUMER_STEPS
+from scripts.demo_freshness import step_11_freshness
 from scripts.demo_mirror_steps import MIRROR_STEPS
 from scripts.demo_transcript import DemoState, Transcript
 from scripts.dynamodb_local import LocalServiceError
@@ -20,7 +22,7 @@ from scripts.scenario import Scenario
 from scripts.stack import LocalStack
 from scripts.stack_info import STATE_DIR
 
-STEPS = (*MIRROR_STEPS, *CONSUMER_STEPS)
+STEPS = (*MIRROR_STEPS, *CONSUMER_STEPS, step_11_freshness)
 
 
 def run_steps(scenario: Scenario, transcript: Transcript) -> None:

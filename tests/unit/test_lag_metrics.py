@@ -119,3 +119,20 @@ def test_a_local_stream_records_iso_time_is_read_too(
     assert stream_record_time_us(local) == stream_record_time_us(aws) == 1796153478 * 1_000_000
     assert stream_record_time_us({"dynamodb": {"ApproximateCreationDateTime": "soon"}}) is None
     assert stream_record_time_us({"dynamodb": {"ApproximateCreationDateTime": True}}) is None
+
+
+def test_the_figures_are_read_back_from_a_log_whatever_prefixes_its_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from scripts.emf import lag_figures
+
+    # Given the EMF a function printed, as serverless-offline writes it into its log (prefixed)
+    lag = LagMetric("MirrorFreshness", dimension="path", clock=lambda: 30_000)
+    for since in (0, 10_000, 20_000):
+        lag.landed(since, "post_authentication")
+    lag.flush()
+    log = "\n".join(f"(λ: postAuthentication) {line}" for line in capsys.readouterr().out.splitlines())
+    # When the figures are read back
+    figures = lag_figures(log + "\nnot json {\n")
+    # Then they are the recorded lags' percentiles
+    assert figures == {"post_authentication": {"count": 3, "p50_ms": 20.0, "p99_ms": 30.0, "max_ms": 30.0}}
