@@ -81,7 +81,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench-core
-bench: bench-core bench-backfill bench-events bench-events-lag bench-directory ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
+bench: bench-core bench-backfill bench-events bench-events-lag bench-directory bench-freshness ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
 
 bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
 	$(PY) -m bench.run $(BENCH_ARGS)
@@ -104,6 +104,10 @@ bench-directory: setup setup-node ## User directory benchmark: find by e-mail, l
 .PHONY: bench-events-lag
 bench-events-lag: setup setup-node ## User change events on the local stack: write -> consumer lag, p50/p99 (BENCH_LAG_ARGS=--writes N)
 	$(PY) -m bench.events_lag $(BENCH_LAG_ARGS)
+
+.PHONY: bench-freshness
+bench-freshness: setup setup-node ## Freshness per writer path and event lag on the local stack, from the shipped EMF metrics (BENCH_FRESHNESS_ARGS=--users N)
+	$(PY) -m bench.freshness $(BENCH_FRESHNESS_ARGS)
 
 .PHONY: test-stress
 # CI's bounded stress step: load, kills, outages on DynamoDB Local. One test at a time: the load test

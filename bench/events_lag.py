@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 
-from bench.stats import Report, absolute, render
+from bench.stats import Report, absolute, report_main
 from scripts.dynamodb_local import LocalServiceError
 from scripts.ports import Ports
 from scripts.scenario import Scenario
@@ -90,15 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.writes <= 1000:
         print("error: --writes must be 1-1000", file=sys.stderr)
         return 2
-    try:
-        report = run(args.writes)
-    except LocalServiceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    path = report.write()
-    print(render([report]))
-    print(f"results: {path}")
-    return 0
+    return report_main(lambda: run(args.writes), failure=LocalServiceError)
 
 
 if __name__ == "__main__":

@@ -288,3 +288,17 @@ def quiet_stdout() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def report_main(make: Callable[[], Report], *, failure: type[Exception]) -> int:
+    """A local-stack benchmark's command: run it, write its JSON, print its table; exit 1 with the
+    message when the stack failed (`failure`)."""
+    try:
+        report = make()
+    except failure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = report.write()
+    print(render([report]))
+    print(f"results: {path}")
+    return 0

@@ -214,11 +214,17 @@ def publish_stream_batch(
 
 
 def stream_record_time_us(record: dict[str, Any]) -> int | None:
-    """When the stream record's row was written (µs): its `ApproximateCreationDateTime`, epoch
-    seconds on AWS (whole seconds), an ISO 8601 string locally; None when absent or unreadable."""
-    value = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value * 1_000_000)
-    return iso_time_us(value)
+    """The latest moment known to come before the record's row was written (µs), for UserEventLag:
+    its `ApproximateCreationDateTime` (epoch seconds rounded down on AWS; an ISO string locally,
+    where DynamoDB Local rounds it down to the minute) or the row's own `observed_at`, whichever is
+    later (a writer observes, then writes). None when neither is readable."""
+    images = record.get("dynamodb") or {}
+    created = images.get("ApproximateCreationDateTime")
+    moments = [iso_time_us(created)]
+    if isinstance(created, int | float) and not isinstance(created, bool):
+        moments.append(int(created * 1_000_000))
+    observed = ((images.get("NewImage") or {}).get("observed_at") or {}).get("N")
+    if isinstance(observed, str) and observed.isdigit():
+        moments.append(int(observed))
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None

@@ -11,7 +11,9 @@ from functions.common.observability import NAMESPACE, LagMetric, lag_summary, us
 from scripts.emf import blobs, metric_values
 from tests.support.user_events import StubEvents, configure_bus, run_handler, stream_batch
 
-STREAM_WRITE_US = 1764547200 * 1_000_000  # the fixtures' ApproximateCreationDateTime (epoch seconds)
+# The fixtures' rows: ApproximateCreationDateTime 1764547200 (epoch seconds), each row observed a
+# millisecond after the previous one from that second on (created +0 ms, updated +2 ms).
+STREAM_WRITE_US = 1764547200 * 1_000_000
 
 
 @pytest.fixture
@@ -89,8 +91,9 @@ def test_user_event_lag_runs_from_the_stream_record_to_put_events_accepting_the_
     configure_bus(monkeypatch, StubEvents())
     # When the stream handler publishes two changes and skips a sign-in that changed nothing
     run_handler(stream_batch("created", "signin", "updated"))
-    # Then one 800 ms lag per published event, none for the skipped record
-    assert metric_values(capsys.readouterr().out, "UserEventLag") == {"": [800.0, 800.0]}
+    # Then one lag per published event (from its row's observation, later than the record's
+    # whole second), none for the skipped record
+    assert metric_values(capsys.readouterr().out, "UserEventLag") == {"": [800.0, 798.0]}
 
 
 def test_an_event_put_events_refused_has_no_lag(
@@ -107,18 +110,19 @@ def test_an_event_put_events_refused_has_no_lag(
     assert metric_values(capsys.readouterr().out, "UserEventLag") == {"": [800.0]}
 
 
-def test_a_local_stream_records_iso_time_is_read_too(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_row_write_is_the_later_of_the_stream_records_time_and_the_rows_observation() -> None:
     from functions.common.event_publisher import stream_record_time_us
 
-    # Given DynamoDB Local's record (an ISO string) and Lambda's (epoch seconds)
+    # Given DynamoDB Local's record (an ISO string) and Lambda's (epoch seconds), without images
     local = {"dynamodb": {"ApproximateCreationDateTime": "2026-12-01T19:31:18.000Z"}}
     aws = {"dynamodb": {"ApproximateCreationDateTime": 1796153478}}
     # Then both read as the same moment; nonsense reads as unknown
     assert stream_record_time_us(local) == stream_record_time_us(aws) == 1796153478 * 1_000_000
     assert stream_record_time_us({"dynamodb": {"ApproximateCreationDateTime": "soon"}}) is None
     assert stream_record_time_us({"dynamodb": {"ApproximateCreationDateTime": True}}) is None
+    # And a row observed 0.4 s into that (rounded-down) second was written no earlier than that
+    observed = {"NewImage": {"observed_at": {"N": str(1796153478 * 1_000_000 + 400_000)}}}
+    assert stream_record_time_us({"dynamodb": {**aws["dynamodb"], **observed}}) == 1796153478_400_000
 
 
 def test_the_figures_are_read_back_from_a_log_whatever_prefixes_its_lines(
@@ -136,3 +140,34 @@ def test_the_figures_are_read_back_from_a_log_whatever_prefixes_its_lines(
     figures = lag_figures(log + "\nnot json {\n")
     # Then they are the recorded lags' percentiles
     assert figures == {"post_authentication": {"count": 3, "p50_ms": 20.0, "p99_ms": 30.0, "max_ms": 30.0}}
+
+
+def test_the_demos_last_step_prints_each_paths_figures_from_the_offline_log(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from scripts.demo_freshness import step_11_freshness
+    from scripts.demo_transcript import DemoState, Transcript
+
+    # Given serverless-offline's log of a demo run: the three writer paths and published events
+    freshness = LagMetric("MirrorFreshness", dimension="path", clock=lambda: 40_000)
+    for path in ("post_confirmation", "post_authentication", "attribute_sync"):
+        freshness.landed(0, path)
+    freshness.flush()
+    events = LagMetric("UserEventLag", clock=lambda: 900_000)
+    events.landed(0)
+    events.flush()
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "serverless-offline.log").write_text(capsys.readouterr().out)
+    lines: list[str] = []
+    transcript = Transcript(out=lines.append)
+    state = DemoState(backfill_freshness={"count": 2, "p50_ms": 5.0, "p99_ms": 7.0, "max_ms": 7.0})
+    # When the step runs
+    step_11_freshness(SimpleNamespace(info=SimpleNamespace(state_dir=tmp_path)), transcript, state)  # type: ignore[arg-type]
+    # Then every figure is printed and both checks pass
+    text = "\n".join(lines)
+    assert transcript.failed == [] and transcript.passed == 2
+    assert "post_confirmation" in text and "p50     40.0 ms" in text
+    assert "user events (row->bus)" in text and "900.0 ms" in text
+    assert "backfill (its summary)" in text
