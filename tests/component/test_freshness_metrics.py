@@ -138,6 +138,8 @@ def test_a_complete_reconcile_reports_its_drift_and_an_incomplete_one_does_not(
     # Then only the complete pass reports ReconcileDrift: the two missing users
     assert metric_values(incomplete, "ReconcileDrift") == {}
     assert metric_values(complete, "ReconcileDrift") == {"": [2.0]}
+    # And the Cognito throttles it waited out are counted with every run (none here)
+    assert metric_values(complete, "ReconcileThrottles") == {"": [0.0]}
 
 
 def test_the_backfill_command_puts_its_freshness_in_its_summary_not_on_stdout_as_emf(
