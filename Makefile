@@ -81,7 +81,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench-core
-bench: bench-core bench-backfill bench-events bench-events-lag bench-directory ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
+bench: bench-core bench-backfill bench-events bench-events-lag bench-directory bench-freshness ## All benchmarks: table on stdout, JSON in bench/results/ (docs/PERFORMANCE.md)
 
 bench-core: setup setup-node ## Mirror vs GetUser per request: cold start, GET /me, triggers (BENCH_ARGS=--quick)
 	$(PY) -m bench.run $(BENCH_ARGS)
@@ -108,6 +108,10 @@ bench-events-lag: setup setup-node ## User change events on the local stack: wri
 .PHONY: bench-revocation
 bench-revocation: setup setup-node ## Revocation on the local stack: removal from a group -> first 403, p50/p99 (BENCH_REVOCATION_ARGS=--removals N --delivery sync|row)
 	$(PY) -m bench.revocation $(BENCH_REVOCATION_ARGS)
+
+.PHONY: bench-freshness
+bench-freshness: setup setup-node ## Freshness per writer path and event lag on the local stack, from the shipped EMF metrics (BENCH_FRESHNESS_ARGS=--users N)
+	$(PY) -m bench.freshness $(BENCH_FRESHNESS_ARGS)
 
 .PHONY: test-stress
 # CI's bounded stress step: load, kills, outages on DynamoDB Local. One test at a time: the load test

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from cognito_mirror import MirrorUnavailableError, error_answer
 from cognito_mirror.record import valid_sub
-from functions.common.observability import count_metric, logger, metrics
+from functions.common.observability import count_metric, log_metrics, logger
 from functions.common.reader import mirror_reader
 from functions.common.settings import check_at_cold_start
 from models.errors import DependencyUnavailableError
@@ -70,7 +70,7 @@ def _dependency_unavailable(exc: DependencyUnavailableError) -> Response[dict[st
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = app.resolve(event, context)
     # Profiles are personal data: no browser or shared cache may keep any answer of this API.

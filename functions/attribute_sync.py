@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.common.cloudtrail import MalformedSyncRecordError
 from functions.common.errors import CognitoThrottledError
-from functions.common.observability import count_metric, logger, metrics
+from functions.common.observability import count_metric, log_metrics, logger
 from functions.common.settings import check_at_cold_start, pool_settings
 from functions.common.sync import sync_message
 from models.errors import DependencyUnavailableError
@@ -53,7 +53,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # Misconfiguration fails the whole invocation (every record retried), never one by one.
     pool_settings(NEEDED_BY)

@@ -3,8 +3,9 @@
 Missing and stale rows are written, rows of users no longer in the pool are tombstoned (after
 Cognito confirms), tombstones of users Cognito still lists are revived (after AdminGetUser
 confirms), and the drift found is emitted as metrics (DriftMissing, DriftStale, DriftTombstoned,
-DriftOrphaned) so an operator sees when events are being lost or misread. The run stops before
-the Lambda's time runs out and continues on the next invocation (see docs/BACKFILL.md).
+DriftOrphaned; ReconcileDrift, their total, once a pass completes) so an operator sees when events
+are being lost or misread. The run stops before the Lambda's time runs out and continues on the
+next invocation (see docs/BACKFILL.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.reconcile_state import run_reconcile
-from functions.common.observability import count_metric, logger, metrics
+from functions.common.observability import count_metric, log_metrics, logger
 from functions.common.settings import ReconcileSettings, check_at_cold_start, reconcile_settings
 
 check_at_cold_start("reconcile", reconcile_settings)
@@ -35,7 +36,7 @@ def _options(settings: ReconcileSettings) -> Options:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = reconcile_settings()
     summary = run_reconcile(
@@ -51,8 +52,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     count_metric("ReconcileRevived", summary.revived)
     count_metric("ReconcilePruned", summary.pruned)
     count_metric("ReconcileFailed", summary.failed)
+    count_metric("ReconcileThrottles", summary.throttles)  # Cognito's, waited out
     count_metric("ReconcileIncomplete", 0 if summary.complete else 1)
     count_metric("ReconcileStateDiscarded", 1 if summary.state_discarded else 0)
+    if summary.complete:  # the drift of a whole pass: what the ReconcileDrift alarm watches
+        count_metric("ReconcileDrift", summary.drift)
     result = summary.as_dict()
     logger.info("reconcile finished", extra={k: v for k, v in result.items() if k != "failed_subs"})
     return result

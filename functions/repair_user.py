@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cognito_mirror.record import valid_sub
 from functions.common.errors import CognitoUnavailableError
-from functions.common.observability import count_metric, logger, metrics
+from functions.common.observability import count_metric, log_metrics, logger
 from functions.common.repair import repair_user
 from functions.common.settings import check_at_cold_start, pool_settings
 
@@ -36,7 +36,7 @@ def _request(payload: Any) -> tuple[str, str | None]:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         sub, username = _request(event)

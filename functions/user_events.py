@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from functions.common.event_publisher import publish_stream_batch
-from functions.common.observability import logger, metrics
+from functions.common.observability import log_metrics, logger
 from functions.common.settings import check_at_cold_start, event_settings
 
 check_at_cold_start("user_events", event_settings)
@@ -26,7 +26,7 @@ class EventNotPublishedError(RuntimeError):
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # Misconfiguration fails the whole invocation (every record retried), never one by one.
     settings = event_settings()

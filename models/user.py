@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeGuard
 
 from models.errors import MalformedUserError
@@ -45,6 +46,17 @@ MAX_KEY_BYTES = 2048
 def now_us() -> int:
     """The observation clock: integer microseconds since the epoch."""
     return time.time_ns() // 1000
+
+
+def iso_time_us(value: object) -> int | None:
+    """An ISO 8601 moment with its zone (`2026-12-06T10:00:00Z`) in µs since the epoch, or None."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(moment.timestamp() * 1_000_000) if moment.tzinfo is not None else None
 
 
 def is_allowed(name: str, allowlist: frozenset[str] | None) -> bool:

@@ -4,8 +4,9 @@
 
 Ports come from the same variables as `make dev` (MIRROR_DYNAMODB_PORT, ...), so both cannot run at
 once on the defaults; set other ports for one of them. The steps: scripts/demo_mirror_steps.py
-(1-7, the mirror's own job), scripts/demo_consumer_steps.py (8-10, what other services get) and
-scripts/demo_rights_steps.py (11, a right withdrawn before the token expires).
+(1-7, the mirror's own job), scripts/demo_consumer_steps.py (8-10, what other services get),
+scripts/demo_rights_steps.py (11, a right withdrawn before the token expires) and
+scripts/demo_freshness.py (12, the freshness of what it did, read from the functions' EMF lines).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import time
 
 from scripts.demo_consumer_steps import CONSUMER_STEPS
+from scripts.demo_freshness import step_12_freshness
 from scripts.demo_mirror_steps import MIRROR_STEPS
 from scripts.demo_rights_steps import RIGHTS_STEPS
 from scripts.demo_transcript import DemoState, Transcript
@@ -22,7 +24,7 @@ from scripts.scenario import Scenario
 from scripts.stack import LocalStack
 from scripts.stack_info import STATE_DIR
 
-STEPS = (*MIRROR_STEPS, *CONSUMER_STEPS, *RIGHTS_STEPS)
+STEPS = (*MIRROR_STEPS, *CONSUMER_STEPS, *RIGHTS_STEPS, step_12_freshness)
 
 
 def run_steps(scenario: Scenario, transcript: Transcript) -> None:

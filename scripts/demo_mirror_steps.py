@@ -4,6 +4,7 @@ against Cognito's GetUser."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
@@ -114,6 +115,8 @@ def step_5_backfill(s: Scenario, t: Transcript, state: DemoState) -> None:
     t.say(f"python -m functions.backfill --user-pool-id {s.info.user_pool_id} --table {s.info.table} --json")
     t.say(f"  exit {run.returncode}; {_tail(run)}")
     t.check("backfill exits 0", run.returncode == 0)
+    with contextlib.suppress(ValueError, AttributeError):  # its JSON summary; step 11 shows it
+        state.backfill_freshness = json.loads(run.stdout).get("freshness") or {}
     t.check("all of them are mirrored now", all(s.stored_row(sub) is not None for sub in subs.values()))
     verify = s.backfill("--verify")
     t.say(f"... --verify -> exit {verify.returncode}; {_tail(verify)}")

@@ -43,6 +43,8 @@ class Transcript:
 class DemoState:
     tokens: dict[str, str] = field(default_factory=dict)
     subs: dict[str, str] = field(default_factory=dict)
+    # The backfill command's freshness (its JSON summary's `freshness`), shown by the last step.
+    backfill_freshness: dict[str, float] = field(default_factory=dict)
 
 
 def status_line(response: Any) -> str:

@@ -50,6 +50,7 @@ def describe(info: StackInfo, token: str) -> str:
             f"  issuer             {info.issuer}",
             f"  mirror table       {info.table}",
             f"  logs               {info.state_dir / 'logs'}",
+            f"  freshness          python -m scripts.emf {info.state_dir / 'logs'}/serverless-offline.log",
             "",
             f"Sample user {DEV_USER!r} (password {DEV_PASSWORD!r}); try:",
             f"  export TOKEN='{token}'",

@@ -163,6 +163,11 @@ def _render(summary: dict[str, Any]) -> str:
         "misindexed {misindexed}   throttles {throttles}".format(**summary),
         "elapsed {elapsed_s:.1f} s  {users_per_s:.1f} users/s".format(**summary),
     ]
+    if summary["freshness"]["count"]:
+        lines.append(
+            "freshness (listed -> landed): p50 {p50_ms} ms  p99 {p99_ms} ms  max {max_ms} ms "
+            "over {count} writes".format(**summary["freshness"])
+        )
     if summary["reindexed"]:
         lines.append(f"reindexed {summary['reindexed']}")
     if summary["prune_skipped"]:
@@ -209,6 +214,7 @@ def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int
     from functions.common.backfill.engine import Engine
     from functions.common.backfill.errors import EngineError
     from functions.common.backfill.options import Mode, Options, WriteMode
+    from functions.common.observability import lag_summary, mirror_freshness
     from models.settings import BULK_DYNAMODB, ConfigurationError
 
     options = Options(
@@ -244,7 +250,9 @@ def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int
         checkpoint = Checkpoint(args.checkpoint)
         checkpoint.bind(options.identity(settings.table_name))
         engine = Engine(options, checkpoint, should_stop=stop.is_set, on_page=page_listed, settings=settings)
-        summary = engine.run()
+        # Not a Lambda: no log group takes EMF here, so the freshness goes into the summary.
+        with mirror_freshness.kept() as freshness:
+            summary = engine.run()
     except (EngineError, ConfigurationError) as exc:
         if checkpoint is not None:
             checkpoint.close()
@@ -258,5 +266,6 @@ def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int
     # an unfinished one keeps it for the resume.
     checkpoint.close(remove=summary.complete)
     result = summary.as_dict()
+    result["freshness"] = lag_summary(freshness.get(options.source, []))
     print(json.dumps(result, sort_keys=True) if args.json else _render(result))
     return _exit_code(summary, args.verify)

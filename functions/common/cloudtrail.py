@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from cognito_mirror.record import valid_sub
 from functions.common.observability import loggable
+from models.user import iso_time_us
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 EVENT_SOURCE = "cognito-idp.amazonaws.com"
@@ -65,6 +66,8 @@ class UserSignal:
     username: str | None
     # True when the record names our pool; False when it names none (token-authorized calls).
     pool_named: bool
+    # When the call happened (the record's eventTime, µs since the epoch); None when unreadable.
+    changed_at: int | None = None
 
     @property
     def is_deletion(self) -> bool:
@@ -158,4 +161,5 @@ def signal_from_detail(detail: dict[str, Any]) -> UserSignal:
         sub=_sub_of(detail),
         username=_username_of(detail),
         pool_named=_pool_of(detail) is not None,
+        changed_at=iso_time_us(detail.get("eventTime")),
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.observability import count_metric, logger
+from functions.common.observability import count_metric, logger, user_event_lag
 from functions.common.retry import backoff_delay
 from functions.common.user_events import (
     EVENT_SOURCE,
@@ -29,6 +29,7 @@ from functions.common.user_events import (
     without_values,
 )
 from models.errors import error_code
+from models.user import iso_time_us
 
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024
@@ -164,6 +165,7 @@ def publish_stream_batch(
     outcome = BatchOutcome()
     entries: list[dict[str, Any]] = []
     origin: list[str] = []
+    written_at: list[int | None] = []  # each entry's row write, for UserEventLag
     for record in records:
         sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
         try:
@@ -189,7 +191,11 @@ def publish_stream_batch(
             continue
         entries.append(_fitting_entry(event, bus))
         origin.append(sequence)
+        written_at.append(stream_record_time_us(record))
     failed = put_entries(entries, client=client) if entries else set()
+    for index, since in enumerate(written_at):
+        if since is not None and index not in failed:
+            user_event_lag.landed(since)
     outcome.failed.update(origin[i] for i in failed)
     outcome.published = len(entries) - len(failed)
     count_metric("UserEventPublished", outcome.published)
@@ -197,3 +203,20 @@ def publish_stream_batch(
     if failed:
         count_metric("UserEventFailed", len(failed))
     return outcome
+
+
+def stream_record_time_us(record: dict[str, Any]) -> int | None:
+    """The latest moment known to come before the record's row was written (µs), for UserEventLag:
+    its `ApproximateCreationDateTime` (epoch seconds rounded down on AWS; an ISO string locally,
+    where DynamoDB Local rounds it down to the minute) or the row's own `observed_at`, whichever is
+    later (a writer observes, then writes). None when neither is readable."""
+    images = record.get("dynamodb") or {}
+    created = images.get("ApproximateCreationDateTime")
+    moments = [iso_time_us(created)]
+    if isinstance(created, int | float) and not isinstance(created, bool):
+        moments.append(int(created * 1_000_000))
+    observed = ((images.get("NewImage") or {}).get("observed_at") or {}).get("N")
+    if isinstance(observed, str) and observed.isdigit():
+        moments.append(int(observed))
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None

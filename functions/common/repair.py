@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 from cognito_mirror import Profile
 from functions.common.errors import CognitoUnavailableError
-from functions.common.observability import count_metric, logger
+from functions.common.observability import count_metric, logger, mirror_freshness
 from models.errors import TableUnavailableError
 
 SOURCE = "read_through"
@@ -26,6 +26,7 @@ def repair_user(sub: str, username: str | None, *, user_pool_id: str) -> Profile
     through the guarded write; None when Cognito has no such user. CognitoUnavailableError when
     Cognito fails; a failed mirror write still answers the profile (sync and reconcile write it)."""
     from functions.common.cognito import read_user
+    from models.record import WriteOutcome
     from models.table import mirror_table
 
     try:
@@ -43,6 +44,8 @@ def repair_user(sub: str, username: str | None, *, user_pool_id: str) -> Profile
         return None
     try:
         outcome = mirror_table().put_snapshot(snapshot)
+        if outcome is WriteOutcome.WRITTEN:
+            mirror_freshness.landed(snapshot.observed_at, SOURCE)  # read from Cognito -> landed
         logger.info("repair", extra={"sub": sub, "outcome": outcome.value})
     except TableUnavailableError:
         logger.error("repair: mirror write failed", extra={"sub": sub})

@@ -32,7 +32,7 @@ from functions.common.cloudtrail import (
     signal_from_detail,
 )
 from functions.common.cognito import read_user
-from functions.common.observability import count_metric, loggable, logger
+from functions.common.observability import count_metric, loggable, logger, mirror_freshness
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
@@ -71,6 +71,8 @@ class SyncWrites:
         written = outcome is WriteOutcome.WRITTEN
         landed = self.result.written if kind == "Snapshot" else self.result.tombstoned
         (landed if written else self.result.unchanged).append(sub)
+        if written and self.signal.changed_at is not None:
+            mirror_freshness.landed(self.signal.changed_at, SOURCE)
         count_metric(f"Sync{kind}{'Written' if written else 'Skipped'}")
         logger.info(
             f"sync {kind.lower()}",

@@ -25,7 +25,14 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
 )
 
 from cognito_mirror import ConfigurationError
-from functions.common.observability import count_metric, loggable, logger, metrics
+from functions.common.observability import (
+    count_metric,
+    flush_lag_metrics,
+    loggable,
+    logger,
+    metrics,
+    mirror_freshness,
+)
 from functions.common.settings import check_at_cold_start
 from models.errors import MalformedUserError, TableUnavailableError
 from models.record import WriteOutcome
@@ -84,6 +91,7 @@ def mirror_from_trigger(
     event_class: type[TriggerEvent],
 ) -> Any:
     """Write the trigger's snapshot within the budget; always return `event` unchanged."""
+    invoked = mirror_freshness.clock()  # the change (a sign-up, a sign-in) is now
     if not isinstance(event, dict):
         logger.warning("trigger event is not an object", extra={"event_type": type(event).__name__})
         count_metric("TriggerMalformedEvent")
@@ -109,11 +117,11 @@ def mirror_from_trigger(
         logger.exception("trigger could not prepare the mirror write")
         count_metric("MirrorWriteFailed")
         return event
-    _write_within_budget(snapshot, _budget(context))
+    _write_within_budget(snapshot, _budget(context), invoked)
     return event
 
 
-def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
+def _write_within_budget(snapshot: UserSnapshot, budget: float, invoked: int) -> None:
     log = {"sub": snapshot.sub, "attribute_names": sorted(snapshot.attributes)}
     if snapshot.dropped:
         log["dropped_attribute_names"] = list(snapshot.dropped)
@@ -134,6 +142,7 @@ def _write_within_budget(snapshot: UserSnapshot, budget: float) -> None:
         return
     if outcome is WriteOutcome.WRITTEN:
         count_metric("MirrorWrite")
+        mirror_freshness.landed(invoked, snapshot.source)
     else:
         count_metric("MirrorWriteSkipped")
     logger.info("mirror write", extra={**log, "outcome": outcome.value})
@@ -163,6 +172,7 @@ def metrics_flushed(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         finally:
             try:
                 metrics.flush_metrics()
+                flush_lag_metrics()
             except Exception:  # noqa: BLE001 - observability must not break sign-in
                 logger.exception("metrics flush failed")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functions.common.backfill.confirm import UserConfirmer
 from functions.common.backfill.options import Options, WriteMode
 from functions.common.backfill.summary import Tally
-from functions.common.observability import logger
+from functions.common.observability import logger, mirror_freshness
 from models.errors import DependencyUnavailableError, TableUnavailableError
 from models.record import MirrorRecord, WriteOutcome
 from models.table import MirrorTable
@@ -73,6 +73,7 @@ class PageRepairer:
                 tally["failed"] += 1
             elif outcome is WriteOutcome.WRITTEN:
                 tally["written"] += 1
+                mirror_freshness.landed(snapshot.observed_at, self.options.source)  # listed -> landed
             else:
                 tally["skipped"] += 1
         return failed
