@@ -34,7 +34,11 @@ def test_the_runbook_has_its_commands() -> None:
     } <= operations
 
 
-@pytest.mark.parametrize(("service", "operation", "options"), runbook_commands(), ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("service", "operation", "options"),
+    runbook_commands(),
+    ids=lambda v: ",".join(sorted(v)) if isinstance(v, set) else str(v),
+)
 def test_each_aws_command_is_an_operation_with_those_parameters(
     service: str, operation: str, options: set[str]
 ) -> None:
