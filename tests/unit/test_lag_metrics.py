@@ -147,7 +147,7 @@ def test_the_demos_last_step_prints_each_paths_figures_from_the_offline_log(
 ) -> None:
     from types import SimpleNamespace
 
-    from scripts.demo_freshness import step_11_freshness
+    from scripts.demo_freshness import step_12_freshness
     from scripts.demo_transcript import DemoState, Transcript
 
     # Given serverless-offline's log of a demo run: the three writer paths and published events
@@ -164,7 +164,7 @@ def test_the_demos_last_step_prints_each_paths_figures_from_the_offline_log(
     transcript = Transcript(out=lines.append)
     state = DemoState(backfill_freshness={"count": 2, "p50_ms": 5.0, "p99_ms": 7.0, "max_ms": 7.0})
     # When the step runs
-    step_11_freshness(SimpleNamespace(info=SimpleNamespace(state_dir=tmp_path)), transcript, state)  # type: ignore[arg-type]
+    step_12_freshness(SimpleNamespace(info=SimpleNamespace(state_dir=tmp_path)), transcript, state)  # type: ignore[arg-type]
     # Then every figure is printed and both checks pass
     text = "\n".join(lines)
     assert transcript.failed == [] and transcript.passed == 2
