@@ -29,19 +29,24 @@ TABLE_READS_RECONCILE = {
     "dynamodb:Query",
     "dynamodb:PartiQLSelect",
 }
-TABLE_WRITES_RECONCILE = {"dynamodb:PutItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate"}
+TABLE_WRITES_RECONCILE = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+}
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
 # Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
 KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
 # The contract of each function's role: (action, target) pairs, nothing more.
 EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
-    "postConfirmation": LOGS | KMS | {("dynamodb:PutItem", "table")},
-    "postAuthentication": LOGS | KMS | {("dynamodb:PutItem", "table")},
+    "postConfirmation": LOGS | KMS | {("dynamodb:UpdateItem", "table")},
+    "postAuthentication": LOGS | KMS | {("dynamodb:UpdateItem", "table")},
     "api": LOGS
     | KMS
     | {
         ("dynamodb:GetItem", "table"),
-        ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
         ("secretsmanager:GetSecretValue", "cursor-key"),
@@ -57,6 +62,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("cognito-idp:ListUsers", "pool"),
         ("dynamodb:GetItem", "table"),
         ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
         ("dynamodb:Query", "username-index"),
     },
     "reconcile": LOGS
@@ -83,7 +89,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
-        ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
     },
     # Only the layout record (a condition on its key; tests/deploy/test_directory_template.py).
     "directoryLayout": LOGS | KMS | {("dynamodb:PutItem", "table")},
