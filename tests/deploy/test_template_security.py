@@ -60,10 +60,13 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("sqs:GetQueueAttributes", "queue"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
+        ("cognito-idp:AdminListGroupsForUser", "pool"),
+        ("cognito-idp:GetGroup", "pool"),
         ("dynamodb:GetItem", "table"),
         ("dynamodb:PutItem", "table"),
         ("dynamodb:UpdateItem", "table"),
         ("dynamodb:Query", "username-index"),
+        ("dynamodb:Query", "group-members"),
     },
     "reconcile": LOGS
     | KMS
@@ -157,6 +160,7 @@ def target_of(resource: str, function: str, mode: str) -> str:
         get_att("UserEventBus"): "bus",
         get_att("UserEventsDeadLetterQueue"): "events-dlq",
         json.dumps({"Ref": "CursorKeySecret"}): "cursor-key",
+        get_att("GroupMembersTable"): "group-members",
     }
     if resource in named:
         return named[resource]
