@@ -2,7 +2,7 @@
 
 Every writer (triggers, sync, reconcile, backfill, read-through) goes through `put_snapshot`,
 `put_snapshots` or `put_tombstone`; the membership through `put_groups` and `remove_group`. All are
-conditional writes (models/guard.py; the UpdateItems rendered in models/updates.py):
+conditional writes (models/guard.py; the UpdateItems rendered in models/guard.py):
 
 - a snapshot lands only if the row does not exist, or holds an older snapshot that is not a
   tombstone: an older or duplicate snapshot is a no-op;
@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cognito_mirror.directory import query_request
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
 from cognito_mirror.record import FIELDS, USERNAME_INDEX, is_reserved
-from models import guard, updates
+from models import guard
 from models.aws import bounded_config, create_client
 from models.errors import TableUnavailableError, error_code
 from models.partiql import put_snapshots
@@ -164,7 +164,7 @@ class MirrorTable:
         """Store `snapshot` if it is newer than what the mirror holds (idempotent). An UpdateItem
         of the profile's fields and directory keys: the membership stays as it is."""
         item = self.snapshot_record(snapshot).serialize()
-        return self._conditional_update(updates.snapshot_update(item), "write")
+        return self._conditional_update(guard.snapshot_update(item), "write")
 
     def put_snapshots(self, snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
         """Guarded bulk `put_snapshot` (PartiQL, 25 per call); see `models.partiql.put_snapshots`."""
@@ -186,14 +186,14 @@ class MirrorTable:
         live row whose membership is unknown or older: a missing row or a tombstone gets none.
         ValueError for a group name Cognito cannot give."""
         del source  # the contract keeps no membership source
-        return self._conditional_update(updates.groups_update(sub, groups, observed_at), "membership write")
+        return self._conditional_update(guard.groups_update(sub, groups, observed_at), "membership write")
 
     def remove_group(self, sub: str, group: str, *, observed_at: int) -> WriteOutcome:
         """Take a deleted `group` out of `sub`'s membership, the deletion observed at `observed_at`
         (idempotent). Lands only on a live row whose known membership is older; the other groups
         stay, the membership's version becomes `observed_at` (an older observation, which may
         still hold the group, can no longer land)."""
-        return self._conditional_update(updates.group_removal(sub, group, observed_at), "membership write")
+        return self._conditional_update(guard.group_removal(sub, group, observed_at), "membership write")
 
     def revive_tombstone(self, snapshot: UserSnapshot) -> WriteOutcome:
         """Replace a wrong tombstone by `snapshot` (idempotent); the only write that lands on one.
@@ -215,7 +215,7 @@ class MirrorTable:
         (which carries its own keys) or a tombstone in between makes it a no-op. `observed_at` and
         every other field are left as they are.
         """
-        return self._conditional_update(updates.index_keys_update(sub, observed_at, keys), "index write")
+        return self._conditional_update(guard.index_keys_update(sub, observed_at, keys), "index write")
 
     # --- reads -----------------------------------------------------------------------------------
 
