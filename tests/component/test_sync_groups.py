@@ -233,6 +233,27 @@ def test_a_deleted_group_leaves_every_members_row_and_nothing_else(cognito, sync
     assert groups(subs["kim"]) == ("support",)
 
 
+def test_a_deleted_group_leaves_more_members_than_concurrent_writers(cognito, sync, members):
+    # Given more mirrored members of a group than the sync writes at a time, one of them a tombstone
+    from functions.common.sync import REMOVAL_WORKERS
+    from models.user import UserSnapshot
+
+    subs = [f"member-{index:03d}" for index in range(3 * REMOVAL_WORKERS + 1)]
+    for sub in subs:
+        mirror_table().put_snapshot(UserSnapshot(sub, sub, {}, "CONFIRMED", True, 10, "test"))
+        mirror_table().put_groups(sub, ["ops", "support"], observed_at=20, source="test")
+        record_membership(members, "ops", sub, member=True, observed_at=20)
+    mirror_table().put_tombstone(subs[0], observed_at=30, source="test")
+
+    # When the DeleteGroup record of a group Cognito no longer has arrives
+    response = sync(group_event(cognito, "ops"))
+
+    # Then every live member lost it and kept the rest; the tombstone stays one
+    assert failed_ids(response) == []
+    assert {sub: groups(sub) for sub in subs[1:]} == dict.fromkeys(subs[1:], ("support",))
+    assert mirror(subs[0]).is_tombstone and mirror(subs[0]).groups is None
+
+
 def test_a_group_re_created_since_is_re_read_for_each_listed_member(cognito, sync, members):
     # Given two mirrored members of `admin`
     subs = {name: cognito.create_user(name) for name in ("lea", "max")}
