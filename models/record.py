@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.models import Model
 
@@ -29,7 +30,7 @@ class WriteOutcome(enum.Enum):
 
 class MirrorRecord(Model):
     """One row per user, keyed by the immutable `sub` (the attribute names are the contract's
-    `FIELDS`, its TTL and its directory keys; a test holds them equal).
+    `FIELDS`, `GROUP_FIELDS`, its TTL and its directory keys; a test holds them equal).
 
     No `Meta` on purpose: PynamoDB needs one only to reach a table, so any call to DynamoDB through
     this class fails at once (AttributeError) instead of reaching a table by a made-up name.
@@ -44,6 +45,11 @@ class MirrorRecord(Model):
     source = UnicodeAttribute()
     deleted = BooleanAttribute(default=False)
     expires_at = TTLAttribute(null=True)
+    # The membership, versioned apart from the profile (cognito_mirror/record.py): written only by
+    # `MirrorTable.put_groups` / `remove_group`, never by a snapshot, so a parsed snapshot row leaves
+    # both None (unknown) and an absent set with a version is no group.
+    groups = UnicodeSetAttribute(null=True)
+    groups_observed_at = NumberAttribute(null=True)
     # The user directory's sparse index keys (cognito_mirror/index_keys.py): present only where the user
     # has the slot's attribute; a tombstone has none.
     dir0 = UnicodeAttribute(null=True)

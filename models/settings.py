@@ -109,6 +109,9 @@ class Settings:
     # botocore's own chain), and whether that chain may ask the EC2 instance metadata service.
     aws_profile: str | None = None
     instance_metadata: bool = True
+    # The group-members table (cognito_mirror/group_members.py): the sync finds a deleted group's
+    # members in it.
+    group_members_table: str | None = None
 
     def table_access(self) -> TableAccess:
         """The table, its region, the DynamoDB clients' bounds and the directory's indexes, by the
@@ -192,6 +195,9 @@ class Overrides:
     user_pool_id: str | None = None
     aws_profile: str | None = None
     instance_metadata: bool = True
+    # The group-members table (cognito_mirror/group_members.py): the sync finds a deleted group's
+    # members in it.
+    group_members_table: str | None = None
     dynamodb: ClientBounds = LAMBDA_DYNAMODB
 
 
@@ -231,6 +237,7 @@ def load_settings(given: Overrides | None = None) -> Settings:
         state_table_name=env("MIRROR_STATE_TABLE"),
         aws_profile=given.aws_profile,
         instance_metadata=given.instance_metadata,
+        group_members_table=env("MIRROR_GROUP_MEMBERS_TABLE"),
     )
 
 

@@ -1,13 +1,17 @@
 """The mirror table as one data-access object, and its one guarded write path.
 
 Every writer (triggers, sync, reconcile, backfill, read-through) goes through `put_snapshot`,
-`put_snapshots` or `put_tombstone`. All are conditional writes (models/guard.py):
+`put_snapshots` or `put_tombstone`; the membership through `put_groups` and `remove_group`. All are
+conditional writes (models/guard.py; the UpdateItems rendered in models/guard.py):
 
 - a snapshot lands only if the row does not exist, or holds an older snapshot that is not a
   tombstone: an older or duplicate snapshot is a no-op;
 - a tombstone lands unless the row is already a tombstone, whatever its time: subs are never
   reused, so a deleted user is never resurrected. Its TTL outlives SQS's 14-day retention,
-  so no late event can arrive after the tombstone expires.
+  so no late event can arrive after the tombstone expires;
+- a membership is versioned apart from the profile (`groups_observed_at`): a profile write leaves
+  it as it is, a membership write lands only on a live row whose membership is older or unknown,
+  and a tombstone (a whole new item) drops it.
 
 The only way out of a tombstone is `revive_tombstone`, for a tombstone proved wrong: the engine
 calls it with a snapshot AdminGetUser has just returned for that very sub.
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -132,20 +136,31 @@ class MirrorTable:
 
     # --- guarded writes --------------------------------------------------------------------------
 
-    def _conditional_put(self, record: MirrorRecord, rule: guard.Guard) -> WriteOutcome:
-        condition = guard.condition_expression(rule, int(record.observed_at))
+    def _guarded(self, write: Callable[[], object], what: str) -> WriteOutcome:
+        """A conditional write: SKIPPED when its guard refuses it, WRITTEN when it lands."""
         try:
-            self.client.put_item(TableName=self.name, Item=record.serialize(), **condition)
+            write()
         except _DATA_ERRORS as exc:
             code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 return WriteOutcome.SKIPPED
-            raise TableUnavailableError(f"mirror write failed: {code}") from exc
+            raise TableUnavailableError(f"mirror {what} failed: {code}") from exc
         return WriteOutcome.WRITTEN
 
+    def _conditional_put(self, record: MirrorRecord, rule: guard.Guard) -> WriteOutcome:
+        condition = guard.condition_expression(rule, int(record.observed_at))
+        return self._guarded(
+            lambda: self.client.put_item(TableName=self.name, Item=record.serialize(), **condition), "write"
+        )
+
+    def _conditional_update(self, arguments: dict[str, Any], what: str) -> WriteOutcome:
+        return self._guarded(lambda: self.client.update_item(TableName=self.name, **arguments), what)
+
     def put_snapshot(self, snapshot: UserSnapshot) -> WriteOutcome:
-        """Store `snapshot` if it is newer than what the mirror holds (idempotent)."""
-        return self._conditional_put(self.snapshot_record(snapshot), guard.SNAPSHOT)
+        """Store `snapshot` if it is newer than what the mirror holds (idempotent). An UpdateItem
+        of the profile's fields and directory keys: the membership stays as it is."""
+        item = self.snapshot_record(snapshot).serialize()
+        return self._conditional_update(guard.snapshot_update(item), "write")
 
     def put_snapshots(self, snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
         """Guarded bulk `put_snapshot` (PartiQL, 25 per call); see `models.partiql.put_snapshots`."""
@@ -160,6 +175,21 @@ class MirrorTable:
         expires = datetime.now(UTC) + timedelta(days=self.config.tombstone_ttl_days)
         record = MirrorRecord(sub, observed_at=observed_at, source=source, deleted=True, expires_at=expires)
         return self._conditional_put(record, guard.TOMBSTONE)
+
+    def put_groups(self, sub: str, groups: Iterable[str], *, observed_at: int, source: str) -> WriteOutcome:
+        """Store `sub`'s whole membership as a writer (`source`, for its own logs: the row's `source`
+        is the profile's) observed it in Cognito at `observed_at` (idempotent). Lands only on a
+        live row whose membership is unknown or older: a missing row or a tombstone gets none.
+        ValueError for a group name Cognito cannot give."""
+        del source  # the contract keeps no membership source
+        return self._conditional_update(guard.groups_update(sub, groups, observed_at), "membership write")
+
+    def remove_group(self, sub: str, group: str, *, observed_at: int) -> WriteOutcome:
+        """Take a deleted `group` out of `sub`'s membership, the deletion observed at `observed_at`
+        (idempotent). Lands only on a live row whose known membership is older; the other groups
+        stay, the membership's version becomes `observed_at` (an older observation, which may
+        still hold the group, can no longer land)."""
+        return self._conditional_update(guard.group_removal(sub, group, observed_at), "membership write")
 
     def revive_tombstone(self, snapshot: UserSnapshot) -> WriteOutcome:
         """Replace a wrong tombstone by `snapshot` (idempotent); the only write that lands on one.
@@ -181,25 +211,7 @@ class MirrorTable:
         (which carries its own keys) or a tombstone in between makes it a no-op. `observed_at` and
         every other field are left as they are.
         """
-        sets = [name for name in SLOT_NAMES if keys.get(name)]
-        removes = [name for name in SLOT_NAMES if not keys.get(name)]
-        expression = ""
-        if sets:
-            expression += "SET " + ", ".join(f"#{name} = :{name}" for name in sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
-        condition = guard.condition_expression(guard.INDEX_KEYS, observed_at)
-        condition["ExpressionAttributeNames"].update({f"#{name}": name for name in SLOT_NAMES})
-        condition["ExpressionAttributeValues"].update({f":{name}": {"S": keys[name]} for name in sets})
-        try:
-            self.client.update_item(
-                TableName=self.name, Key={"sub": {"S": sub}}, UpdateExpression=expression.strip(), **condition
-            )
-        except _DATA_ERRORS as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return WriteOutcome.SKIPPED
-            raise TableUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
-        return WriteOutcome.WRITTEN
+        return self._conditional_update(guard.index_keys_update(sub, observed_at, keys), "index write")
 
     # --- reads -----------------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-mode",
         choices=("partiql", "put"),
         default="partiql",
-        help="partiql: BatchExecuteStatement, 25 conditional writes a call (default); put: PutItem each",
+        help="partiql: BatchExecuteStatement, 25 conditional writes a call (default); put: one write each",
     )
     parser.add_argument(
         "--checkpoint", metavar="FILE", help="sqlite progress file: resume after Ctrl-C/crash"

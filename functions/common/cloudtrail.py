@@ -1,8 +1,9 @@
-"""CloudTrail records as the sync reads them: which events count, and who a record is about.
+"""CloudTrail records as the sync reads them: which events count, and who (or which group) a
+record is about.
 
 A record is a signal, never data: its values can be redacted (`HIDDEN_FOR_SECURITY_REASONS`),
-stale or out of order, so only identifiers are taken from it (a `sub`, a username, or both) and
-only when they have a usable shape. Nothing here calls AWS.
+stale or out of order, so only identifiers are taken from it (a `sub`, a username, or both; a
+group's name) and only when they have a usable shape. Nothing here calls AWS.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
+from cognito_mirror.group_members import MAX_GROUP_NAME, valid_group
 from cognito_mirror.record import valid_sub
 from functions.common.observability import loggable
 from models.user import iso_time_us
@@ -39,9 +41,15 @@ SYNCED_EVENTS = frozenset(
         "AdminLinkProviderForUser",
         "AdminSetUserPassword",
         "AdminResetUserPassword",
+        # Group membership: the user's groups are re-read; a deleted group leaves every member.
+        "AdminAddUserToGroup",
+        "AdminRemoveUserFromGroup",
+        "DeleteGroup",
     }
 )
 DELETION_EVENTS = frozenset({"AdminDeleteUser", "DeleteUser"})
+MEMBERSHIP_EVENTS = frozenset({"AdminAddUserToGroup", "AdminRemoveUserFromGroup"})
+GROUP_DELETION = "DeleteGroup"
 # AWS documents HIDDEN_FOR_SECURITY_REASONS; CloudTrail's event history shows HIDDEN_DUE_TO_....
 _HIDDEN_SUFFIX = "_SECURITY_REASONS"
 _MAX_USERNAME = 128
@@ -68,10 +76,20 @@ class UserSignal:
     pool_named: bool
     # When the call happened (the record's eventTime, µs since the epoch); None when unreadable.
     changed_at: int | None = None
+    # The group a membership or group call names (a usable Cognito group name), else None.
+    group: str | None = None
 
     @property
     def is_deletion(self) -> bool:
         return self.event_name in DELETION_EVENTS
+
+    @property
+    def is_membership(self) -> bool:
+        return self.event_name in MEMBERSHIP_EVENTS
+
+    @property
+    def is_group_deletion(self) -> bool:
+        return self.event_name == GROUP_DELETION
 
 
 def parse_event(body: str) -> EventBridgeEvent:
@@ -139,6 +157,11 @@ def _username_of(detail: dict[str, Any]) -> str | None:
     return None
 
 
+def _group_of(detail: dict[str, Any]) -> str | None:
+    group = _text(_dict(detail.get("requestParameters")).get("groupName"), MAX_GROUP_NAME)
+    return group if valid_group(group) else None
+
+
 def ignore_reason(detail: dict[str, Any], user_pool_id: str) -> str | None:
     """Why this record is not ours to sync (a metric name), or None."""
     if detail.get("eventSource") != EVENT_SOURCE:
@@ -162,4 +185,5 @@ def signal_from_detail(detail: dict[str, Any]) -> UserSignal:
         username=_username_of(detail),
         pool_named=_pool_of(detail) is not None,
         changed_at=iso_time_us(detail.get("eventTime")),
+        group=_group_of(detail),
     )

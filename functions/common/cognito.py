@@ -1,4 +1,5 @@
-"""Reading users from Cognito: lazily created, bounded clients, at most two per Lambda process.
+"""Reading users (and their group membership) from Cognito: lazily created, bounded clients, at
+most two per Lambda process.
 
 Only the paths that need Cognito (read-through, sync, reconcile, backfill) create a client, so the
 hot `GET /me` path never pays for it. Two profiles, each a setting (models/settings.py):
@@ -15,8 +16,10 @@ the settings it was given (an admin CLI's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cognito_mirror.record import valid_sub
 from functions.common.errors import CognitoThrottledError, CognitoUnavailableError
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
+T = TypeVar("T")
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "LimitExceededException"})
 
 
@@ -72,6 +76,21 @@ def _classify(exc: Exception) -> Exception:
     return CognitoUnavailableError(f"Cognito call failed: {code}")
 
 
+def _answer(call: Callable[[], T], *, missing: str) -> T | None:
+    """`call()`; None when Cognito answers `missing` (what was asked for does not exist). Any other
+    failure is a CognitoThrottledError or CognitoUnavailableError (the record or request is retried)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) == missing:
+            return None
+        raise _classify(exc) from exc
+    except BotoCoreError as exc:
+        raise CognitoUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc
+
+
 def read_user(
     *,
     user_pool_id: str,
@@ -88,24 +107,21 @@ def read_user(
     whose user has another sub is treated as not found (never return another user's data).
     `settings` and `client` default to the process's (Lambda); the engine passes its own.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = client or cognito_client(interactive=interactive)
+    cognito = client or cognito_client(interactive=interactive)
     allowlist = (settings or get_settings()).mirror_attributes
-    try:
+
+    def read() -> UserSnapshot | None:
         if username:
             observed = now_us()
-            response: Any = client.admin_get_user(UserPoolId=user_pool_id, Username=username)
+            response: Any = cognito.admin_get_user(UserPoolId=user_pool_id, Username=username)
             snapshot = snapshot_from_cognito_user(
                 response, allowlist=allowlist, source=source, observed_at=observed
             )
-            if sub is not None and snapshot.sub != sub:
-                return None
-            return snapshot
+            return None if sub is not None and snapshot.sub != sub else snapshot
         if sub is None or not valid_sub(sub):
             return None
         observed = now_us()
-        listed = client.list_users(UserPoolId=user_pool_id, Filter=f'sub = "{sub}"', Limit=1)
+        listed = cognito.list_users(UserPoolId=user_pool_id, Filter=f'sub = "{sub}"', Limit=1)
         for user in listed.get("Users", []):
             snapshot = snapshot_from_cognito_user(
                 user, allowlist=allowlist, source=source, observed_at=observed
@@ -113,9 +129,51 @@ def read_user(
             if snapshot.sub == sub:
                 return snapshot
         return None
-    except ClientError as exc:
-        if error_code(exc) == "UserNotFoundException":
-            return None
-        raise _classify(exc) from exc
-    except BotoCoreError as exc:
-        raise CognitoUnavailableError(f"Cognito unreachable: {type(exc).__name__}") from exc
+
+    return _answer(read, missing="UserNotFoundException")
+
+
+# --- group membership (the sync: docs/SYNC.md) ----------------------------------------------------
+# Cognito's largest page of AdminListGroupsForUser.
+GROUPS_PAGE = 60
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user's group names as Cognito answered, and when (integer µs, just before the first call)."""
+
+    groups: tuple[str, ...]
+    observed_at: int
+
+
+def read_groups(
+    *, user_pool_id: str, username: str, client: CognitoIdentityProviderClient | None = None
+) -> Membership | None:
+    """Every group of the user `username` names (AdminListGroupsForUser, every page), or None when
+    Cognito says there is no such user."""
+    cognito = client or cognito_client()
+
+    def read() -> Membership:
+        observed = now_us()
+        groups: list[str] = []
+        kwargs: dict[str, Any] = {"UserPoolId": user_pool_id, "Username": username, "Limit": GROUPS_PAGE}
+        while True:
+            page: Any = cognito.admin_list_groups_for_user(**kwargs)
+            groups += [group["GroupName"] for group in page.get("Groups", [])]
+            if not page.get("NextToken"):
+                return Membership(tuple(sorted(set(groups))), observed)
+            kwargs["NextToken"] = page["NextToken"]
+
+    return _answer(read, missing="UserNotFoundException")
+
+
+def group_exists(
+    *, user_pool_id: str, group: str, client: CognitoIdentityProviderClient | None = None
+) -> bool:
+    """Whether the pool has a group of that name now (GetGroup)."""
+    cognito = client or cognito_client()
+    found = _answer(
+        lambda: cognito.get_group(UserPoolId=user_pool_id, GroupName=group),
+        missing="ResourceNotFoundException",
+    )
+    return found is not None

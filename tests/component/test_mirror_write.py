@@ -171,7 +171,7 @@ def test_a_write_that_times_out_is_a_mirror_unavailable_error(monkeypatch: pytes
     def timed_out(**kwargs: Any) -> None:
         raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
 
-    monkeypatch.setattr(mirror_table().client, "put_item", timed_out)
+    monkeypatch.setattr(mirror_table().client, "update_item", timed_out)
     # When a snapshot is written
     # Then the writer gets the one "dependency down" error, naming the cause, not an AttributeError
     with pytest.raises(TableUnavailableError, match="ReadTimeoutError"):

@@ -131,6 +131,26 @@ def test_put_snapshot_and_put_tombstone_store_valid_rows(rows: Rows) -> None:
     assert [row["deleted"] for row in stored] == [False, False, True, True]
 
 
+def test_membership_writes_store_valid_rows(rows: Rows) -> None:
+    # Given three live users
+    for sub in ("s-groups", "s-none", "s-removed"):
+        mirror_table().put_snapshot(UserSnapshot(sub, sub, {}, "CONFIRMED", True, 10, "attribute_sync"))
+
+    # When one gets groups, one is observed in none, and one loses its only group to a deletion
+    mirror_table().put_groups("s-groups", ["admin", "support"], observed_at=20, source="attribute_sync")
+    mirror_table().put_groups("s-none", [], observed_at=20, source="attribute_sync")
+    mirror_table().put_groups("s-removed", ["admin"], observed_at=20, source="attribute_sync")
+    mirror_table().remove_group("s-removed", "admin", observed_at=30)
+
+    # Then every row matches the schema, each membership known, as its writes left it
+    stored = {str(row["sub"]): row for row in rows()}
+    for row in stored.values():
+        assert_valid(row)
+    assert stored["s-groups"]["groups"] == ["admin", "support"]
+    assert "groups" not in stored["s-none"] and stored["s-none"]["groups_observed_at"] == 20
+    assert "groups" not in stored["s-removed"] and stored["s-removed"]["groups_observed_at"] == 30
+
+
 # --- the writers through their real entry points ------------------------------------------------
 
 

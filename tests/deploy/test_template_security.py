@@ -28,19 +28,24 @@ TABLE_READS_RECONCILE = {
     "dynamodb:Query",
     "dynamodb:PartiQLSelect",
 }
-TABLE_WRITES_RECONCILE = {"dynamodb:PutItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate"}
+TABLE_WRITES_RECONCILE = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+}
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
 # Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
 KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
 # The contract of each function's role: (action, target) pairs, nothing more.
 EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
-    "postConfirmation": LOGS | KMS | {("dynamodb:PutItem", "table")},
-    "postAuthentication": LOGS | KMS | {("dynamodb:PutItem", "table")},
+    "postConfirmation": LOGS | KMS | {("dynamodb:UpdateItem", "table")},
+    "postAuthentication": LOGS | KMS | {("dynamodb:UpdateItem", "table")},
     "api": LOGS
     | KMS
     | {
         ("dynamodb:GetItem", "table"),
-        ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
         ("secretsmanager:GetSecretValue", "cursor-key"),
@@ -54,9 +59,13 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("sqs:GetQueueAttributes", "queue"),
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
+        ("cognito-idp:AdminListGroupsForUser", "pool"),
+        ("cognito-idp:GetGroup", "pool"),
         ("dynamodb:GetItem", "table"),
         ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
         ("dynamodb:Query", "username-index"),
+        ("dynamodb:Query", "group-members"),
     },
     "reconcile": LOGS
     | KMS
@@ -82,7 +91,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
-        ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
     },
     # Only the layout record (a condition on its key; tests/deploy/test_directory_template.py).
     "directoryLayout": LOGS | KMS | {("dynamodb:PutItem", "table")},
@@ -124,6 +133,7 @@ def target_of(resource: str, function: str, mode: str) -> str:
         get_att("UserEventBus"): "bus",
         get_att("UserEventsDeadLetterQueue"): "events-dlq",
         json.dumps({"Ref": "CursorKeySecret"}): "cursor-key",
+        get_att("GroupMembersTable"): "group-members",
     }
     if resource in named:
         return named[resource]

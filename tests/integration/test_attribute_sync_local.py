@@ -115,3 +115,37 @@ def test_a_batch_over_real_services_converges_and_survives_redelivery(stack):
     tombstone = stored(stack, gone)
     assert tombstone is not None and tombstone["deleted"] == {"BOOL": True}
     assert "attributes" not in tombstone
+
+
+def test_memberships_over_real_services_follow_cognito_and_a_deleted_group(stack, monkeypatch):
+    from tests.support.sync_events import GROUP_MEMBERS_TABLE, create_group_members_table, record_membership
+
+    # Given the group-members table on DynamoDB Local, and a user in `admin` and `support`
+    create_group_members_table(stack.ddb)
+    monkeypatch.setenv("MIRROR_GROUP_MEMBERS_TABLE", GROUP_MEMBERS_TABLE)
+    reset_process_state()
+    pool = stack.pool_id
+    sub = create(stack, "yuki", "free")
+    stack.cognito.create_group(UserPoolId=pool, GroupName="support")
+    for group in ("admin", "support"):
+        stack.cognito.admin_add_user_to_group(UserPoolId=pool, Username="yuki", GroupName=group)
+    added = cloudtrail("admin_add_user_to_group", pool=pool, username="yuki")
+    try:
+        # When the AdminAddUserToGroup record arrives, twice
+        assert failed_ids(deliver(eventbridge(added), eventbridge(added))) == []
+        # Then DynamoDB Local holds the profile and the whole membership, as a string set
+        row = stored(stack, sub)
+        assert row is not None and row["groups"] == {"SS": ["admin", "support"]}
+        assert row["attributes"]["M"]["email"] == {"S": "yuki@example.com"}
+
+        # When `admin` is deleted in Cognito and its DeleteGroup record arrives
+        record_membership(stack.ddb, "admin", sub, member=True, observed_at=1)
+        stack.cognito.delete_group(UserPoolId=pool, GroupName="admin")
+        deleted = cloudtrail("delete_group", pool=pool)
+        assert failed_ids(deliver(eventbridge(deleted))) == []
+        # Then the row lost that group only; a late redelivery of the add record re-reads Cognito
+        assert (stored(stack, sub) or {}).get("groups") == {"SS": ["support"]}
+        assert failed_ids(deliver(eventbridge(added))) == []
+        assert (stored(stack, sub) or {}).get("groups") == {"SS": ["support"]}
+    finally:
+        stack.ddb.delete_table(TableName=GROUP_MEMBERS_TABLE)

@@ -196,6 +196,14 @@ STORED: dict[str, tuple[Callable[[], Any], WriteOutcome]] = {
         lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT, "same@example.com")),
         S,
     ),
+    # A profile write in every form leaves the membership as it is.
+    "older snapshot with groups": (
+        lambda: (
+            mirror_table().put_snapshot(guarded_snapshot(WRITE_AT - 1, "old@example.com")),
+            mirror_table().put_groups(GUARDED_SUB, ["admin"], observed_at=WRITE_AT + 5, source="test"),
+        ),
+        W,
+    ),
     "newer snapshot": (
         lambda: mirror_table().put_snapshot(guarded_snapshot(WRITE_AT + 1, "new@example.com")),
         S,
@@ -253,3 +261,41 @@ def test_both_forms_of_the_snapshot_guard_land_on_the_same_rows(local_endpoint: 
     assert {form: outcome for form, (outcome, _) in results.items()} == dict.fromkeys(FORMS, expected)
     rows = [row for _, row in results.values()]
     assert all(row == rows[0] for row in rows)
+    if stored == "older snapshot with groups":
+        assert rows[0] is not None and rows[0]["groups"] == {"SS": ["admin"]}
+
+
+# --- The membership's guarded writes (models/guard.py MEMBERSHIP, GROUP_REMOVAL) on the real engine ---
+
+
+@pytest.mark.usefixtures("local_table")
+def test_membership_writes_on_the_real_engine_keep_the_newest_observation(local_endpoint: str) -> None:
+    client = boto3.client("dynamodb", endpoint_url=local_endpoint)
+    table = mirror_table()
+
+    def groups() -> Any:
+        return stored_row(client) or {}
+
+    # Given no row: a membership lands nowhere
+    assert table.put_groups(GUARDED_SUB, ["admin"], observed_at=10, source="test") is S
+    assert stored_row(client) is None
+    # Given a live row with unknown groups: the first membership lands, an older one does not
+    table.put_snapshot(guarded_snapshot(5, "jane@example.com"))
+    assert table.put_groups(GUARDED_SUB, ["admin", "support"], observed_at=20, source="test") is W
+    assert table.put_groups(GUARDED_SUB, ["admin"], observed_at=15, source="test") is S
+    assert table.put_groups(GUARDED_SUB, ["admin"], observed_at=20, source="test") is S
+    assert groups()["groups"] == {"SS": ["admin", "support"]}
+    # When a deletion of `admin` observed at 30 arrives, then a stale membership from before it
+    assert table.remove_group(GUARDED_SUB, "admin", observed_at=30) is W
+    assert table.put_groups(GUARDED_SUB, ["admin", "support"], observed_at=25, source="test") is S
+    # Then only `support` is left, versioned at the deletion
+    assert groups()["groups"] == {"SS": ["support"]}
+    assert groups()["groups_observed_at"] == {"N": "30"}
+    # And a newer observation of no group removes the set, the version stays: known, none
+    assert table.put_groups(GUARDED_SUB, [], observed_at=40, source="test") is W
+    assert "groups" not in groups() and groups()["groups_observed_at"] == {"N": "40"}
+    # And a tombstone drops the membership and never regains it
+    table.put_tombstone(GUARDED_SUB, observed_at=50, source="test")
+    assert table.put_groups(GUARDED_SUB, ["admin"], observed_at=60, source="test") is S
+    assert table.remove_group(GUARDED_SUB, "admin", observed_at=60) is S
+    assert {"groups", "groups_observed_at"}.isdisjoint(groups())

@@ -24,13 +24,15 @@ WRITERS = {
 
 
 def plain(value: Any) -> Any:
-    """DynamoDB's deserialized value as plain JSON: integral Decimals become ints."""
+    """DynamoDB's deserialized value as plain JSON: integral Decimals become ints, sets arrays."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [plain(item) for item in value]
+    if isinstance(value, set):  # a string set (the membership): a JSON array, order meaningless
+        return sorted(plain(item) for item in value)
     return value
 
 

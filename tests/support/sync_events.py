@@ -49,6 +49,15 @@ def sqs_batch(*bodies: dict[str, Any] | str) -> dict[str, Any]:
     return {"Records": records}
 
 
+def deliver(*bodies: dict[str, Any] | str) -> dict[str, Any]:
+    """Deliver SQS bodies to the sync handler, as Lambda's SQS event source does."""
+    from functions.attribute_sync import handler
+    from tests.support.helpers import FakeLambdaContext
+
+    response: dict[str, Any] = handler(sqs_batch(*bodies), FakeLambdaContext())
+    return response
+
+
 def failed_ids(response: dict[str, Any]) -> list[str]:
     return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
@@ -92,3 +101,41 @@ def mirror_now(cognito: Any, username: str) -> Any:
     assert snapshot is not None
     mirror_table().put_snapshot(snapshot)
     return snapshot
+
+
+# --- The group-members table (a projection the `groupMembers` stream function keeps) ------------
+GROUP_MEMBERS_TABLE = "mirror-group-members-test"
+
+
+def create_group_members_table(client: Any, name: str = GROUP_MEMBERS_TABLE) -> None:
+    """The group-members table, from its key schema (cognito_mirror/group_members.py)."""
+    from cognito_mirror.group_members import GROUP_KEY, SUB
+
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": GROUP_KEY, "KeyType": "HASH"},
+            {"AttributeName": SUB, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": GROUP_KEY, "AttributeType": "S"},
+            {"AttributeName": SUB, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def record_membership(client: Any, group: str, sub: str, *, member: bool, observed_at: int) -> None:
+    """One item of the projection, as the stream function writes it for `sub`'s row."""
+    from cognito_mirror.group_members import GROUP, GROUP_KEY, MEMBER, OBSERVED_AT, SUB, member_key
+
+    client.put_item(
+        TableName=GROUP_MEMBERS_TABLE,
+        Item={
+            GROUP_KEY: {"S": member_key(group, sub)},
+            SUB: {"S": sub},
+            GROUP: {"S": group},
+            MEMBER: {"BOOL": member},
+            OBSERVED_AT: {"N": str(observed_at)},
+        },
+    )

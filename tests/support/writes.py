@@ -92,6 +92,19 @@ def put_snapshots(table: MirrorTable, _: StateTable) -> object:
     )
 
 
+def put_groups(table: MirrorTable, _: StateTable) -> object:
+    # A membership with groups (SET) and without (REMOVE), then one deleted group (DELETE).
+    at = SNAPSHOT.observed_at
+    return [
+        table.put_groups(SNAPSHOT.sub, ["admin"], observed_at=at, source="test"),
+        table.put_groups(SNAPSHOT.sub, [], observed_at=at, source="test"),
+    ]
+
+
+def remove_group(table: MirrorTable, _: StateTable) -> object:
+    return table.remove_group(SNAPSHOT.sub, "admin", observed_at=SNAPSHOT.observed_at)
+
+
 def revive_tombstone(table: MirrorTable, _: StateTable) -> object:
     return table.revive_tombstone(SNAPSHOT)
 
@@ -115,7 +128,7 @@ ROLE_WRITES: dict[str, dict[str, list[Writer]]] = {
     "postAuthentication": {"table": [put_snapshot]},
     "api": {"table": [put_snapshot]},  # the in-process repair of a miss
     "repairUser": {"table": [put_snapshot]},
-    "attributeSync": {"table": [put_snapshot, put_tombstone]},
+    "attributeSync": {"table": [put_snapshot, put_tombstone, put_groups, remove_group]},
     "directoryLayout": {"table": [write_layout]},  # the deploy-time layout record
     "reconcile": {
         "table": [put_snapshot, put_snapshots, revive_tombstone, put_tombstone],

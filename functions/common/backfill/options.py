@@ -17,7 +17,7 @@ class Mode(enum.Enum):
 
 class WriteMode(enum.Enum):
     PARTIQL = "partiql"  # BatchExecuteStatement, 25 conditional statements per call
-    PUT = "put"  # one conditional PutItem per user (put_snapshot)
+    PUT = "put"  # one conditional write per user (put_snapshot)
 
 
 @dataclass
