@@ -93,6 +93,8 @@ class Settings:
     cognito_batch: ClientBounds = BATCH_COGNITO
     # The engine's state table (models/state.py): the scheduled reconcile's progress.
     state_table_name: str | None = None
+    # The group-members table (models/group_members.py): the projection and a group's listing.
+    group_members_table_name: str | None = None
     # The AWS profile the clients' botocore session uses (an admin CLI's --aws-profile; None:
     # botocore's own chain), and whether that chain may ask the EC2 instance metadata service.
     aws_profile: str | None = None
@@ -108,6 +110,7 @@ class Settings:
             ddb_read_timeout=self.ddb_read_timeout,
             ddb_max_retries=self.ddb_max_retries,
             indexed_attributes=self.indexed_attributes,
+            group_members_table=self.group_members_table_name,
         )
 
 
@@ -211,6 +214,7 @@ def load_settings(given: Overrides | None = None) -> Settings:
         cognito_interactive=_cognito_bounds("MIRROR_COGNITO", INTERACTIVE_COGNITO),
         cognito_batch=_cognito_bounds("MIRROR_COGNITO_BATCH", BATCH_COGNITO),
         state_table_name=env("MIRROR_STATE_TABLE"),
+        group_members_table_name=env("MIRROR_GROUP_MEMBERS_TABLE"),
         aws_profile=given.aws_profile,
         instance_metadata=given.instance_metadata,
     )
