@@ -45,6 +45,9 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
         ("secretsmanager:GetSecretValue", "cursor-key"),
+        # A group's listing: its membership items, then a page's rows.
+        ("dynamodb:Query", "members-table"),
+        ("dynamodb:BatchGetItem", "table"),
     }
     | {("dynamodb:Query", f"directory-{slot}") for slot in range(3)},
     "attributeSync": LOGS
@@ -87,6 +90,18 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     # Only the layout record (a condition on its key; tests/deploy/test_directory_template.py).
     "directoryLayout": LOGS | KMS | {("dynamodb:PutItem", "table")},
+    "groupMembers": LOGS
+    | KMS
+    | {
+        (action, "stream")
+        for action in (
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        )
+    }
+    | {("dynamodb:PutItem", "members-table"), ("sqs:SendMessage", "members-dlq")},
 }
 # The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
 KMS_KEY_IF_SET = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
@@ -151,6 +166,8 @@ def target_of(resource: str, function: str, mode: str) -> str:
         get_att("UserEventBus"): "bus",
         get_att("UserEventsDeadLetterQueue"): "events-dlq",
         json.dumps({"Ref": "CursorKeySecret"}): "cursor-key",
+        get_att("GroupMembersTable"): "members-table",
+        get_att("GroupMembersDeadLetterQueue"): "members-dlq",
     }
     if resource in named:
         return named[resource]
@@ -297,13 +314,19 @@ def test_the_reader_policy_reads_one_row_by_sub_and_invokes_the_repair_function(
     }
 
 
-def test_the_directory_reader_policy_queries_the_directory_indexes_only(stack: PackagedStack) -> None:
+def test_the_directory_reader_policy_queries_the_directory_indexes_and_group_members_only(
+    stack: PackagedStack,
+) -> None:
     # Given the managed policy for services that list users
     granted = policy_grants(stack, "MirrorDirectoryReaderPolicy")
-    # Then it may Query the directory indexes, nothing else (no table read, no username-index)
+    # Then it may Query the directory indexes and the group-members table, and read a group page's
+    # rows with BatchGetItem: no GetItem, Scan or write, no username-index
     assert granted == {
         ("dynamodb:Query", json.dumps({"Fn::Sub": f"${{MirrorTable.Arn}}/index/directory-{slot}"}))
         for slot in range(3)
+    } | {
+        ("dynamodb:Query", get_att("GroupMembersTable")),
+        ("dynamodb:BatchGetItem", get_att("MirrorTable")),
     }
 
 
@@ -319,6 +342,7 @@ def test_consumers_import_the_policies_the_table_and_the_repair_function(stack: 
         "RepairFunctionArn",
         "MirrorReaderPolicyArn",
         "MirrorDirectoryReaderPolicyArn",
+        "GroupMembersTableName",
     )
     assert {name: exports.get(name) for name in ours} == {name: f"cognito-mirror-ci-{name}" for name in ours}
     assert outputs["MirrorReaderPolicyArn"]["Value"] == {"Ref": "MirrorReaderPolicy"}
@@ -574,6 +598,7 @@ def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:
         "userEvents": 10,
         "repairUser": 10,
         "directoryLayout": 1,
+        "groupMembers": 10,
     }
     # and the sync's reservation covers its event source's maximum concurrency (AWS's advice)
     assert mapping["ScalingConfig"]["MaximumConcurrency"] == 5
