@@ -31,6 +31,16 @@ TABLE_READS_RECONCILE = {
 }
 TABLE_WRITES_RECONCILE = {"dynamodb:PutItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate"}
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
+# The table's stream, as its consumers (userEvents, groupMembers) read it.
+STREAM = {
+    (action, "stream")
+    for action in (
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    )
+}
 # Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
 KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
 # The contract of each function's role: (action, target) pairs, nothing more.
@@ -69,18 +79,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table") for action in TABLE_WRITES_RECONCILE}
     | {(action, "state-table") for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}
     | {("sqs:SendMessage", "reconcile-dlq")},
-    "userEvents": LOGS
-    | KMS
-    | {
-        (action, "stream")
-        for action in (
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-        )
-    }
-    | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
+    "userEvents": LOGS | KMS | STREAM | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
     "repairUser": LOGS
     | KMS
     | {
@@ -92,15 +91,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "directoryLayout": LOGS | KMS | {("dynamodb:PutItem", "table")},
     "groupMembers": LOGS
     | KMS
-    | {
-        (action, "stream")
-        for action in (
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-        )
-    }
+    | STREAM
     | {("dynamodb:PutItem", "members-table"), ("sqs:SendMessage", "members-dlq")},
 }
 # The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
