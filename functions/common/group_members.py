@@ -79,6 +79,9 @@ def membership_change(
     if _reserved(old_image) or _reserved(new_image):
         return None
     old, new = _membership(old_image), _membership(new_image)
+    current = new or old
+    if current is None:
+        return None
     before = (old.groups or frozenset()) if old is not None and old.live else frozenset()
     if new is not None and new.live:
         if new.groups is None or new.groups_observed_at is None:
@@ -91,11 +94,10 @@ def membership_change(
         version = (old.groups_observed_at or 0) + 1
         if new is not None and new.observed_at is not None:
             version = max(version, new.observed_at)
-    sub = new.sub if new is not None else old.sub  # type: ignore[union-attr]
     added, removed = sorted(after - before), sorted(before - after)
     if not (added or removed):
         return None
-    return MembershipChange(sub, tuple(added), tuple(removed), version)
+    return MembershipChange(current.sub, tuple(added), tuple(removed), version)
 
 
 @dataclass

@@ -147,3 +147,14 @@ def test_without_the_table_setting_the_whole_batch_fails(monkeypatch: pytest.Mon
     with pytest.raises(ConfigurationError, match="MIRROR_GROUP_MEMBERS_TABLE"):
         project(stream_record(None, image(["ops"], T0), 1))
     assert boto3.client("dynamodb").scan(TableName=GROUP_MEMBERS)["Items"] == []
+
+
+def test_a_group_name_cognito_would_refuse_is_passed_over_and_the_rest_projected() -> None:
+    # Given a row holding a name no Cognito group can have, beside a real one
+    row = {**image(["ops"], T0), "groups": {"SS": ["ops", "two words"]}}
+    # When projected / Then ops is written, the other name is not (no item can be keyed by it)
+    assert project(stream_record(None, row, 1)) == {"batchItemFailures": []}
+    assert state("ops") == (True, T0)
+    assert [
+        item["group"]["S"] for item in boto3.client("dynamodb").scan(TableName=GROUP_MEMBERS)["Items"]
+    ] == ["ops"]
