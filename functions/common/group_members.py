@@ -5,9 +5,12 @@ The record's old and new images are read by the record contract's codec
 (`cognito_mirror.record.row_from_item`); a live row's groups are known only with
 `groups_observed_at` (unknown counts as no group known). From old groups to new groups:
 
-- a live row with known groups now: each group added is written `member: true`, each group removed
-  `member: false` (with a TTL), both at the row's `groups_observed_at`; so a row whose groups were
-  unknown (written by a trigger, a read-through, an older version, or revived) adds every group;
+- a live row with known groups now: each group removed is written `member: false` (with a TTL) and
+  each group added `member: true`, at the row's `groups_observed_at`; when that version is new (the
+  membership was observed again: the sync, a reconcile), every group the user is in is written
+  `member: true`, so the projection heals itself (an item lost, a record sent to the DLQ) at the
+  next observation, at one write per group; a row whose groups were unknown (written by a trigger,
+  a read-through, an older version, or revived) thus adds every group;
 - a tombstone, or a REMOVE of the item: every group the old image held is removed, at a version
   above the old membership's (the tombstone's `observed_at` when it is later);
 - a live row whose groups are unknown now: nothing is known, nothing is written (the mirror never
@@ -35,10 +38,11 @@ from models.record import WriteOutcome
 
 @dataclass(frozen=True)
 class MembershipChange:
-    """What one record changes: the user, the groups added and removed, and their version (µs)."""
+    """What one record writes: the user, the groups they are in (all of them when the membership
+    was observed again, else those added) and those removed, and their version (µs)."""
 
     sub: str
-    added: tuple[str, ...]
+    present: tuple[str, ...]
     removed: tuple[str, ...]
     observed_at: int
 
@@ -86,18 +90,21 @@ def membership_change(
     if new is not None and new.live:
         if new.groups is None or new.groups_observed_at is None:
             return None  # nothing known of the membership now
-        after, version = new.groups, new.groups_observed_at
+        version = new.groups_observed_at
+        if old is not None and old.live and old.groups_observed_at == version:
+            return None  # a profile write: the membership was not observed again
+        # Observed again (or for the first time): every group the user is in, and those they left.
+        present, removed = sorted(new.groups), sorted(before - new.groups)
     else:  # a tombstone or a REMOVE: no group any more
         if not before or old is None:
             return None
-        after = frozenset()
+        present, removed = [], sorted(before)
         version = (old.groups_observed_at or 0) + 1
         if new is not None and new.observed_at is not None:
             version = max(version, new.observed_at)
-    added, removed = sorted(after - before), sorted(before - after)
-    if not (added or removed):
+    if not (present or removed):
         return None
-    return MembershipChange(current.sub, tuple(added), tuple(removed), version)
+    return MembershipChange(current.sub, tuple(present), tuple(removed), version)
 
 
 @dataclass
@@ -111,7 +118,7 @@ class ProjectionOutcome:
 
 def apply_change(change: MembershipChange, table: GroupMembersTable, outcome: ProjectionOutcome) -> None:
     """Write one record's memberships (each guarded by its version)."""
-    for groups, member in ((change.added, True), (change.removed, False)):
+    for groups, member in ((change.present, True), (change.removed, False)):
         for group in groups:
             if not valid_group(group):
                 count_metric("GroupMembersInvalidName")  # no item can be keyed by it

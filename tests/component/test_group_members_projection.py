@@ -47,12 +47,27 @@ def test_a_user_added_to_a_group_becomes_a_member_item() -> None:
     first, second = image(["admin"], T0 + 1), image(["admin", "ops"], T0 + 2)
     # When the two records are projected
     answer = project(stream_record(unknown, first, 1), stream_record(first, second, 2))
-    # Then both memberships are items marked member at their version; no record failed
+    # Then both memberships are items marked member at the latest observation; no record failed
     assert answer == {"batchItemFailures": []}
-    assert state("admin") == (True, T0 + 1)
+    assert state("admin") == (True, T0 + 2)
     assert state("ops") == (True, T0 + 2)
     item = membership("ops", SUB)
     assert item is not None and item["group"] == {"S": "ops"} and "expires_at" not in item
+
+
+def test_a_lost_membership_item_comes_back_when_the_membership_is_observed_again() -> None:
+    # Given a member of ops whose item was lost (its record went to the DLQ, or the table was restored)
+    first = image(["ops"], T0)
+    project(stream_record(None, first, 1))
+    boto3.client("dynamodb").delete_item(
+        TableName=GROUP_MEMBERS,
+        Key={k: v for k, v in (membership("ops", SUB) or {}).items() if k in ("group_key", "sub")},
+    )
+    assert membership("ops", SUB) is None
+    # When a reconcile observes the same membership again
+    project(stream_record(first, image(["ops"], T0 + 9), 2))
+    # Then the item is back, at the new observation
+    assert state("ops") == (True, T0 + 9)
 
 
 def test_a_removed_membership_stays_as_a_non_member_until_its_ttl() -> None:

@@ -1,5 +1,5 @@
 """The group-members projection's decisions: a stream record's old and new images → the memberships
-it adds and removes, and at which version (pure: no table)."""
+it writes and removes, and at which version (pure: no table)."""
 
 from __future__ import annotations
 
@@ -38,20 +38,27 @@ def tombstone(observed: int) -> dict[str, Any]:
     return tombstone_image(SUB, observed)
 
 
-def test_an_added_group_is_a_membership_at_the_rows_membership_version() -> None:
-    # Given a row in `admin` whose membership is re-observed with `ops` added
+def test_a_membership_observed_again_writes_every_group_at_the_rows_membership_version() -> None:
+    # Given a row in `admin` whose membership is observed again with `ops` added
     old, new = live(["admin"], T0), live(["admin", "ops"], T0 + 5)
     # When the record is projected
     change = membership_change(old, new)
-    # Then `ops` is added at the new membership version, nothing removed
-    assert change == MembershipChange(SUB, ("ops",), (), T0 + 5)
+    # Then both groups are written at the new version (a lost `admin` item heals), nothing removed
+    assert change == MembershipChange(SUB, ("admin", "ops"), (), T0 + 5)
+
+
+def test_a_membership_observed_again_unchanged_still_writes_its_groups() -> None:
+    # Given a reconcile's observation of the same groups / Then they are written again (self-healing)
+    assert membership_change(live(["admin"], T0), live(["admin"], T0 + 9)) == MembershipChange(
+        SUB, ("admin",), (), T0 + 9
+    )
 
 
 def test_a_removed_group_is_a_removal_at_the_rows_membership_version() -> None:
     # Given a row leaving `admin`
     change = membership_change(live(["admin", "ops"], T0), live(["ops"], T0 + 7))
-    # Then `admin` is removed at that version
-    assert change == MembershipChange(SUB, (), ("admin",), T0 + 7)
+    # Then `admin` is removed at that version, `ops` written again
+    assert change == MembershipChange(SUB, ("ops",), ("admin",), T0 + 7)
 
 
 def test_a_row_no_longer_in_any_group_removes_every_group() -> None:
@@ -79,7 +86,6 @@ def test_a_new_user_with_groups_adds_them() -> None:
     ("old", "new"),
     [
         (live(["admin"], T0), live(["admin"], T0, profile_at=T0 + 9)),  # a profile write
-        (live(["admin"], T0), live(["admin"], T0 + 9)),  # re-observed, unchanged
         (live(None, None), live(None, None, profile_at=T0 + 9)),  # still unknown
         (live(["admin"], T0), live(None, None, profile_at=T0 + 9)),  # unknown now: nothing known
         (None, live(None, None)),  # a trigger's new row
