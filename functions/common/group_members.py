@@ -5,12 +5,12 @@ The record's old and new images are read by the record contract's codec
 (`cognito_mirror.record.row_from_item`); a live row's groups are known only with
 `groups_observed_at` (unknown counts as no group known). From old groups to new groups:
 
-- a live row with known groups now: each group removed is written `member: false` (with a TTL) and
-  each group added `member: true`, at the row's `groups_observed_at`; when that version is new (the
-  membership was observed again: the sync, a reconcile), every group the user is in is written
-  `member: true`, so the projection heals itself (an item lost, a record sent to the DLQ) at the
-  next observation, at one write per group; a row whose groups were unknown (written by a trigger,
-  a read-through, an older version, or revived) thus adds every group;
+- a live row with known groups whose `groups_observed_at` is new (the membership observed again by
+  the sync or a reconcile, or for the first time after a trigger, a read-through, an older version
+  or a revive left it unknown): every group the user is in is written `member: true` and every
+  group they left `member: false` (with a TTL), at that version; so the projection heals itself (an
+  item lost, a record sent to the DLQ) at the next observation, one write per group. A profile
+  write (that version unchanged) writes nothing;
 - a tombstone, or a REMOVE of the item: every group the old image held is removed, at a version
   above the old membership's (the tombstone's `observed_at` when it is later);
 - a live row whose groups are unknown now: nothing is known, nothing is written (the mirror never
