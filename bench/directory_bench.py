@@ -1,6 +1,7 @@
 """User directory benchmark: the directory indexes on DynamoDB Local vs Cognito's ListUsers.
 
     python -m bench.directory_bench [--users 50000] [--tenants 10] [--samples 300]   (make bench-directory)
+    python -m bench.directory_bench --groups-only [--group-members 1000]           (part (c) alone)
 
 (a) Find by e-mail, warm: `query_users("email", ...)` (the data layer) vs a raw DynamoDB Query on the
     same index, interleaved, p50 ratio (goal <= 1.3x).
@@ -9,8 +10,11 @@
     Cognito's only way, ListUsers over the whole pool filtering on the client (custom attributes
     are not searchable), on the Cognito stand-in at 100 ms a call and 30 RPS, given its best
     chance: 16 sub-prefix segments in parallel under one 30 RPS limiter.
+(c) A group of `--group-members` users vs a tenant of as many (the same users): the group listing
+    (membership items, then each page's rows by BatchGetItem, the row check) vs the tenant listing
+    (the index alone), pages of 100 and 500, interleaved, median of 5.
 The mirror is filled with the stand-in's very users (rows and index keys built by the data layer).
-Results: bench/results/directory.json.
+Results: bench/results/directory.json (--groups-only: bench/results/directory_groups.json).
 Ports (overridable): BENCH_DIRECTORY_DDB_PORT (12003), BENCH_DIRECTORY_STANDIN_PORT (12103).
 """
 
@@ -37,9 +41,13 @@ from bench.backfill_bench import (
 )
 
 RESULTS = ROOT / "bench" / "results" / "directory.json"
+RESULTS_GROUPS = ROOT / "bench" / "results" / "directory_groups.json"
 DDB_PORT = int(os.environ.get("BENCH_DIRECTORY_DDB_PORT", "12003"))
 STANDIN_PORT = int(os.environ.get("BENCH_DIRECTORY_STANDIN_PORT", "12103"))
 TABLE = "bench-directory"
+MEMBERS_TABLE = "bench-directory-group-members"
+GROUP = "bench-ops"
+GROUP_TENANT = "tenant-of-the-group"
 PAGE = 500
 API_PAGE = 100
 TENANT = "tenant-0"
@@ -116,14 +124,21 @@ def find_by_email(client: Any, users: int, samples: int) -> dict[str, Any]:
     return result
 
 
-def list_through_directory(expected: int, page_size: int = PAGE) -> dict[str, Any]:
-    from models.directory import Continuation, query_users
+def list_through_directory(
+    expected: int, page_size: int = PAGE, *, tenant: str = TENANT, group: str | None = None
+) -> dict[str, Any]:
+    """A tenant's listing (or with `group`, that group's) to its end, page by page."""
+    from models.directory import Continuation, query_group_members, query_users
 
     started = time.perf_counter()
     after: Continuation | None = None
     listed, pages = 0, 0
     while True:
-        page = query_users("custom:tenant", TENANT, limit=page_size, after=after)
+        page = (
+            query_group_members(group, limit=page_size, after=after)
+            if group is not None
+            else query_users("custom:tenant", tenant, limit=page_size, after=after)
+        )
         listed += len(page.users)
         pages += 1
         if page.next is None:
@@ -158,6 +173,68 @@ def list_raw_floor(client: Any, expected: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     assert listed == expected, f"raw Query loop read {listed} of {expected}"
     return {"seconds": round(elapsed, 3), "query_calls": calls, "users": listed}
+
+
+def fill_group(client: Any, members: int) -> None:
+    """`members` users, all in GROUP_TENANT and in GROUP: their rows (membership known) and their
+    membership items as the groupMembers projection writes them, loaded with BatchWriteItem."""
+    from cognito_mirror.group_members import member_key
+    from models.table import mirror_table
+    from models.user import UserSnapshot
+
+    writes: dict[str, list[dict[str, Any]]] = {TABLE: [], MEMBERS_TABLE: []}
+    for i in range(members):
+        sub = f"{i:08x}-0000-4000-8000-00000000{i % 10_000:04d}"
+        attributes = {"email": f"group{i}@example.com", "custom:tenant": GROUP_TENANT}
+        snapshot = UserSnapshot(sub, f"group{i}", attributes, "CONFIRMED", True, 1 + i, "bench")
+        row = mirror_table().snapshot_record(snapshot).serialize()
+        row |= {"groups": {"SS": [GROUP]}, "groups_observed_at": {"N": str(1 + i)}}
+        writes[TABLE].append(row)
+        writes[MEMBERS_TABLE].append(
+            {
+                "group_key": {"S": member_key(GROUP, sub)},
+                "sub": {"S": sub},
+                "group": {"S": GROUP},
+                "member": {"BOOL": True},
+                "observed_at": {"N": str(1 + i)},
+            }
+        )
+    for table, items in writes.items():
+        for start in range(0, len(items), 25):
+            pending: dict[str, Any] = {
+                table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def group_vs_tenant(client: Any, members: int, rounds: int = 5) -> dict[str, Any]:
+    """(c): the same users listed as a group and as a tenant, interleaved; medians of `rounds`."""
+    fill_group(client, members)
+    runs = {
+        f"{kind}_page_{size}": (
+            lambda size=size, kind=kind: list_through_directory(
+                members, size, tenant=GROUP_TENANT, group=GROUP if kind == "group" else None
+            )
+        )
+        for size in (API_PAGE, PAGE)
+        for kind in ("tenant", "group")
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    pages: dict[str, int] = {}
+    for round_ in range(rounds + 1):  # the first round warms up
+        for name, run in runs.items():
+            result = run()
+            pages[name] = result["pages"]
+            if round_:
+                seconds[name].append(result["seconds"])
+    listing: dict[str, Any] = {"users": members, "rounds": rounds}
+    for name in runs:
+        listing[name] = {"median_ms": round(statistics.median(seconds[name]) * 1000, 1), "pages": pages[name]}
+    for size in (API_PAGE, PAGE):
+        group, tenant = listing[f"group_page_{size}"], listing[f"tenant_page_{size}"]
+        listing[f"group_over_tenant_page_{size}"] = round(group["median_ms"] / tenant["median_ms"], 2)
+    return listing
 
 
 def list_through_cognito(expected: int) -> dict[str, Any]:
@@ -203,11 +280,11 @@ def list_through_cognito(expected: int) -> dict[str, Any]:
     return {"seconds": round(elapsed, 3), "list_users_calls": calls, "users": listed}
 
 
-def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
+def bench(users: int, tenants: int, samples: int, members: int, groups_only: bool = False) -> dict[str, Any]:
 
     from models.settings import get_settings
     from scripts.dynamodb_local import start_dynamodb_local
-    from scripts.table import create_table
+    from scripts.table import GROUP_MEMBERS_TABLE, create_table
 
     results: dict[str, Any] = {"machine": machine(), "settings": {"users": users, "tenants": tenants}}
     ddb = start_dynamodb_local(DDB_PORT)
@@ -216,11 +293,23 @@ def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
         env["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = f"http://127.0.0.1:{STANDIN_PORT}"
         os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
         os.environ.update(
-            {"MIRROR_TABLE": TABLE, "MIRROR_DDB_READ_TIMEOUT": "10", "MIRROR_DDB_MAX_RETRIES": "4"}
+            {
+                "MIRROR_TABLE": TABLE,
+                "MIRROR_GROUP_MEMBERS_TABLE": MEMBERS_TABLE,
+                "MIRROR_DDB_READ_TIMEOUT": "10",
+                "MIRROR_DDB_MAX_RETRIES": "4",
+            }
         )
         get_settings.cache_clear()
         client = ddb_client(ddb.endpoint)
         create_table(client, TABLE)
+        create_table(client, MEMBERS_TABLE, resource=GROUP_MEMBERS_TABLE)
+        if groups_only:
+            results["settings"] = {"group_members": members}
+            results["list_group"] = group_vs_tenant(client, members)
+            print(json.dumps(results["list_group"]), flush=True)
+            results["goals"] = {}
+            return results
         results["fill_users_per_s"] = round(fill(client, users, tenants))
         print(f"filled {users} users at {results['fill_users_per_s']}/s", flush=True)
         results["find_by_email"] = find_by_email(client, users, samples)
@@ -241,6 +330,8 @@ def bench(users: int, tenants: int, samples: int) -> dict[str, Any]:
         print(json.dumps(listing["list_users"]), flush=True)
         listing["speedup"] = round(listing["list_users"]["seconds"] / listing["directory"]["seconds"], 1)
         results["list_tenant"] = listing
+        results["list_group"] = group_vs_tenant(client, members)
+        print(json.dumps(results["list_group"]), flush=True)
         results["goals"] = {
             "find_p50_ratio_le_1_3": results["find_by_email"]["p50_ratio"] <= 1.3,
             "listing_speedup_ge_20": listing["speedup"] >= 20,
@@ -255,8 +346,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--group-members", type=int, default=1000, help="the group of part (c)")
+    parser.add_argument("--groups-only", action="store_true", help="part (c) alone")
     args = parser.parse_args()
-    write_results(RESULTS, lambda: bench(args.users, args.tenants, args.samples))
+    write_results(
+        RESULTS_GROUPS if args.groups_only else RESULTS,
+        lambda: bench(args.users, args.tenants, args.samples, args.group_members, args.groups_only),
+    )
 
 
 if __name__ == "__main__":

@@ -122,27 +122,35 @@ def client_errors() -> tuple[type[Exception], ...]:
 
 
 def answered_items(operation: str, answer: Any) -> list[Mapping[str, Any]]:
-    """GetItem's item (none or one) or a Query page's items. An answer of another shape is
-    DynamoDB (or whatever answered in its place) failing: MirrorUnavailableError, as a 5xx."""
+    """GetItem's item (none or one), a Query page's items or a BatchGetItem answer's items (of every
+    table). An answer of another shape is DynamoDB (or whatever answered in its place) failing:
+    MirrorUnavailableError, as a 5xx."""
     problem = answer_problem(operation, answer)
     if problem is not None:
         raise MirrorUnavailableError(f"mirror {operation} failed: ResponseParserError ({problem})")
+    return _items(operation, answer)
+
+
+def _items(operation: str, answer: Mapping[str, Any]) -> list[Any]:
     if operation == "Query":
         return list(answer["Items"])
+    if operation == "BatchGetItem":
+        return [item for items in answer["Responses"].values() for item in items]
     return [answer["Item"]] if "Item" in answer else []
 
 
 def answer_problem(operation: str, answer: Any) -> str | None:
-    """Why `answer` is not DynamoDB's GetItem/Query answer for a mirror row, or None when it is."""
+    """Why `answer` is not DynamoDB's GetItem/Query/BatchGetItem answer for mirror rows, or None
+    when it is."""
     if not isinstance(answer, Mapping):
         return "not a JSON object"
-    if operation == "Query":
-        items = answer.get("Items")
-        if not isinstance(items, list):
-            return "a Query answer without Items"
-    else:
-        items = [answer["Item"]] if "Item" in answer else []
-    if not all(_is_row(item) for item in items):
+    if operation == "Query" and not isinstance(answer.get("Items"), list):
+        return "a Query answer without Items"
+    if operation == "BatchGetItem":
+        responses = answer.get("Responses")
+        if not isinstance(responses, Mapping) or not all(isinstance(v, list) for v in responses.values()):
+            return "a BatchGetItem answer without Responses"
+    if not all(_is_row(item) for item in _items(operation, answer)):
         return "an item that is not a mirror row"
     return None
 

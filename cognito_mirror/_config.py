@@ -143,6 +143,8 @@ class ReaderSettings:
     ddb_read_timeout: float = 1.0
     ddb_max_retries: int = 1
     indexed_attributes: tuple[str, ...] = DEFAULT_INDEXED_ATTRIBUTES
+    # The group-members table (listing a group's members); None: no group listing.
+    group_members_table: str | None = None
 
     @classmethod
     def from_env(cls, **parsed: Any) -> ReaderSettings:
@@ -165,6 +167,7 @@ class ReaderSettings:
             "ddb_read_timeout": lambda: env_float("MIRROR_DDB_READ_TIMEOUT", 1.0),
             "ddb_max_retries": lambda: int(env_float("MIRROR_DDB_MAX_RETRIES", 1)),
             "indexed_attributes": _indexed_from_env,
+            "group_members_table": lambda: env("MIRROR_GROUP_MEMBERS_TABLE"),
         }
         reader_http_from_env()  # checked now; read again when the reader's client is built
         return cls(**{name: parsed[name] if name in parsed else parse() for name, parse in parsers.items()})

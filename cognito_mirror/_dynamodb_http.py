@@ -1,7 +1,8 @@
-"""DynamoDB's JSON protocol over http.client, for the reader's GetItem and Query: no botocore.
+"""DynamoDB's JSON protocol over http.client, for the reader's GetItem, Query and BatchGetItem:
+no botocore.
 
 Inside Lambda, importing botocore and building its DynamoDB client costs ~400 ms of a cold start;
-this client signs (SigV4) and sends the reader's two calls with the standard library only. `_aws.py`
+this client signs (SigV4) and sends the reader's calls with the standard library only. `_aws.py`
 decides when it is used. It behaves as the reader's botocore client does: the same connect/read
 timeouts and attempts, botocore's standard retry mode (`_retries.py`: throttling, 5xx, connection
 errors, a bad CRC32; its jittered exponential backoff and its retry quota, one per client), answers
@@ -180,8 +181,8 @@ def _binary_values(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoDBHttpClient:
-    """`get_item(**params)` and `query(**params)` as botocore's client answers them. Thread-safe:
-    each thread keeps one keep-alive connection."""
+    """`get_item`, `query` and `batch_get_item` (keyword arguments) as botocore's client answers
+    them. Thread-safe: each thread keeps one keep-alive connection."""
 
     def __init__(self, endpoint: str, region: str, connect: float, read: float, attempts: int) -> None:
         url = urlsplit(endpoint)
@@ -204,6 +205,9 @@ class DynamoDBHttpClient:
 
     def query(self, **params: Any) -> dict[str, Any]:
         return self.call("Query", params)
+
+    def batch_get_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("BatchGetItem", params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """One operation, retried as botocore's standard mode retries it (`_retries.py`)."""
@@ -260,7 +264,7 @@ class DynamoDBHttpClient:
 
     def _send(self, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """One signed POST on this thread's connection: a kept-alive connection that the server
-        has closed meanwhile is reopened once (both calls are reads), not counted as an attempt."""
+        has closed meanwhile is reopened once (every call is a read), not counted as an attempt."""
         headers = signed_headers(
             self.host, self.region, target, body, credentials_from_env(), datetime.now(UTC)
         )

@@ -37,6 +37,7 @@ from cognito_mirror._profile import Profile
 from cognito_mirror._repair import Repair, invoke_repair_function, repaired_profile
 from cognito_mirror._rights import held_by, require_held
 from cognito_mirror.directory import client_query_page, iter_rows, plan_query
+from cognito_mirror.group_directory import group_rows
 from cognito_mirror.index_keys import (
     DEFAULT_INDEXED_ATTRIBUTES,
     LAYOUT_SUB,
@@ -79,10 +80,11 @@ class MirrorReader:
         ddb_read_timeout: float = 1.0,
         ddb_max_retries: int = 1,
         indexed_attributes: Sequence[str] = DEFAULT_INDEXED_ATTRIBUTES,
+        group_members_table: str | None = None,
     ) -> None:
         if not table_name:
             raise ConfigurationError("the mirror's table name is required")
-        self.table_name = table_name
+        self.table_name, self.group_members_table = table_name, group_members_table
         self.region = region
         self.cache_ttl_seconds = cache_ttl_seconds
         self.not_found_ttl_seconds = not_found_ttl_seconds
@@ -276,6 +278,12 @@ class MirrorReader:
         except ConfigurationError as exc:
             self._misconfigured(exc)
             raise
+
+    def iter_group_members(self, group: str, *, page_size: int = 500) -> Iterator[Profile]:
+        """Every live user whose mirrored row holds `group` (exact name), read lazily page by page in
+        (shard, sub) order from the group-members table (MIRROR_GROUP_MEMBERS_TABLE; docs/DIRECTORY.md)."""
+        rows = group_rows(self._ddb, self.table_name, self.group_members_table, group, page_size)
+        return (Profile.from_row(row) for row in rows)
 
     def _check_layout(self, attribute: str, slot: int) -> None:
         """ConfigurationError when the table indexes `attribute` elsewhere than `slot` (or not at all)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from cognito_mirror._aws import answered_items, client_errors, dependency_error
@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Continuation",
+    "Decode",
     "DirectoryPage",
     "DirectoryQuery",
     "QueryPage",
+    "check_last_key",
     "client_query_page",
     "iter_rows",
     "plan_query",
@@ -43,9 +45,12 @@ __all__ = [
 
 Item = Mapping[str, Any]
 Key = dict[str, Any]
-# One Query page of an index partition: (index, key attribute, partition, Limit, ExclusiveStartKey
-# or None) -> (its items in DynamoDB's wire format, its LastEvaluatedKey or None).
-QueryPage = Callable[[str, str, str, int, Key | None], tuple[Sequence[Item], Key | None]]
+# One Query page of an index partition (index None: of the table itself): (index, key attribute,
+# partition, Limit, ExclusiveStartKey or None) -> (its items in DynamoDB's wire format, its
+# LastEvaluatedKey or None).
+QueryPage = Callable[[str | None, str, str, int, Key | None], tuple[Sequence[Item], Key | None]]
+# What a listing takes of one item: its row, or None to pass over it.
+Decode = Callable[[Item], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,18 @@ class DirectoryPage:
 
 @dataclass(frozen=True)
 class DirectoryQuery:
-    """One query's reads, index, key attribute, partitions (one per shard) and page size; the
-    attribute a user must have verified to be listed (None: every user is)."""
+    """One query's reads, index (None: the table's own key), key attribute, partitions (one per
+    shard) and page size; the attribute a user must have verified to be listed (None: every user
+    is); `decode`, what a page takes of an item (None: the live users' rows, as `_user_row`)."""
 
     query_page: QueryPage
-    index: str
+    index: str | None
     key_name: str
     partitions: list[str]
     limit: int
     verified: str | None
     parallel: bool
+    decode: Decode | None = None
 
 
 def plan_query(
@@ -109,7 +116,7 @@ def plan_query(
     if check_layout is not None:
         check_layout(attribute, slot)
     if after is not None and after.last_key is not None:
-        _check_last_key(after.last_key, slot_attribute(slot), partitions[after.shard])
+        check_last_key(after.last_key, slot_attribute(slot), partitions[after.shard])
     verified = None if include_unverified else attribute
     return DirectoryQuery(
         query_page, index_name(slot), slot_attribute(slot), partitions, limit, verified, parallel
@@ -143,17 +150,19 @@ def iter_rows(query: DirectoryQuery) -> Iterator[dict[str, Any]]:
 
 
 def query_request(
-    table: str, index: str, key_name: str, partition: str, limit: int, start: Key | None
+    table: str, index: str | None, key_name: str, partition: str, limit: int, start: Key | None
 ) -> dict[str, Any]:
-    """The Query of one page of an index partition (any client's keyword arguments)."""
+    """The Query of one page of an index partition, or of the table's own partition when `index`
+    is None (any client's keyword arguments)."""
     request: dict[str, Any] = {
         "TableName": table,
-        "IndexName": index,
         "KeyConditionExpression": "#k = :v",
         "ExpressionAttributeNames": {"#k": key_name},
         "ExpressionAttributeValues": {":v": {"S": partition}},
         "Limit": limit,
     }
+    if index is not None:
+        request["IndexName"] = index
     if start is not None:
         request["ExclusiveStartKey"] = start
     return request
@@ -165,7 +174,7 @@ def client_query_page(ddb: Callable[[], Any], table: str) -> QueryPage:
     region, missing credentials)."""
 
     def query_page(
-        index: str, key_name: str, partition: str, limit: int, start: Key | None
+        index: str | None, key_name: str, partition: str, limit: int, start: Key | None
     ) -> tuple[Sequence[Item], Key | None]:
         try:
             response = ddb().query(**query_request(table, index, key_name, partition, limit, start))
@@ -176,7 +185,7 @@ def client_query_page(ddb: Callable[[], Any], table: str) -> QueryPage:
     return query_page
 
 
-def _check_last_key(last_key: Key, key_name: str, partition: str) -> None:
+def check_last_key(last_key: Key, key_name: str, partition: str) -> None:
     """A LastEvaluatedKey of this query's partition (else the query would jump elsewhere)."""
     if set(last_key) != {"sub", key_name} or last_key[key_name] != {"S": partition}:
         raise DirectoryQueryError("the continuation does not belong to this query")
@@ -219,18 +228,25 @@ def _read_batch(
 def _take(
     query: DirectoryQuery, rows: list[dict[str, Any]], shard: int, items: Sequence[Item]
 ) -> DirectoryPage | None:
-    """Add the live users of one answer; the page when it fills inside the answer."""
+    """Add what the query takes of one answer; the page when it fills inside the answer."""
+    decode = query.decode or partial(_user_row, query.verified)
     for position, item in enumerate(items):
-        row = row_from_item(item)
-        if not (row["deleted"] or is_reserved(row["sub"])) and (
-            query.verified is None or is_verified(query.verified, row["attributes"] or {})
-        ):
+        row = decode(item)
+        if row is not None:
             rows.append(row)
         if len(rows) == query.limit and position < len(items) - 1:
             # The page fills inside this answer: resume right after the last item taken.
             resume = {query.key_name: {"S": query.partitions[shard]}, "sub": item["sub"]}
             return DirectoryPage(rows, Continuation(shard, resume))
     return None
+
+
+def _user_row(verified: str | None, item: Item) -> dict[str, Any] | None:
+    """A live user's row, if they have `verified` verified (any user when None)."""
+    row = row_from_item(item)
+    if row["deleted"] or is_reserved(row["sub"]):
+        return None
+    return row if verified is None or is_verified(verified, row["attributes"] or {}) else None
 
 
 def _width(want: int, whole: list[int], remaining: int) -> int:

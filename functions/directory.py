@@ -1,10 +1,12 @@
-"""`python -m functions.directory`: find users in the mirror by e-mail or another indexed attribute.
+"""`python -m functions.directory`: find users in the mirror by e-mail or another indexed attribute,
+or list a group's members.
 
     python -m functions.directory --find-email alice@example.com
     python -m functions.directory --find custom:tenant=acme --limit 1000 --json
+    python -m functions.directory --group admin
 
-Reads the mirror's directory indexes only (never Cognito). Prints one user a line (sub, username,
-status, enabled), or with --json one object {"users": [...], "complete": bool}.
+Reads the mirror's directory indexes and group-members table only (never Cognito). Prints one user
+a line (sub, username, status, enabled), or with --json one object {"users": [...], "complete": bool}.
 Exit codes: 0 users found, 1 nothing matches, 2 usage or unusable value, 4 cannot run
 (table, credentials, configuration).
 """
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--find-email", metavar="ADDRESS", help="users with this verified e-mail (any case)")
     what.add_argument("--find", metavar="ATTRIBUTE=VALUE", help="users whose indexed ATTRIBUTE is VALUE")
+    what.add_argument(
+        "--group", metavar="NAME", help="the members of this Cognito group (MIRROR_GROUP_MEMBERS_TABLE)"
+    )
     parser.add_argument(
         "--include-unverified",
         action="store_true",
@@ -57,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _query(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str, str]:
     if args.find_email is not None:
         return "email", args.find_email
+    if args.group is not None:
+        return "", args.group
     attribute, sep, value = args.find.partition("=")
     if not sep or not attribute.strip():
         parser.error("--find takes ATTRIBUTE=VALUE, e.g. custom:tenant=acme")
@@ -76,24 +83,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     attribute, value = _query(args, parser)
     _check(args, parser)
 
-    from models.directory import Continuation, query_users
+    from models.directory import Continuation, query_group_members, query_users
     from models.errors import DirectoryQueryError, TableUnavailableError
+    from models.group_members import members_table_for_settings
     from models.settings import ConfigurationError
     from models.table import table_for_settings
 
     users: list[UserSnapshot] = []
     after: Continuation | None = None
     try:
-        table = table_for_settings(admin_settings(args))
+        settings = admin_settings(args)
+        table = table_for_settings(settings)
+        members = members_table_for_settings(settings) if args.group is not None else None
         while True:
             want = min(500, args.limit - len(users) + 1)
-            page = query_users(
-                attribute,
-                value,
-                limit=want,
-                after=after,
-                table=table,
-                include_unverified=args.include_unverified,
+            page = (
+                query_group_members(value, limit=want, after=after, table=table, members=members)
+                if members is not None
+                else query_users(
+                    attribute,
+                    value,
+                    limit=want,
+                    after=after,
+                    table=table,
+                    include_unverified=args.include_unverified,
+                )
             )
             users += page.users
             after = page.next

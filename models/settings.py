@@ -105,13 +105,13 @@ class Settings:
     cognito_batch: ClientBounds = BATCH_COGNITO
     # The engine's state table (models/state.py): the scheduled reconcile's progress.
     state_table_name: str | None = None
+    # The group-members table (models/group_members.py): the projection, a group's listing, and the
+    # sync's lookup of a deleted group's members.
+    group_members_table_name: str | None = None
     # The AWS profile the clients' botocore session uses (an admin CLI's --aws-profile; None:
     # botocore's own chain), and whether that chain may ask the EC2 instance metadata service.
     aws_profile: str | None = None
     instance_metadata: bool = True
-    # The group-members table (cognito_mirror/group_members.py): the sync finds a deleted group's
-    # members in it.
-    group_members_table: str | None = None
 
     def table_access(self) -> TableAccess:
         """The table, its region, the DynamoDB clients' bounds and the directory's indexes, by the
@@ -127,9 +127,11 @@ class Settings:
         }
 
     def reader_settings(self) -> ReaderSettings:
-        """The API's reader's settings: `table_access`, and the read side's own variables, parsed by
-        the library (once per reader built)."""
-        return ReaderSettings.from_env(**self.table_access())
+        """The API's reader's settings: `table_access`, the group-members table, and the read side's
+        own variables, parsed by the library (once per reader built)."""
+        return ReaderSettings.from_env(
+            **self.table_access(), group_members_table=self.group_members_table_name
+        )
 
 
 def _indexed_attributes(mirrored: frozenset[str] | None) -> tuple[str, ...]:
@@ -195,9 +197,6 @@ class Overrides:
     user_pool_id: str | None = None
     aws_profile: str | None = None
     instance_metadata: bool = True
-    # The group-members table (cognito_mirror/group_members.py): the sync finds a deleted group's
-    # members in it.
-    group_members_table: str | None = None
     dynamodb: ClientBounds = LAMBDA_DYNAMODB
 
 
@@ -235,9 +234,9 @@ def load_settings(given: Overrides | None = None) -> Settings:
         cognito_interactive=_cognito_bounds("MIRROR_COGNITO", INTERACTIVE_COGNITO),
         cognito_batch=_cognito_bounds("MIRROR_COGNITO_BATCH", BATCH_COGNITO),
         state_table_name=env("MIRROR_STATE_TABLE"),
+        group_members_table_name=env("MIRROR_GROUP_MEMBERS_TABLE"),
         aws_profile=given.aws_profile,
         instance_metadata=given.instance_metadata,
-        group_members_table=env("MIRROR_GROUP_MEMBERS_TABLE"),
     )
 
 

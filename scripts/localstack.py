@@ -49,6 +49,7 @@ def describe(info: StackInfo, token: str) -> str:
             f"  app client         {info.client_id}",
             f"  issuer             {info.issuer}",
             f"  mirror table       {info.table}",
+            f"  group members      {info.group_members_table}   (table fed by groupMembers from the stream)",
             f"  logs               {info.state_dir / 'logs'}",
             f"  freshness          python -m scripts.emf {info.state_dir / 'logs'}/serverless-offline.log",
             "",

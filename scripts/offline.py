@@ -73,7 +73,9 @@ def mirror_env(info: StackInfo) -> dict[str, str]:
             **QUIET_FRAMEWORK,
         }
     )
-    env.pop("MIRROR_TABLE", None)  # from serverless.yml's provider.environment (the stage's table)
+    # From serverless.yml (the stage's tables), not from the client's environment.
+    env.pop("MIRROR_TABLE", None)
+    env.pop("MIRROR_GROUP_MEMBERS_TABLE", None)
     return env
 
 

@@ -43,7 +43,7 @@ from scripts.stack_info import (
     STATE_DIR,
     StackInfo,
 )
-from scripts.table import STATE_TABLE, create_table
+from scripts.table import GROUP_MEMBERS_TABLE, STATE_TABLE, create_table
 from scripts.user_pool import create_pool
 
 COGNITO_LOCAL = ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start.js"
@@ -147,6 +147,7 @@ class LocalStack:
         # With its stream (the userEvents function reads it), unlike the unit tests' tables.
         create_table(ddb, self.table, stream=True)
         create_table(ddb, f"{SERVICE}-{self.stage}-reconcile-state", resource=STATE_TABLE)
+        create_table(ddb, partial.group_members_table, resource=GROUP_MEMBERS_TABLE)
         create_table(
             ddb, partial.replica_table, resource=(CONSUMER_DIR / "serverless.yml", "UserReplicaTable")
         )

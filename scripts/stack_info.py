@@ -77,6 +77,11 @@ class StackInfo:
         return f"{SERVICE}-{self.stage}-user-events"
 
     @property
+    def group_members_table(self) -> str:
+        """Who is in which group (serverless.yml GroupMembersTable), kept by groupMembers."""
+        return f"{SERVICE}-{self.stage}-group-members"
+
+    @property
     def replica_table(self) -> str:
         """The example consumer's replica of the users, fed by the events (examples/consumer)."""
         return f"{CONSUMER_SERVICE}-{self.stage}-user-replica"
@@ -104,6 +109,7 @@ class StackInfo:
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": self.cognito_endpoint,
             "MIRROR_TABLE": self.table,
+            "MIRROR_GROUP_MEMBERS_TABLE": self.group_members_table,
             "USER_POOL_ID": self.user_pool_id,
         }
 

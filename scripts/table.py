@@ -3,6 +3,7 @@ deployment share one definition.
 
     python -m scripts.table --name TABLE           # the users table, against AWS_ENDPOINT_URL_DYNAMODB
     python -m scripts.table --name TABLE --state   # the reconcile state table
+    python -m scripts.table --name TABLE --group-members  # the group-members table
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def load_serverless(path: Path = ROOT / "serverless.yml") -> dict[str, Any]:
 
 MIRROR_TABLE = (ROOT / "serverless.yml", "MirrorTable")
 STATE_TABLE = (ROOT / "serverless.yml", "ReconcileStateTable")
+GROUP_MEMBERS_TABLE = (ROOT / "serverless.yml", "GroupMembersTable")
 
 
 def table_properties(resource: tuple[Path, str] = MIRROR_TABLE) -> dict[str, Any]:
@@ -99,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True, help="table name")
-    parser.add_argument("--state", action="store_true", help="the reconcile state table, not the users table")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--state", action="store_true", help="the reconcile state table, not the users table")
+    which.add_argument("--group-members", action="store_true", help="the group-members table")
     args = parser.parse_args(argv)
-    create_table(boto3.client("dynamodb"), args.name, resource=STATE_TABLE if args.state else MIRROR_TABLE)
+    resource = STATE_TABLE if args.state else GROUP_MEMBERS_TABLE if args.group_members else MIRROR_TABLE
+    create_table(boto3.client("dynamodb"), args.name, resource=resource)
     print(f"table {args.name} ready")
     return 0
 

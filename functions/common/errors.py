@@ -15,9 +15,10 @@ Errors of one concern stay in their own module, outside this tree:
 - functions/common/backfill/errors.py: EngineError (a backfill or reconcile run cannot start or go
   on: one line for the operator, CLI exit 4) and its CheckpointError, CheckpointMismatchError;
 - input that can never succeed, a ValueError each: MalformedSyncRecordError (cloudtrail.py),
-  MalformedStreamRecordError (user_events.py), CursorError (cursor.py); models' MalformedUserError,
-  MalformedStateError, DirectoryQueryError;
-- functions/user_events.py: EventNotPublishedError (one stream record to retry).
+  MalformedStreamRecordError (user_events.py, for every stream consumer), CursorError (cursor.py);
+  models' MalformedUserError, MalformedStateError, DirectoryQueryError;
+- functions/common/stream_batch.py: RecordNotProcessedError (one stream record to retry: its event
+  not published, its memberships not written).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
     post_confirmation, post_authentication       Settings                 nothing
     attribute_sync, repair_user                  PoolSettings             USER_POOL_ID
     user_events                                  EventSettings            MIRROR_EVENT_BUS
+    group_members                                GroupMembersTable        MIRROR_GROUP_MEMBERS_TABLE
     reconcile                                    ReconcileSettings        USER_POOL_ID, MIRROR_RECONCILE_*
 
 Every handler module calls `check_at_cold_start` when Lambda imports it: a bad or missing value is

@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cognito_mirror import ConfigurationError
 from functions.common.cloudtrail import (
     API_NAME_SHAPE,
     DETAIL_TYPE,
@@ -40,9 +39,8 @@ from functions.common.cloudtrail import (
 )
 from functions.common.cognito import Membership, group_exists, read_groups, read_user
 from functions.common.observability import count_metric, loggable, logger, mirror_freshness
-from models.group_members import member_subs
+from models.group_members import group_members_table
 from models.record import WriteOutcome
-from models.settings import get_settings
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 
@@ -264,14 +262,12 @@ def sync_group_deletion(signal: UserSignal, *, user_pool_id: str) -> SyncResult:
         writer.result.ignored = "SyncUnidentified"
         count_metric("SyncUnidentified")
         return writer.result
-    table = get_settings().group_members_table
-    if table is None:
-        raise ConfigurationError("MIRROR_GROUP_MEMBERS_TABLE is not set: the sync needs it for DeleteGroup")
+    members = group_members_table()  # ConfigurationError without MIRROR_GROUP_MEMBERS_TABLE
     observed = now_us()
     exists = group_exists(user_pool_id=user_pool_id, group=group)
     if exists:
         count_metric("SyncDeletedGroupExists")
-    subs = list(member_subs(mirror_table().client, table, group))
+    subs = list(members.member_subs(group))
     if not exists:
         writer.groups_removed(subs, group, observed)
         return writer.result

@@ -26,6 +26,7 @@ consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schem
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -99,20 +100,29 @@ def _is_reserved(image: dict[str, Any] | None) -> bool:
         return False
 
 
-def _row(image: dict[str, Any] | None) -> _Row | None:
-    """The row of an image, read by the contract's codec; a row the mirror could not have written
-    (no sub, no whole-number version, no writer) is MalformedStreamRecordError."""
+def image_row(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The contract's row of a stream image (None for none); an image without a readable sub is
+    MalformedStreamRecordError. Every consumer of the table's stream reads its images so."""
     if not image:
         return None
     try:
         row = row_from_item(image)
     except (AttributeError, KeyError, TypeError) as exc:
         raise MalformedStreamRecordError(f"unreadable row image ({type(exc).__name__})") from exc
-    observed, source = row["observed_at"], row["source"]
-    if not _whole(observed) or not isinstance(source, str):
-        raise MalformedStreamRecordError("unreadable row image (observed_at or source)")
     if not isinstance(row["sub"], str) or not row["sub"]:
         raise MalformedStreamRecordError("row image without a sub")
+    return row
+
+
+def _row(image: dict[str, Any] | None) -> _Row | None:
+    """The row of an image, read by the contract's codec; a row the mirror could not have written
+    (no sub, no whole-number version, no writer) is MalformedStreamRecordError."""
+    row = image_row(image)
+    if row is None:
+        return None
+    observed, source = row["observed_at"], row["source"]
+    if not whole(observed) or not isinstance(source, str):
+        raise MalformedStreamRecordError("unreadable row image (observed_at or source)")
     return _Row(
         sub=row["sub"],
         username=row["username"],
@@ -123,11 +133,12 @@ def _row(image: dict[str, Any] | None) -> _Row | None:
         source=source,
         is_tombstone=row["deleted"],
         groups=row["groups"],
-        groups_observed_at=int(groups_at) if _whole(groups_at := row["groups_observed_at"]) else None,
+        groups_observed_at=int(groups_at) if whole(groups_at := row["groups_observed_at"]) else None,
     )
 
 
-def _whole(number: Decimal | None) -> bool:
+def whole(number: Decimal | None) -> bool:
+    """A version: a finite whole number."""
     return number is not None and number.is_finite() and number == number.to_integral_value()
 
 

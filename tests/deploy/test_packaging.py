@@ -26,6 +26,7 @@ HANDLER_FILES = {
     "userEvents": "functions/user_events.py",
     "repairUser": "functions/repair_user.py",
     "directoryLayout": "functions/directory_layout.py",
+    "groupMembers": "functions/group_members.py",
 }
 # Provided by the Lambda runtime, or not needed behind the JWT authorizer: never in an artifact.
 EXCLUDED_TOP_LEVEL = {"boto3", "botocore", "s3transfer", "urllib3", "jwt", "cryptography", "tests", ".venv"}

@@ -35,6 +35,16 @@ TABLE_WRITES_RECONCILE = {
     "dynamodb:PartiQLUpdate",
 }
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
+# The table's stream, as its consumers (userEvents, groupMembers) read it.
+STREAM = {
+    (action, "stream")
+    for action in (
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    )
+}
 # Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
 KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
 # The contract of each function's role: (action, target) pairs, nothing more.
@@ -49,6 +59,9 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("cognito-idp:AdminGetUser", "pool"),
         ("cognito-idp:ListUsers", "pool"),
         ("secretsmanager:GetSecretValue", "cursor-key"),
+        # A group's listing: its membership items, then a page's rows.
+        ("dynamodb:Query", "members-table"),
+        ("dynamodb:BatchGetItem", "table"),
     }
     | {("dynamodb:Query", f"directory-{slot}") for slot in range(3)},
     "attributeSync": LOGS
@@ -65,7 +78,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "table"),
         ("dynamodb:UpdateItem", "table"),
         ("dynamodb:Query", "username-index"),
-        ("dynamodb:Query", "group-members"),
+        ("dynamodb:Query", "members-table"),
     },
     "reconcile": LOGS
     | KMS
@@ -74,18 +87,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table") for action in TABLE_WRITES_RECONCILE}
     | {(action, "state-table") for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}
     | {("sqs:SendMessage", "reconcile-dlq")},
-    "userEvents": LOGS
-    | KMS
-    | {
-        (action, "stream")
-        for action in (
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-        )
-    }
-    | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
+    "userEvents": LOGS | KMS | STREAM | {("events:PutEvents", "bus"), ("sqs:SendMessage", "events-dlq")},
     "repairUser": LOGS
     | KMS
     | {
@@ -95,6 +97,10 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     # Only the layout record (a condition on its key; tests/deploy/test_directory_template.py).
     "directoryLayout": LOGS | KMS | {("dynamodb:PutItem", "table")},
+    "groupMembers": LOGS
+    | KMS
+    | STREAM
+    | {("dynamodb:PutItem", "members-table"), ("sqs:SendMessage", "members-dlq")},
 }
 # The customer-managed key where the kmsKeyArn parameter is set, no property otherwise.
 KMS_KEY_IF_SET = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
@@ -133,7 +139,8 @@ def target_of(resource: str, function: str, mode: str) -> str:
         get_att("UserEventBus"): "bus",
         get_att("UserEventsDeadLetterQueue"): "events-dlq",
         json.dumps({"Ref": "CursorKeySecret"}): "cursor-key",
-        get_att("GroupMembersTable"): "group-members",
+        get_att("GroupMembersTable"): "members-table",
+        get_att("GroupMembersDeadLetterQueue"): "members-dlq",
     }
     if resource in named:
         return named[resource]
@@ -280,13 +287,19 @@ def test_the_reader_policy_reads_one_row_by_sub_and_invokes_the_repair_function(
     }
 
 
-def test_the_directory_reader_policy_queries_the_directory_indexes_only(stack: PackagedStack) -> None:
+def test_the_directory_reader_policy_queries_the_directory_indexes_and_group_members_only(
+    stack: PackagedStack,
+) -> None:
     # Given the managed policy for services that list users
     granted = policy_grants(stack, "MirrorDirectoryReaderPolicy")
-    # Then it may Query the directory indexes, nothing else (no table read, no username-index)
+    # Then it may Query the directory indexes and the group-members table, and read a group page's
+    # rows with BatchGetItem: no GetItem, Scan or write, no username-index
     assert granted == {
         ("dynamodb:Query", json.dumps({"Fn::Sub": f"${{MirrorTable.Arn}}/index/directory-{slot}"}))
         for slot in range(3)
+    } | {
+        ("dynamodb:Query", get_att("GroupMembersTable")),
+        ("dynamodb:BatchGetItem", get_att("MirrorTable")),
     }
 
 
@@ -302,6 +315,7 @@ def test_consumers_import_the_policies_the_table_and_the_repair_function(stack: 
         "RepairFunctionArn",
         "MirrorReaderPolicyArn",
         "MirrorDirectoryReaderPolicyArn",
+        "GroupMembersTableName",
     )
     assert {name: exports.get(name) for name in ours} == {name: f"cognito-mirror-ci-{name}" for name in ours}
     assert outputs["MirrorReaderPolicyArn"]["Value"] == {"Ref": "MirrorReaderPolicy"}
@@ -558,6 +572,7 @@ def test_every_function_has_a_concurrency_bound(stack: PackagedStack) -> None:
         "userEvents": 10,
         "repairUser": 10,
         "directoryLayout": 1,
+        "groupMembers": 10,
     }
     # and the sync's reservation covers its event source's maximum concurrency (AWS's advice)
     assert mapping["ScalingConfig"]["MaximumConcurrency"] == 5

@@ -367,3 +367,38 @@ def test_https_verifies_the_certificate_against_the_system_store_or_aws_ca_bundl
         # And with AWS_CA_BUNDLE naming it (as botocore honours it), the read succeeds
         monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
         assert reader(url).get("ada").attributes["email"] == "ada@example.com"
+
+
+def group_route(batch_answer: Any) -> Any:
+    """ada's membership of ops in its partition, and `batch_answer` to every BatchGetItem."""
+    from cognito_mirror.group_members import member_key
+
+    member = {"group_key": {"S": member_key("ops", "ada")}, "sub": {"S": "ada"}, "member": {"BOOL": True}}
+
+    def route(method: str, path: str, body: bytes) -> tuple[int, Any]:
+        request = json.loads(body)
+        if "RequestItems" in request:
+            return 200, batch_answer
+        partition = request["ExpressionAttributeValues"][":v"]["S"]
+        return 200, {"Items": [member] if partition == member["group_key"]["S"] else []}
+
+    return route
+
+
+def test_a_group_listing_reads_through_the_botocore_free_client_and_refuses_an_odd_batch_answer() -> None:
+    # Given the group-members table and the mirror behind the botocore-free client
+    row = {
+        **ROW["Item"],
+        "deleted": {"BOOL": False},
+        "groups": {"SS": ["ops"]},
+        "groups_observed_at": {"N": "1"},
+    }
+    with json_server(group_route({"Responses": {TABLE: [row]}})) as server:
+        listing = MirrorReader(TABLE, dynamodb=http_client(server.url), group_members_table="members")
+        # When ops is listed / Then its member comes back, read by Query and BatchGetItem
+        assert [profile.sub for profile in listing.iter_group_members("ops")] == ["ada"]
+    # And a BatchGetItem answer that holds no mirror row is a 503, never a listing
+    with json_server(group_route({"Responses": {TABLE: [{"sub": {"S": 1}}]}})) as server:
+        listing = MirrorReader(TABLE, dynamodb=http_client(server.url), group_members_table="members")
+        with pytest.raises(MirrorUnavailableError, match="ResponseParserError"):
+            list(listing.iter_group_members("ops"))

@@ -20,7 +20,7 @@ from tests.support.users import mirror_user
 TENANT = "custom:tenant"
 CALLER = str(uuid.UUID(int=0xC0))
 KNOWN = str(uuid.UUID(int=0xC1))
-PARAMETERS = ["email", "attribute", "value", "limit", "cursor", "unverified", "sub", "page"]
+PARAMETERS = ["email", "attribute", "value", "group", "limit", "cursor", "unverified", "sub", "page"]
 
 # Past Python's 4,300-digit int-conversion limit, and other numbers a parser may trip on.
 numbers = st.one_of(
@@ -41,7 +41,7 @@ names = st.one_of(st.sampled_from(PARAMETERS), hostile_text)
 groups = st.sampled_from(["[admin]", "[admin]", "[tenant-admin]", "[]", None])
 
 
-BASES = [{}, {"attribute": TENANT, "value": "acme"}, {"email": "known.k@example.net"}]
+BASES = [{}, {"attribute": TENANT, "value": "acme"}, {"email": "known.k@example.net"}, {"group": "admin"}]
 
 
 @st.composite

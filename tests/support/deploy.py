@@ -11,6 +11,7 @@ FUNCTIONS = (
     "userEvents",
     "repairUser",
     "directoryLayout",
+    "groupMembers",
 )
 
 

@@ -19,11 +19,12 @@ from pytest_socket import disable_socket, enable_socket, socket_allow_hosts
 # Bind the Powertools logger to this process's stdout now, before a test swaps sys.stdout (capsys):
 # a logger first built inside such a test would keep writing to its closed stream.
 import functions.common.observability  # noqa: F401 - imported for that side effect
-from scripts.table import STATE_TABLE, create_table
+from scripts.table import GROUP_MEMBERS_TABLE, STATE_TABLE, create_table
 from scripts.user_pool import cognito_names, create_pool, create_user
 
 TABLE = "mirror-test"
 STATE = "mirror-state-test"
+GROUP_MEMBERS = "mirror-group-members-test"
 
 
 def reset_process_state() -> None:
@@ -34,10 +35,12 @@ def reset_process_state() -> None:
     from functions.common.cursor import container_key
     from functions.common.reader import mirror_reader
     from models import aws, directory_layout
+    from models.group_members import members_table_for_settings
     from models.settings import get_settings
     from models.state import state_table_for_settings
     from models.table import table_for_settings
 
+    members_table_for_settings.cache_clear()
     get_settings.cache_clear()
     table_for_settings.cache_clear()
     state_table_for_settings.cache_clear()
@@ -69,6 +72,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("MIRROR_TABLE", TABLE)
     monkeypatch.setenv("MIRROR_STATE_TABLE", STATE)
+    monkeypatch.setenv("MIRROR_GROUP_MEMBERS_TABLE", GROUP_MEMBERS)
     # The most Cognito allows: tests that seed users through a trigger are about what is written, and
     # moto on a busy machine can take seconds for a first write. Budget tests bound the trigger through
     # the Lambda's remaining time or the client timeouts, which still hold.
@@ -77,6 +81,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws():
         create_table(boto3.client("dynamodb"), TABLE)
         create_table(boto3.client("dynamodb"), STATE, resource=STATE_TABLE)
+        create_table(boto3.client("dynamodb"), GROUP_MEMBERS, resource=GROUP_MEMBERS_TABLE)
         yield
     reset_process_state()
 

@@ -116,6 +116,16 @@ def write_layout(table: MirrorTable, _: StateTable) -> object:
     return None
 
 
+def put_membership(table: MirrorTable, _: StateTable) -> object:
+    """The projection's writes: a membership added, and one removed (with its TTL)."""
+    from models.group_members import GroupMembersTable
+
+    members = GroupMembersTable(table.config)
+    members.client = table.client
+    members.put_membership("admin", SNAPSHOT.sub, member=True, observed_at=SNAPSHOT.observed_at)
+    return members.put_membership("admin", SNAPSHOT.sub, member=False, observed_at=SNAPSHOT.observed_at)
+
+
 def save_state(_: MirrorTable, state: StateTable) -> object:
     state.save("reconcile", "{}")
     state.save("reconcile", None)
@@ -130,6 +140,7 @@ ROLE_WRITES: dict[str, dict[str, list[Writer]]] = {
     "repairUser": {"table": [put_snapshot]},
     "attributeSync": {"table": [put_snapshot, put_tombstone, put_groups, remove_group]},
     "directoryLayout": {"table": [write_layout]},  # the deploy-time layout record
+    "groupMembers": {"members-table": [put_membership]},  # the group-members projection
     "reconcile": {
         "table": [put_snapshot, put_snapshots, revive_tombstone, put_tombstone],
         "state-table": [save_state],
