@@ -286,8 +286,12 @@ def test_a_delete_group_record_is_idempotent(cognito, sync, members):
     assert groups(sub) == ("support",)
 
 
-def test_a_delete_group_record_without_the_members_table_fails_to_be_retried(cognito, sync):
+def test_a_delete_group_record_without_the_members_table_fails_to_be_retried(cognito, sync, monkeypatch):
+    from tests.support.fixtures import reset_process_state
+
     # Given a sync whose MIRROR_GROUP_MEMBERS_TABLE is not set
+    monkeypatch.delenv("MIRROR_GROUP_MEMBERS_TABLE", raising=False)
+    reset_process_state()
     # When a DeleteGroup record arrives / Then that record fails (retried, then the DLQ)
     assert failed_ids(sync(group_event(cognito, "admin"))) == ["msg-0"]
 

@@ -98,7 +98,7 @@ def test_a_failed_group_read_fails_its_record_alone_and_redelivery_converges(
 def test_a_failed_members_query_fails_the_delete_group_record_and_redelivery_converges(
     cognito, ddb, monkeypatch
 ):
-    from models.table import mirror_table
+    from models.group_members import group_members_table
     from tests.support.fixtures import reset_process_state
 
     # Given a member of `admin` as the mirror has it, and the group deleted in Cognito
@@ -112,7 +112,7 @@ def test_a_failed_members_query_fails_the_delete_group_record_and_redelivery_con
     cognito.idp.delete_group(UserPoolId=cognito.id, GroupName="admin")
     detail = cloudtrail("delete_group", pool=cognito.id)
     # And DynamoDB refusing the members query
-    client = mirror_table().client
+    client = group_members_table().client
     real = client.query
 
     def refused(**kwargs: Any) -> Any:

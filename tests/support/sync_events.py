@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from tests.support.fixtures import GROUP_MEMBERS
 from tests.support.helpers import load_event
 
 # The placeholders the tests/events/cloudtrail_*.json fixtures are written with.
@@ -104,25 +105,16 @@ def mirror_now(cognito: Any, username: str) -> Any:
 
 
 # --- The group-members table (a projection the `groupMembers` stream function keeps) ------------
-GROUP_MEMBERS_TABLE = "mirror-group-members-test"
+GROUP_MEMBERS_TABLE = GROUP_MEMBERS
 
 
 def create_group_members_table(client: Any, name: str = GROUP_MEMBERS_TABLE) -> None:
-    """The group-members table, from its key schema (cognito_mirror/group_members.py)."""
-    from cognito_mirror.group_members import GROUP_KEY, SUB
+    """The group-members table as serverless.yml declares it, unless it exists (the `aws` fixture
+    creates it in moto; a local stack's DynamoDB may not have it)."""
+    from scripts.table import GROUP_MEMBERS_TABLE as RESOURCE
+    from scripts.table import create_table
 
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": GROUP_KEY, "KeyType": "HASH"},
-            {"AttributeName": SUB, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": GROUP_KEY, "AttributeType": "S"},
-            {"AttributeName": SUB, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(client, name, resource=RESOURCE)
 
 
 def record_membership(client: Any, group: str, sub: str, *, member: bool, observed_at: int) -> None:
