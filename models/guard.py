@@ -72,3 +72,42 @@ def partiql_where(guard: Guard) -> str:
     elif guard.tombstone is False:
         parts.append('("deleted" IS MISSING OR "deleted" = false)')
     return "".join(f" AND {part}" for part in parts)
+
+
+# --- The membership guard (groups, groups_observed_at), versioned apart from the snapshot ----------
+# A membership write lands only on a live row whose membership is unknown or observed earlier.
+
+
+def groups_update(groups: tuple[str, ...], observed_at: int) -> dict[str, Any]:
+    """UpdateItem arguments that store a membership under its guard (no group: `groups` removed)."""
+    arguments = groups_condition(observed_at)
+    arguments["ExpressionAttributeNames"]["#groups"] = "groups"
+    arguments["UpdateExpression"] = "REMOVE #groups SET #groups_observed_at = :groups_observed_at"
+    if groups:
+        arguments["UpdateExpression"] = "SET #groups = :groups, #groups_observed_at = :groups_observed_at"
+        arguments["ExpressionAttributeValues"][":groups"] = {"SS": sorted(groups)}
+    return arguments
+
+
+def groups_condition(observed_at: int) -> dict[str, Any]:
+    """The membership guard as ConditionExpression arguments for `observed_at`."""
+    return {
+        "ConditionExpression": "attribute_exists(#sub)"
+        " AND (attribute_not_exists(#deleted) OR #deleted = :false)"
+        " AND (attribute_not_exists(#groups_observed_at) OR #groups_observed_at < :groups_observed_at)",
+        "ExpressionAttributeNames": {
+            "#sub": "sub",
+            "#deleted": "deleted",
+            "#groups_observed_at": "groups_observed_at",
+        },
+        "ExpressionAttributeValues": {
+            ":false": {"BOOL": False},
+            ":groups_observed_at": {"N": str(observed_at)},
+        },
+    }
+
+
+# The membership guard's part of a PartiQL WHERE (the row's liveness is the snapshot guard's or
+# LIVE_WHERE); its `groups_observed_at` is a `?`.
+GROUPS_WHERE = ' AND ("groups_observed_at" IS MISSING OR "groups_observed_at" < ?)'
+LIVE_WHERE = partiql_where(Guard(absent=False, tombstone=False))

@@ -31,11 +31,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.directory import query_request
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
-from cognito_mirror.record import FIELDS, USERNAME_INDEX, is_reserved
+from cognito_mirror.record import FIELDS, GROUP_FIELDS, USERNAME_INDEX, is_reserved
 from models import guard
 from models.aws import bounded_config, create_client
 from models.errors import TableUnavailableError, error_code
-from models.partiql import put_snapshots
+from models.partiql import Membership, put_memberships, put_snapshots
 from models.record import (
     MirrorRecord,
     WriteOutcome,
@@ -49,6 +49,7 @@ BATCH_GET_MAX = 100
 SCAN_PAGE_SIZE = 500
 _UNPROCESSED_ROUNDS = 8
 _DATA_ERRORS = (BotoCoreError, ClientError)
+Memberships = dict[str, Membership] | None
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,14 @@ class MirrorTable:
         """Store `snapshot` if it is newer than what the mirror holds (idempotent)."""
         return self._conditional_put(self.snapshot_record(snapshot), guard.SNAPSHOT)
 
-    def put_snapshots(self, snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
-        """Guarded bulk `put_snapshot` (PartiQL, 25 per call); see `models.partiql.put_snapshots`."""
+    def put_snapshots(
+        self, snapshots: list[UserSnapshot], *, missing: set[str], memberships: Memberships = None
+    ) -> list[WriteOutcome]:
+        """Guarded bulk `put_snapshot` (PartiQL, 25 per call), with a sub's membership from `memberships`
+        in the same statement; see `models.partiql.put_snapshots`."""
         items = [self.snapshot_record(snapshot).serialize() for snapshot in snapshots]
         try:
-            return put_snapshots(self.client, self.name, items, missing=missing)
+            return put_snapshots(self.client, self.name, items, missing=missing, memberships=memberships)
         except _DATA_ERRORS as exc:
             raise TableUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
 
@@ -205,6 +209,27 @@ class MirrorTable:
             raise TableUnavailableError(f"mirror index write failed: {error_code(exc)}") from exc
         return WriteOutcome.WRITTEN
 
+    # --- membership writes (the membership guard, models/guard.py) -----------------------------
+
+    def put_groups(self, sub: str, groups: tuple[str, ...], *, observed_at: int, source: str) -> WriteOutcome:
+        """Store a live row's membership if it is unknown or older (idempotent). `source` names the
+        writer; the row's `source` stays its profile's writer."""
+        update = guard.groups_update(groups, observed_at)
+        try:
+            self.client.update_item(TableName=self.name, Key={"sub": {"S": sub}}, **update)
+        except _DATA_ERRORS as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return WriteOutcome.SKIPPED
+            raise TableUnavailableError(f"{source}: membership write failed: {error_code(exc)}") from exc
+        return WriteOutcome.WRITTEN
+
+    def put_memberships(self, memberships: list[tuple[str, Membership]]) -> list[WriteOutcome]:
+        """Guarded bulk `put_groups` (PartiQL, 25 per call); see `models.partiql.put_memberships`."""
+        try:
+            return put_memberships(self.client, self.name, memberships)
+        except _DATA_ERRORS as exc:
+            raise TableUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
+
     # --- reads -----------------------------------------------------------------------------------
 
     def get_record(self, sub: str, *, consistent: bool = False) -> MirrorRecord | None:
@@ -239,7 +264,7 @@ class MirrorTable:
 
     def get_records(self, subs: list[str]) -> dict[str, MirrorRecord]:
         """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
-        fields = [*FIELDS, *SLOT_NAMES]
+        fields = [*FIELDS, *SLOT_NAMES, *GROUP_FIELDS]
         request = {
             "ProjectionExpression": ", ".join(f"#{name}" for name in fields),
             "ExpressionAttributeNames": {f"#{name}": name for name in fields},

@@ -29,7 +29,12 @@ TABLE_READS_RECONCILE = {
     "dynamodb:Query",
     "dynamodb:PartiQLSelect",
 }
-TABLE_WRITES_RECONCILE = {"dynamodb:PutItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate"}
+TABLE_WRITES_RECONCILE = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+}
 LOGS = {("logs:CreateLogStream", "own-logs"), ("logs:PutLogEvents", "own-logs")}
 # Granted only when the kmsKeyArn parameter is set (Fn::If on HasKmsKey): that key alone.
 KMS = {("kms:Decrypt", "key"), ("kms:GenerateDataKey", "key")}
@@ -62,6 +67,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "reconcile": LOGS
     | KMS
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
+    | {("cognito-idp:ListGroups", "pool"), ("cognito-idp:ListUsersInGroup", "pool")}
     | {(action, target) for action in TABLE_READS_RECONCILE for target in ("table", "username-index")}
     | {(action, "table") for action in TABLE_WRITES_RECONCILE}
     | {(action, "state-table") for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}

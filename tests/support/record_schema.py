@@ -31,6 +31,8 @@ def plain(value: Any) -> Any:
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [plain(item) for item in value]
+    if isinstance(value, set):  # a string set (groups): JSON has arrays only
+        return sorted(plain(item) for item in value)
     return value
 
 

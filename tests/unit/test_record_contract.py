@@ -65,8 +65,8 @@ def test_the_published_schema_names_exactly_the_contracts_fields() -> None:
 def test_the_pynamodb_model_writes_the_contracts_attribute_names() -> None:
     # Given the write side's model
     names = {attribute.attr_name for attribute in MirrorRecord.get_attributes().values()}
-    # Then it models the contract's fields, the TTL and the directory slots, nothing else
-    assert names == {*FIELDS, TTL_FIELD, *SLOT_NAMES}
+    # Then it models the contract's fields, the membership, the TTL and the directory slots, nothing else
+    assert names == {*FIELDS, *GROUP_FIELDS, TTL_FIELD, *SLOT_NAMES}
 
 
 def test_the_codec_reads_an_item_as_boto3s_deserializer_does() -> None:
