@@ -19,7 +19,6 @@ from models.table import mirror_table
 from models.user import now_us
 from tests.support.helpers import FakeLambdaContext
 
-
 POOL_GROUPS = ("admin", "tenant-admin")  # the test pool's own groups (scripts/user_pool.py), empty
 
 
