@@ -65,54 +65,58 @@ class MembershipLister:
         groups = self._group_names()
         if groups is None:
             return None
-        members: dict[str, list[str]] = {}
+        members: dict[str, tuple[str, ...]] = {}
         with ThreadPoolExecutor(max_workers=min(self._workers, max(1, len(groups)))) as pool:
             # list(): every group's answer, so a fatal error is raised rather than lost.
             done = list(pool.map(lambda group: self._list_group(group, members), groups))
         if not all(done):
             return None
         shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-        groups_of: dict[str, tuple[str, ...]] = {}
-        for sub, names in members.items():
+        for sub, names in members.items():  # one tuple per distinct set of groups
             key = tuple(sorted(names))
-            groups_of[sub] = shared.setdefault(key, key)
-        return Memberships(observed_at, groups_of)
+            members[sub] = shared.setdefault(key, key)
+        return Memberships(observed_at, members)
 
-    def _pages(self, operation: str, kwargs: dict[str, Any], **call: Any) -> list[dict[str, Any]] | None:
-        """Every page of a listing (NextToken), or None when the run stopped in between."""
-        pages: list[dict[str, Any]] = []
+    def _each_page(
+        self, operation: str, kwargs: dict[str, Any], on_page: Callable[[dict[str, Any]], None], **call: Any
+    ) -> bool:
+        """Call `on_page` with every page of a listing (NextToken), as it comes (a group of any size
+        holds one page at a time); False when the run stopped in between."""
         while True:
             if self._stopping():
-                return None
+                return False
             page_tally = new_tally()
             page = self._lister.call(operation, kwargs, page_tally, **call)
             with self._lock:
                 self.tally["throttles"] += page_tally["throttles"]
                 self.tally["group_calls"] += 1
-            pages.append(page)
+            on_page(page)
             if not page.get("NextToken"):
-                return pages
+                return True
             kwargs = {**kwargs, "NextToken": page["NextToken"]}
 
     def _group_names(self) -> list[str] | None:
         request = {"UserPoolId": self._pool_id, "Limit": PAGE_SIZE}
-        pages = self._pages("ListGroups", request, limiter=self._groups_limiter)
-        if pages is None:
+        names: list[str] = []
+
+        def add(page: dict[str, Any]) -> None:
+            names.extend(group.get("GroupName") for group in page.get("Groups", []))
+
+        if not self._each_page("ListGroups", request, add, limiter=self._groups_limiter):
             return None
-        names = [group.get("GroupName") for page in pages for group in page.get("Groups", [])]
         return [name for name in names if isinstance(name, str) and valid_group(name)]
 
-    def _list_group(self, group: str, members: dict[str, list[str]]) -> bool:
+    def _list_group(self, group: str, members: dict[str, tuple[str, ...]]) -> bool:
         request = {"UserPoolId": self._pool_id, "GroupName": group, "Limit": PAGE_SIZE}
-        pages = self._pages("ListUsersInGroup", request, missing_ok=True)  # deleted since: no member
-        if pages is None:
-            return False
-        subs = [_sub_of(user) for page in pages for user in page.get("Users", [])]
-        with self._lock:
-            for sub in subs:
-                if sub is not None:
-                    members.setdefault(sub, []).append(group)
-        return True
+
+        def add(page: dict[str, Any]) -> None:
+            subs = [_sub_of(user) for user in page.get("Users", [])]
+            with self._lock:
+                for sub in subs:
+                    if sub is not None:
+                        members[sub] = (*members.get(sub, ()), group)
+
+        return self._each_page("ListUsersInGroup", request, add, missing_ok=True)  # deleted since: no member
 
 
 def _sub_of(user: dict[str, Any]) -> str | None:
