@@ -375,3 +375,16 @@ def test_a_profile_whose_membership_the_sync_wrote_meanwhile_is_still_written() 
     assert email_of("raced") == "new@example.com"
     record = table.get_record("raced", consistent=True)
     assert record is not None and record.groups == {"ops"} and int(record.groups_observed_at) == 70
+
+
+@pytest.mark.usefixtures("local_table")
+def test_a_snapshot_written_without_membership_leaves_the_rows_groups() -> None:
+    # Given a row whose membership is known
+    mirror_table().put_snapshot(snap("kept-groups", 10, "old@example.com"))
+    assert mirror_table().put_memberships([("kept-groups", Membership(("admin",), 20))]) == [W]
+    # When a newer profile is written by the bulk UPDATE without a membership (--no-groups)
+    assert mirror_table().put_snapshots([snap("kept-groups", 30, "new@example.com")], missing=set()) == [W]
+    # Then the profile changed and the membership is as it was
+    record = mirror_table().get_record("kept-groups", consistent=True)
+    assert email_of("kept-groups") == "new@example.com"
+    assert record is not None and record.groups == {"admin"} and int(record.groups_observed_at) == 20
