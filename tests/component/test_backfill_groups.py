@@ -8,6 +8,7 @@ put_groups); the PartiQL forms, and a statement that carries both, are tested on
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 from unittest import mock
 
@@ -15,6 +16,7 @@ import pytest
 
 from functions.backfill.cli import main
 from functions.common.backfill import membership as membership_module
+from functions.common.backfill.listing import SegmentLister
 from models.table import mirror_table
 from models.user import now_us
 from tests.support.helpers import FakeLambdaContext
@@ -37,6 +39,12 @@ def create_group(cognito: Any, name: str, usernames: list[str]) -> None:
         cognito.idp.create_group(UserPoolId=cognito.id, GroupName=name)
     for username in usernames:
         cognito.idp.admin_add_user_to_group(UserPoolId=cognito.id, Username=username, GroupName=name)
+
+
+def stored_groups_of(ddb: Any, sub: str) -> list[str] | None:
+    item = ddb.get_item(TableName="mirror-test", Key={"sub": {"S": sub}}, ConsistentRead=True)["Item"]
+    names = item.get("groups", {}).get("SS")
+    return sorted(names) if names is not None else None
 
 
 def stored_groups(raw_item: Any, sub: str) -> tuple[list[str] | None, bool]:
@@ -199,3 +207,55 @@ def test_reconcile_mirrors_membership_and_emits_group_drift(
     out = capsys.readouterr().out
     blob = next(json.loads(line) for line in out.splitlines() if line.startswith("{") and "_aws" in line)
     assert blob["DriftGroupsUnknown"] in (2.0, [2.0]) and blob["ReconcileGroupsWritten"] in (2.0, [2.0])
+
+
+def test_ctrl_c_while_listing_the_membership_stops_untouched_and_resumes(
+    cognito: Any, ddb: Any, tmp_path: Any, capsys: Any
+) -> None:
+    # Given users in a group, and a run interrupted (as by Ctrl-C) while it lists the membership
+    subs = [cognito.create_user(f"user{i}") for i in range(3)]
+    create_group(cognito, "admin", ["user0"])
+    path, stop = str(tmp_path / "cp.sqlite"), threading.Event()
+    listed = membership_module.MembershipLister.run
+
+    def interrupted(self: Any) -> Any:
+        stop.set()
+        return listed(self)
+
+    args = ["--user-pool-id", cognito.id, "--table", "mirror-test", "--write-mode", "put"]
+    with mock.patch.object(membership_module.MembershipLister, "run", interrupted):
+        code = main([*args, "--checkpoint", path, "--json"], stop=stop)
+    first, rows_after_first = summary_of(capsys), ddb.scan(TableName="mirror-test")["Count"]
+
+    # When it is run again with the same checkpoint
+    again = run_cli(cognito, "--checkpoint", path, "--json")
+
+    # Then the first run stopped having written nothing (exit 130), the second wrote everyone
+    assert (code, first["interrupted"], first["written"], rows_after_first) == (130, True, 0, 0)
+    assert again == 0 and summary_of(capsys)["written"] == 3
+    assert stored_groups_of(ddb, subs[0]) == ["admin"]
+
+
+def test_a_role_without_list_groups_is_one_clear_line(cognito: Any, capsys: Any) -> None:
+    # Given Cognito refusing ListGroups to the caller's role
+    from botocore.exceptions import ClientError
+
+    real = SegmentLister.call
+
+    def refuse_list_groups(self: Any, operation: str, *args: Any, **kwargs: Any) -> Any:
+        if operation == "ListGroups":
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+            with mock.patch.object(self.client, "list_groups", side_effect=ClientError(error, "ListGroups")):
+                return real(self, operation, *args, **kwargs)
+        return real(self, operation, *args, **kwargs)
+
+    # When the backfill runs
+    with mock.patch.object(SegmentLister, "call", refuse_list_groups):
+        code = run_cli(cognito)
+
+    # Then it names the missing action in one line and exits 4 (--no-groups would run without it)
+    assert code == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "backfill: error: not allowed to call ListGroups (AccessDeniedException): "
+        "grant cognito-idp:ListGroups"
+    ]

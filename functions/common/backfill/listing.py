@@ -123,6 +123,8 @@ class SegmentLister:
     def _fatal_error(self, exc: BaseException, operation: str) -> EngineError:
         self._on_fatal()
         code = error_code(exc)
+        if code == "AccessDeniedException":  # the credentials work: the role lacks this action
+            return EngineError(f"not allowed to call {operation} ({code}): grant cognito-idp:{operation}")
         if code in CREDENTIAL_CODES:
             return credentials_error(code)
         if code == "ResourceNotFoundException":
