@@ -259,3 +259,34 @@ def test_a_role_without_list_groups_is_one_clear_line(cognito: Any, capsys: Any)
         "backfill: error: not allowed to call ListGroups (AccessDeniedException): "
         "grant cognito-idp:ListGroups"
     ]
+
+
+def test_a_user_whose_writes_fail_is_failed_once(cognito: Any, capsys: Any) -> None:
+    # Given two users in "admin", and DynamoDB refusing every write of one of them
+    from models.errors import TableUnavailableError
+    from models.table import MirrorTable
+
+    subs = {name: cognito.create_user(name) for name in ("ok", "refused")}
+    create_group(cognito, "admin", list(subs))
+    real_put, real_groups = MirrorTable.put_snapshot, MirrorTable.put_groups
+
+    def refuse(real: Any) -> Any:
+        def write(table: MirrorTable, first: Any, *args: Any, **kwargs: Any) -> Any:
+            if subs["refused"] in (first, getattr(first, "sub", None)):
+                raise TableUnavailableError("mirror write failed: InternalServerError")
+            return real(table, first, *args, **kwargs)
+
+        return write
+
+    # When the backfill runs
+    with (
+        mock.patch.object(MirrorTable, "put_snapshot", refuse(real_put)),
+        mock.patch.object(MirrorTable, "put_groups", refuse(real_groups)),
+    ):
+        code = run_cli(cognito, "--json")
+
+    # Then the user is failed once (profile and membership are one user's writes), the other written
+    summary = summary_of(capsys)
+    assert code == 1
+    assert (summary["failed"], summary["failed_subs"]) == (1, [subs["refused"]])
+    assert (summary["written"], summary["groups_written"]) == (1, 1)

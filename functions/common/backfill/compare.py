@@ -122,8 +122,11 @@ class PageRepairer:
                 tally["groups_written"] += snapshot.sub in combined and snapshot.sub not in again
             else:
                 tally["skipped"] += 1
+        # A user whose profile write failed is failed once: its membership waits for the re-run.
         alone = [
-            (sub, membership) for sub, membership in groups.items() if sub not in combined or sub in again
+            (sub, membership)
+            for sub, membership in groups.items()
+            if (sub not in combined or sub in again) and sub not in failed
         ]
         for (sub, _), outcome in zip(alone, self._membership_outcomes(alone), strict=True):
             if outcome is None:
