@@ -35,6 +35,26 @@ def layout_calls(size: int, segments: int) -> int:
     return sum(max(1, -(-(end - start) // USERS_PER_PAGE)) for start, end in ranges)
 
 
+def membership_figures(
+    size: int, groups: int, rps: float, with_groups: dict[str, Any], without: dict[str, Any]
+) -> dict[str, Any]:
+    """A fill with the membership against its own ceiling (ListUsersInGroup takes slots of the same
+    rate: rate x N / (ceil(N / 60) + the membership calls needed)) and against a fill without it."""
+    from bench.cognito_standin import Pool
+
+    pool = Pool(size, groups=groups)
+    needed = sum(max(1, -(-len(pool.members(name) or ()) // USERS_PER_PAGE)) for name in pool.group_names())
+    ceiling = rps * size / (-(-size // USERS_PER_PAGE) + needed)
+    return {
+        "groups": groups,
+        "memberships": sum(len(pool.members(name) or ()) for name in pool.group_names()),
+        "list_users_in_group_calls_needed": needed,
+        "listing_ceiling_with_groups_users_per_s": round(ceiling, 1),
+        "ratio_to_ceiling_with_groups": round(with_groups["users_per_s"] / ceiling, 3),
+        "ratio_with_to_without_groups": round(with_groups["users_per_s"] / without["users_per_s"], 3),
+    }
+
+
 def where_time_goes(
     size: int, rps: float, segments: int, calls: int, throttled: int, elapsed: float
 ) -> dict[str, Any]:

@@ -1,16 +1,21 @@
-"""A Cognito stand-in for benchmarks: ListUsers, AdminGetUser and GetUser over Cognito's JSON protocol.
+"""A Cognito stand-in for benchmarks: ListUsers, AdminGetUser, GetUser, ListGroups and ListUsersInGroup
+over Cognito's JSON protocol.
 
 It serves N generated users on 127.0.0.1, adds a fixed latency to every call and answers
-TooManyRequestsException above a per-operation rate (ListUsers: 30 RPS, as the real quota).
+TooManyRequestsException above a per-category rate (ListUsers and ListUsersInGroup share the UserList
+category's 30 RPS, as the real quota; ListGroups 5 RPS, the per-pool limit of its category).
 Clients run unchanged through `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:PORT`.
 
     python -m bench.cognito_standin --port 12100 --users 10000 [--latency-ms 100] [--list-rps 30]
                                     [--tenants 50]   (user i is in `custom:tenant` "tenant-<i mod tenants>")
+                                    [--groups 0]     (user i is in "group-<k>", k = i mod (groups + 1),
+                                                      and in no group when k = groups)
 
 - ListUsers: `Limit` (<= 60), `PaginationToken`, `Filter` of the forms `sub ^= "<prefix>"`,
   `sub = "<sub>"` and `username = "<name>"`; users of a page come in sub order.
 - AdminGetUser: by username (or by sub, as Cognito accepts the alias).
 - GetUser: `AccessToken` "standin-<username>" (for the naive per-request baseline).
+- ListGroups (`Limit` <= 60, `NextToken`); ListUsersInGroup (`GroupName`, `Limit` <= 60, `NextToken`).
 - GET /stats: JSON counts of calls and throttles per operation, and the CPU it used (`cpu_ms`).
 """
 
@@ -32,7 +37,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
-DEFAULT_RPS = {"ListUsers": 30.0, "AdminGetUser": 120.0, "GetUser": 120.0}
+DEFAULT_RPS = {"ListUsers": 30.0, "AdminGetUser": 120.0, "GetUser": 120.0, "ListGroups": 5.0}
+# Operations that count against another operation's rate (the same quota category).
+SHARED_RATE = {"ListUsersInGroup": "ListUsers"}
 _FILTER = re.compile(r'^\s*(sub|username)\s*(\^?=)\s*"([^"]*)"\s*$')
 _CREATED = 1_700_000_000.0
 
@@ -40,10 +47,11 @@ _CREATED = 1_700_000_000.0
 class Pool:
     """N deterministic users, indexed by sub (sorted) and username, generated on demand."""
 
-    def __init__(self, size: int, seed: str = "standin", tenants: int = 50) -> None:
+    def __init__(self, size: int, seed: str = "standin", tenants: int = 50, groups: int = 0) -> None:
         self.size = size
         self.seed = seed
         self.tenants = tenants
+        self.groups = groups
         pairs = sorted((self.sub_of(i), i) for i in range(size))
         self.subs = [sub for sub, _ in pairs]
         self.index_of_sub = [i for _, i in pairs]
@@ -85,6 +93,15 @@ class Pool:
             "UserStatus": "CONFIRMED",
         }
 
+    def group_names(self) -> list[str]:
+        return [f"group-{k:03d}" for k in range(self.groups)]
+
+    def members(self, group: str) -> range | None:
+        """The user indexes in `group` (None: no such group)."""
+        if group not in self.group_names():
+            return None
+        return range(int(group.removeprefix("group-")), self.size, self.groups + 1)
+
     def prefix_range(self, prefix: str) -> tuple[int, int]:
         start = bisect.bisect_left(self.subs, prefix)
         end = bisect.bisect_left(self.subs, prefix + "\U0010ffff") if prefix else len(self.subs)
@@ -107,6 +124,7 @@ class Limiter:
         self.lock = threading.Lock()
 
     def admit(self, operation: str) -> bool:
+        operation = SHARED_RATE.get(operation, operation)
         rate = self.rates.get(operation)
         if rate is None:
             return True
@@ -148,6 +166,16 @@ class StandIn:
             return self.list_users(body)
         if operation == "AdminGetUser":
             return self.admin_get_user(body)
+        if operation == "ListGroups":
+            names = self.pool.group_names()
+            page, token = _page(body, len(names), "NextToken")
+            return {"Groups": [{"GroupName": names[k], "UserPoolId": self.pool_id} for k in page], **token}
+        if operation == "ListUsersInGroup":
+            members = self.pool.members(str(body.get("GroupName")))
+            if members is None:
+                raise ApiError("ResourceNotFoundException", "Group not found.")
+            page, token = _page(body, len(members), "NextToken")
+            return {"Users": [self.pool.user_type(members[j]) for j in page], **token}
         raise ApiError("InvalidAction", f"{operation} is not served by the stand-in")
 
     def list_users(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +239,20 @@ class StandIn:
         return {"Username": self.pool.username_of(i), "UserAttributes": self.pool.attributes(i)}
 
 
+def _page(body: dict[str, Any], total: int, token_name: str) -> tuple[range, dict[str, str]]:
+    """The positions of one page of a listing of `total` items, and the token of the next one."""
+    limit = int(body.get("Limit") or 60)
+    if not 0 < limit <= 60:
+        raise ApiError("InvalidParameterException", "Limit must be between 1 and 60")
+    try:
+        start = int(base64.b64decode(body[token_name]).decode()) if body.get(token_name) else 0
+    except ValueError as exc:
+        raise ApiError("InvalidParameterException", "Invalid pagination token") from exc
+    stop = min(total, start + limit)
+    token = {token_name: base64.b64encode(str(stop).encode()).decode()} if stop < total else {}
+    return range(start, stop), token
+
+
 def make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -255,9 +297,16 @@ def make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(
-    port: int, users: int, *, pool_id: str, latency_ms: float, rates: dict[str, float], tenants: int = 50
+    port: int,
+    users: int,
+    *,
+    pool_id: str,
+    latency_ms: float,
+    rates: dict[str, float],
+    tenants: int = 50,
+    groups: int = 0,
 ) -> ThreadingHTTPServer:
-    standin = StandIn(Pool(users, tenants=tenants), pool_id, latency_ms / 1000, rates)
+    standin = StandIn(Pool(users, tenants=tenants, groups=groups), pool_id, latency_ms / 1000, rates)
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(standin))
     server.daemon_threads = True
     return server
@@ -272,8 +321,10 @@ def main() -> None:
     parser.add_argument("--list-rps", type=float, default=DEFAULT_RPS["ListUsers"])
     parser.add_argument("--read-rps", type=float, default=DEFAULT_RPS["AdminGetUser"])
     parser.add_argument("--tenants", type=int, default=50, help="distinct custom:tenant values")
+    parser.add_argument("--groups", type=int, default=0, help="groups; a user is in one or none")
     args = parser.parse_args()
     rates = {"ListUsers": args.list_rps, "AdminGetUser": args.read_rps, "GetUser": args.read_rps}
+    rates["ListGroups"] = DEFAULT_RPS["ListGroups"]
     server = serve(
         args.port,
         args.users,
@@ -281,6 +332,7 @@ def main() -> None:
         latency_ms=args.latency_ms,
         rates=rates,
         tenants=args.tenants,
+        groups=args.groups,
     )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"cognito stand-in: {args.users} users on http://127.0.0.1:{args.port}", flush=True)

@@ -2,10 +2,11 @@
 
 Missing and stale rows are written, rows of users no longer in the pool are tombstoned (after
 Cognito confirms), tombstones of users Cognito still lists are revived (after AdminGetUser
-confirms), and the drift found is emitted as metrics (DriftMissing, DriftStale, DriftTombstoned,
-DriftOrphaned; ReconcileDrift, their total, once a pass completes) so an operator sees when events
-are being lost or misread. The run stops before the Lambda's time runs out and continues on the
-next invocation (see docs/BACKFILL.md).
+confirms), every user's group membership is compared and written, and the drift found is emitted
+as metrics (DriftMissing, DriftStale, DriftTombstoned, DriftOrphaned, DriftGroupsUnknown,
+DriftGroupsStale; ReconcileDrift, their total, once a pass completes) so an operator sees when
+events are being lost or misread. The run stops before the Lambda's time runs out and continues on
+the next invocation (see docs/BACKFILL.md).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     count_metric("DriftStale", summary.stale)
     count_metric("DriftTombstoned", summary.tombstoned)
     count_metric("DriftOrphaned", summary.orphaned)
+    count_metric("DriftGroupsUnknown", summary.groups_unknown)
+    count_metric("DriftGroupsStale", summary.groups_stale)
+    count_metric("ReconcileGroupsWritten", summary.groups_written)
     count_metric("ReconcileWritten", summary.written)
     count_metric("ReconcileRevived", summary.revived)
     count_metric("ReconcilePruned", summary.pruned)

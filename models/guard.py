@@ -177,3 +177,9 @@ def index_keys_update(sub: str, observed_at: int, keys: Mapping[str, str | None]
     sets = {name: {"S": keys[name]} for name in SLOT_NAMES if keys.get(name)}
     removes = [name for name in SLOT_NAMES if not keys.get(name)]
     return update_arguments(sub, INDEX_KEYS, observed_at, sets=sets, removes=removes)
+
+
+# The membership guard's part of a PartiQL WHERE (the row's liveness is the snapshot guard's or
+# LIVE_WHERE); its `groups_observed_at` is a `?`.
+GROUPS_WHERE = ' AND ("groups_observed_at" IS MISSING OR "groups_observed_at" < ?)'
+LIVE_WHERE = partiql_where(Guard(absent=False, tombstone=False))

@@ -55,6 +55,10 @@ class MirrorRecord(Model):
     dir0 = UnicodeAttribute(null=True)
     dir1 = UnicodeAttribute(null=True)
     dir2 = UnicodeAttribute(null=True)
+    # The membership (cognito_mirror/record.py GROUP_FIELDS), versioned apart: never written with a
+    # snapshot's PutItem, read back so the engine can compare it.
+    groups = UnicodeSetAttribute(null=True)
+    groups_observed_at = NumberAttribute(null=True)
 
     @property
     def is_tombstone(self) -> bool:

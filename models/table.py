@@ -35,11 +35,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.directory import query_request
 from cognito_mirror.index_keys import SLOT_NAMES, index_keys
-from cognito_mirror.record import FIELDS, USERNAME_INDEX, is_reserved
+from cognito_mirror.record import FIELDS, GROUP_FIELDS, USERNAME_INDEX, is_reserved
 from models import guard
 from models.aws import bounded_config, create_client
 from models.errors import TableUnavailableError, error_code
-from models.partiql import put_snapshots
+from models.partiql import Membership, put_memberships, put_snapshots
 from models.record import (
     MirrorRecord,
     WriteOutcome,
@@ -53,6 +53,7 @@ BATCH_GET_MAX = 100
 SCAN_PAGE_SIZE = 500
 _UNPROCESSED_ROUNDS = 8
 _DATA_ERRORS = (BotoCoreError, ClientError)
+Memberships = dict[str, Membership] | None
 
 
 @dataclass(frozen=True)
@@ -162,11 +163,14 @@ class MirrorTable:
         item = self.snapshot_record(snapshot).serialize()
         return self._conditional_update(guard.snapshot_update(item), "write")
 
-    def put_snapshots(self, snapshots: list[UserSnapshot], *, missing: set[str]) -> list[WriteOutcome]:
-        """Guarded bulk `put_snapshot` (PartiQL, 25 per call); see `models.partiql.put_snapshots`."""
+    def put_snapshots(
+        self, snapshots: list[UserSnapshot], *, missing: set[str], memberships: Memberships = None
+    ) -> list[WriteOutcome]:
+        """Guarded bulk `put_snapshot` (PartiQL, 25 per call), with a sub's membership from `memberships`
+        in the same statement; see `models.partiql.put_snapshots`."""
         items = [self.snapshot_record(snapshot).serialize() for snapshot in snapshots]
         try:
-            return put_snapshots(self.client, self.name, items, missing=missing)
+            return put_snapshots(self.client, self.name, items, missing=missing, memberships=memberships)
         except _DATA_ERRORS as exc:
             raise TableUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
 
@@ -213,6 +217,15 @@ class MirrorTable:
         """
         return self._conditional_update(guard.index_keys_update(sub, observed_at, keys), "index write")
 
+    # --- bulk membership writes (the membership guard, models/guard.py) -----------------------
+
+    def put_memberships(self, memberships: list[tuple[str, Membership]]) -> list[WriteOutcome]:
+        """Guarded bulk `put_groups` (PartiQL, 25 per call); see `models.partiql.put_memberships`."""
+        try:
+            return put_memberships(self.client, self.name, memberships)
+        except _DATA_ERRORS as exc:
+            raise TableUnavailableError(f"mirror batch write failed: {error_code(exc)}") from exc
+
     # --- reads -----------------------------------------------------------------------------------
 
     def get_record(self, sub: str, *, consistent: bool = False) -> MirrorRecord | None:
@@ -247,7 +260,7 @@ class MirrorTable:
 
     def get_records(self, subs: list[str]) -> dict[str, MirrorRecord]:
         """The stored rows (live or tombstone) of `subs`, by sub; eventually consistent BatchGetItem."""
-        fields = [*FIELDS, *SLOT_NAMES]
+        fields = [*FIELDS, *SLOT_NAMES, *GROUP_FIELDS]
         request = {
             "ProjectionExpression": ", ".join(f"#{name}" for name in fields),
             "ExpressionAttributeNames": {f"#{name}": name for name in fields},

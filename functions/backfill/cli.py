@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         "MIRROR_INDEXED_ATTRIBUTES (a Scan of the mirror)",
     )
     parser.add_argument(
+        "--no-groups",
+        action="store_true",
+        help="leave the rows' group membership as it is (no ListGroups/ListUsersInGroup): "
+        "for pools that use no groups",
+    )
+    parser.add_argument(
         "--segments", type=int, choices=(1, 16, 256), default=16, help="sub-prefix partitions (default 16)"
     )
     parser.add_argument(
@@ -160,7 +166,8 @@ def _render(summary: dict[str, Any]) -> str:
         "listed {listed}  written {written}  unchanged {unchanged}  skipped (mirror newer) {skipped}  "
         "revived {revived}  pruned {pruned}  failed {failed}".format(**summary),
         "drift: missing {missing}  stale {stale}  orphaned {orphaned}  tombstoned {tombstoned}  "
-        "misindexed {misindexed}   throttles {throttles}".format(**summary),
+        "misindexed {misindexed}  groups unknown {groups_unknown}  groups stale {groups_stale}   "
+        "throttles {throttles}".format(**summary),
         "elapsed {elapsed_s:.1f} s  {users_per_s:.1f} users/s".format(**summary),
     ]
     if summary["freshness"]["count"]:
@@ -168,6 +175,8 @@ def _render(summary: dict[str, Any]) -> str:
             "freshness (listed -> landed): p50 {p50_ms} ms  p99 {p99_ms} ms  max {max_ms} ms "
             "over {count} writes".format(**summary["freshness"])
         )
+    if summary["groups_written"] or summary["group_calls"]:
+        lines.append("groups written {groups_written}  membership calls {group_calls}".format(**summary))
     if summary["reindexed"]:
         lines.append(f"reindexed {summary['reindexed']}")
     if summary["prune_skipped"]:
@@ -226,6 +235,7 @@ def _run(args: argparse.Namespace, stop: threading.Event, on_page: Callable[[int
         max_rps=args.max_rps,
         workers=args.workers,
         write_mode=WriteMode(args.write_mode),
+        groups=not args.no_groups,
     )
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:

@@ -72,7 +72,11 @@ def test_group_members_read_the_mirrors_stream_with_partial_batches_retries_and_
     policy = resources(stack)["GroupMembersDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
     assert [s["Sid"] for s in policy["Statement"]] == ["TlsOnly"]
     alarms = [a["Properties"] for a in stack.resources_of_type("AWS::CloudWatch::Alarm").values()]
-    watched = {(a["MetricName"], json.dumps(a["Dimensions"][0]["Value"], sort_keys=True)) for a in alarms if "MetricName" in a}
+    watched = {
+        (a["MetricName"], json.dumps(a["Dimensions"][0]["Value"], sort_keys=True))
+        for a in alarms
+        if "MetricName" in a
+    }
     assert (
         "ApproximateNumberOfMessagesVisible",
         json.dumps({"Fn::GetAtt": ["GroupMembersDeadLetterQueue", "QueueName"]}, sort_keys=True),

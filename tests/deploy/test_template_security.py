@@ -83,6 +83,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "reconcile": LOGS
     | KMS
     | {("cognito-idp:ListUsers", "pool"), ("cognito-idp:AdminGetUser", "pool")}
+    | {("cognito-idp:ListGroups", "pool"), ("cognito-idp:ListUsersInGroup", "pool")}
     | {(action, target) for action in TABLE_READS_RECONCILE for target in ("table", "username-index")}
     | {(action, "table") for action in TABLE_WRITES_RECONCILE}
     | {(action, "state-table") for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")}

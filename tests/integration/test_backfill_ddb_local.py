@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
 
+from models.partiql import Membership
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
@@ -299,3 +301,136 @@ def test_membership_writes_on_the_real_engine_keep_the_newest_observation(local_
     assert table.put_groups(GUARDED_SUB, ["admin"], observed_at=60, source="test") is S
     assert table.remove_group(GUARDED_SUB, "admin", observed_at=60) is S
     assert {"groups", "groups_observed_at"}.isdisjoint(groups())
+
+
+# --- The membership guard (models/guard.py: groups_condition, GROUPS_WHERE) in both renderings ---
+
+GROUPS_AT = 50
+
+
+def stored_membership(groups_observed_at: int | None, *, tombstone: bool = False) -> Callable[[], Any]:
+    """A live row (profile older than WRITE_AT) with that membership version, or a tombstone."""
+
+    def setup() -> None:
+        if tombstone:
+            mirror_table().put_tombstone(GUARDED_SUB, observed_at=1, source="test")
+            return
+        mirror_table().put_snapshot(guarded_snapshot(WRITE_AT - 1, "old@example.com"))
+        if groups_observed_at is not None:
+            stored = Membership(("before",), groups_observed_at)
+            assert mirror_table().put_memberships([(GUARDED_SUB, stored)]) == [W]
+
+    return setup
+
+
+# Each kind of stored row; whether a membership observed at GROUPS_AT lands alone; whether it lands
+# with a snapshot observed at WRITE_AT (whose own guard holds on every live row here).
+STORED_MEMBERSHIP: dict[str, tuple[Callable[[], Any], WriteOutcome, WriteOutcome]] = {
+    "row absent": (lambda: None, S, W),
+    "membership unknown": (stored_membership(None), W, W),
+    "older membership": (stored_membership(GROUPS_AT - 1), W, W),
+    "equal membership": (stored_membership(GROUPS_AT), S, S),
+    "newer membership": (stored_membership(GROUPS_AT + 1), S, S),
+    "tombstone": (stored_membership(None, tombstone=True), S, S),
+}
+MEMBERSHIP = Membership(("admin", "staff"), GROUPS_AT)
+ALONE: dict[str, Callable[[], WriteOutcome]] = {
+    "condition expression (UpdateItem)": lambda: mirror_table().put_groups(
+        GUARDED_SUB, MEMBERSHIP.groups, observed_at=GROUPS_AT, source="test"
+    ),
+    "PartiQL UPDATE": lambda: mirror_table().put_memberships([(GUARDED_SUB, MEMBERSHIP)])[0],
+}
+WITH_SNAPSHOT: dict[str, Callable[[], WriteOutcome]] = {
+    f"PartiQL with the snapshot, {first}": lambda missing=missing: mirror_table().put_snapshots(
+        [guarded_snapshot(WRITE_AT, "written@example.com")],
+        missing=missing,
+        memberships={GUARDED_SUB: MEMBERSHIP},
+    )[0]
+    for first, missing in (("INSERT first", {GUARDED_SUB}), ("UPDATE first", set()))
+}
+
+
+@pytest.mark.parametrize("stored", sorted(STORED_MEMBERSHIP))
+@pytest.mark.usefixtures("local_table")
+def test_both_forms_of_the_membership_guard_land_on_the_same_rows(local_endpoint: str, stored: str) -> None:
+    # Given each form of the membership write, run against the same stored row
+    client = boto3.client("dynamodb", endpoint_url=local_endpoint)
+    setup, alone, with_snapshot = STORED_MEMBERSHIP[stored]
+    results = {}
+    for form, write in {**ALONE, **WITH_SNAPSHOT}.items():
+        client.delete_item(TableName=TABLE, Key={"sub": {"S": GUARDED_SUB}})
+        setup()
+        # When a membership observed at GROUPS_AT is written in that form
+        results[form] = (write(), stored_row(client))
+
+    # Then each form has the guard's outcome: alone, only over a live row's unknown or older
+    # membership; with its snapshot, also into a missing row, and never without it
+    expected = dict.fromkeys(ALONE, alone) | dict.fromkeys(WITH_SNAPSHOT, with_snapshot)
+    assert {form: outcome for form, (outcome, _) in results.items()} == expected
+    # And the single-item and bulk forms leave the very same row; the snapshot forms the same row
+    for forms in (ALONE, WITH_SNAPSHOT):
+        rows = [results[form][1] for form in forms]
+        assert all(row == rows[0] for row in rows)
+    for form, (outcome, row) in results.items():
+        if outcome is W:
+            assert row is not None and row["groups"] == {"SS": ["admin", "staff"]}, form
+            assert row["groups_observed_at"] == {"N": str(GROUPS_AT)}, form
+        # And a profile held back with its membership (the newer one stands) is not half-written
+        if stored == "newer membership":
+            assert row is not None and row["observed_at"] == {"N": str(WRITE_AT - 1)}, form
+
+
+@pytest.mark.usefixtures("local_table")
+def test_no_group_is_stored_as_no_set_and_a_known_membership_version() -> None:
+    # Given a row in two groups
+    mirror_table().put_snapshot(snap("g1", 10))
+    assert mirror_table().put_memberships([("g1", Membership(("a", "b"), 20))]) == [W]
+    # When a later observation finds it in no group
+    assert mirror_table().put_memberships([("g1", Membership((), 30))]) == [W]
+    # Then the set is gone and the membership is known (observed at 30), not unknown
+    record = mirror_table().get_record("g1", consistent=True)
+    assert record is not None and record.groups is None and int(record.groups_observed_at) == 30
+
+
+@pytest.mark.usefixtures("local_table")
+def test_a_profile_whose_membership_the_sync_wrote_meanwhile_is_still_written() -> None:
+    # Given a row with an older profile; the backfill reads it (membership unknown) ...
+    from functions.common.backfill.compare import PageRepairer
+    from functions.common.backfill.membership import Memberships
+    from functions.common.backfill.options import Options, WriteMode
+    from functions.common.backfill.summary import new_tally
+
+    table = mirror_table()
+    table.put_snapshot(snap("raced", 10, "old@example.com"))
+    read_before_the_sync = table.get_records(["raced"])
+    # ... and the sync then writes a newer membership (observed at 70) before the backfill writes
+    assert table.put_groups("raced", ("ops",), observed_at=70, source="attribute_sync") is W
+
+    # When the backfill writes its page: a newer profile and the membership it listed at 60
+    repairer = PageRepairer(Options("pool", write_mode=WriteMode.PARTIQL), None, table)  # type: ignore[arg-type]
+    tally = new_tally()
+    with_stale_read = mock.patch.object(table, "get_records", return_value=read_before_the_sync)
+    with with_stale_read:
+        failed = repairer.repair(
+            [snap("raced", 50, "new@example.com")], tally, Memberships(60, {"raced": ("admin",)})
+        )
+
+    # Then the statement carrying both did not land, but the profile is written on its own and the
+    # sync's newer membership stands: nothing is lost
+    assert failed == [] and (tally["written"], tally["groups_written"]) == (1, 0)
+    assert email_of("raced") == "new@example.com"
+    record = table.get_record("raced", consistent=True)
+    assert record is not None and record.groups == {"ops"} and int(record.groups_observed_at) == 70
+
+
+@pytest.mark.usefixtures("local_table")
+def test_a_snapshot_written_without_membership_leaves_the_rows_groups() -> None:
+    # Given a row whose membership is known
+    mirror_table().put_snapshot(snap("kept-groups", 10, "old@example.com"))
+    assert mirror_table().put_memberships([("kept-groups", Membership(("admin",), 20))]) == [W]
+    # When a newer profile is written by the bulk UPDATE without a membership (--no-groups)
+    assert mirror_table().put_snapshots([snap("kept-groups", 30, "new@example.com")], missing=set()) == [W]
+    # Then the profile changed and the membership is as it was
+    record = mirror_table().get_record("kept-groups", consistent=True)
+    assert email_of("kept-groups") == "new@example.com"
+    assert record is not None and record.groups == {"admin"} and int(record.groups_observed_at) == 20

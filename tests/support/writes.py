@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from models.partiql import Membership
 from models.state import StateTable
 from models.table import MirrorTable, TableConfig
 from models.user import UserSnapshot
@@ -105,6 +106,16 @@ def remove_group(table: MirrorTable, _: StateTable) -> object:
     return table.remove_group(SNAPSHOT.sub, "admin", observed_at=SNAPSHOT.observed_at)
 
 
+def write_memberships(table: MirrorTable, _: StateTable) -> object:
+    # A membership with a snapshot (both PartiQL forms) and alone (PartiQL, UpdateItem).
+    membership = Membership(("admin",), SNAPSHOT.observed_at)
+    with_snapshot = {SNAPSHOT.sub: membership}
+    table.put_snapshots([SNAPSHOT], missing={SNAPSHOT.sub}, memberships=with_snapshot)
+    table.put_snapshots([SNAPSHOT], missing=set(), memberships=with_snapshot)
+    table.put_memberships([(SNAPSHOT.sub, membership)])
+    return table.put_groups(SNAPSHOT.sub, ("admin",), observed_at=SNAPSHOT.observed_at, source="test")
+
+
 def revive_tombstone(table: MirrorTable, _: StateTable) -> object:
     return table.revive_tombstone(SNAPSHOT)
 
@@ -142,7 +153,7 @@ ROLE_WRITES: dict[str, dict[str, list[Writer]]] = {
     "directoryLayout": {"table": [write_layout]},  # the deploy-time layout record
     "groupMembers": {"members-table": [put_membership]},  # the group-members projection
     "reconcile": {
-        "table": [put_snapshot, put_snapshots, revive_tombstone, put_tombstone],
+        "table": [put_snapshot, put_snapshots, revive_tombstone, put_tombstone, write_memberships],
         "state-table": [save_state],
     },
 }

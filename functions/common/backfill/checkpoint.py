@@ -230,6 +230,11 @@ class Checkpoint:
             db.executemany("INSERT OR IGNORE INTO failed VALUES (?)", ((sub,) for sub in failed))
             self._add(db, prefix, tally)
 
+    def add_counters(self, scope: str, tally: Tally) -> None:
+        """Counters of work outside the segments' pages (the membership listing), under `scope`."""
+        with self._transaction() as db:
+            self._add(db, scope, tally)
+
     @staticmethod
     def _add(db: sqlite3.Connection, scope: str, tally: Tally) -> None:
         db.executemany(

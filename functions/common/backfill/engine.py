@@ -2,8 +2,11 @@
 
 Listing threads page through the segments (`listing`) and put each page on a bounded pipeline
 (`pipeline`); writer threads compare it with the mirror, repair it (`compare`) and commit it to the
-checkpoint (`checkpoint`). Only after every segment completed does the mirror scan look for orphans
-and misindexed rows (`mirror_scan`): never prune on a partial listing.
+checkpoint (`checkpoint`). Unless --no-groups, the pool's memberships are listed beside the users
+(`membership`, under the same rate limiter) and writers wait for them before their first page, so
+every page is compared and written with its users' groups. Only after every segment completed
+does the mirror scan look for orphans and misindexed rows (`mirror_scan`): never prune on a
+partial listing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from functions.common.backfill.compare import PageRepairer
 from functions.common.backfill.confirm import UserConfirmer
 from functions.common.backfill.errors import CREDENTIAL_CODES, EngineError, credentials_error
 from functions.common.backfill.listing import SegmentLister, segment_prefixes
+from functions.common.backfill.membership import MembershipLister, Memberships
 from functions.common.backfill.mirror_scan import MirrorScanner
 from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.pipeline import ListedPage, PagePipeline
@@ -75,11 +79,13 @@ class Engine:
 
     def _list_and_repair(self, prefixes: list[str], table_ready: Future[None]) -> bool:
         """List every segment and repair each page; True when every page of every segment was.
-        Writers start once `table_ready` (the preflight) succeeded: listing does not wait for it."""
+        Writers start once `table_ready` (the preflight) succeeded and the memberships are listed:
+        listing does not wait for either."""
         writers = max(1, self.options.workers)
         pipeline = PagePipeline(writers * _PAGES_QUEUED_PER_WRITER, abandoned=self.stopping)
-        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="backfill-write") as pool:
-            repairs = [pool.submit(self._repair_pages, pipeline, table_ready) for _ in range(writers)]
+        with ThreadPoolExecutor(max_workers=writers + 1, thread_name_prefix="backfill-write") as pool:
+            groups = pool.submit(self._list_memberships) if self.options.groups else None
+            repairs = [pool.submit(self._repair_pages, pipeline, table_ready, groups) for _ in range(writers)]
             try:
                 listed = self._parallel(
                     lambda prefix: self._list_segment(prefix, pipeline), prefixes, self.options.workers
@@ -109,22 +115,38 @@ class Engine:
             done = token is None
         return True
 
-    def _repair_pages(self, pipeline: PagePipeline, table_ready: Future[None]) -> None:
+    def _list_memberships(self) -> Memberships | None:
+        """The pool's memberships (None: the run stopped first); their counters are committed."""
+        try:
+            lister = MembershipLister(self.lister, workers=self.options.workers, stopping=self.stopping)
+            memberships = lister.run()
+            self.checkpoint.add_counters("#groups", lister.tally)
+        except BaseException:
+            self._fatal.set()
+            raise
+        return memberships
+
+    def _repair_pages(
+        self, pipeline: PagePipeline, table_ready: Future[None], groups: Future[Memberships | None] | None
+    ) -> None:
         try:
             table_ready.result()  # re-raises the preflight's error: nothing is read or written
+            memberships = groups.result() if groups is not None else None
+            if groups is not None and memberships is None:
+                return  # stopped while listing the memberships: no page is repaired
             while (page := pipeline.take()) is not None:
-                self._repair_page(page)
+                self._repair_page(page, memberships)
                 pipeline.done(page)
         except BaseException:
             self._fatal.set()  # let the listing stop at its next page
             raise
 
-    def _repair_page(self, page: ListedPage) -> None:
+    def _repair_page(self, page: ListedPage, memberships: Memberships | None) -> None:
         """Repair a page, then commit it: where the segment resumes, its subs, its counters."""
         tally = page.tally
         tally["listed"] += len(page.snapshots) + page.malformed
         tally["failed"] += page.malformed
-        failed = self.repairer.repair(page.snapshots, tally)
+        failed = self.repairer.repair(page.snapshots, tally, memberships)
         subs = [s.sub for s in page.snapshots]
         self.checkpoint.commit_page(page.prefix, page.next_token, subs, tally, failed)
         with self._progress_lock:

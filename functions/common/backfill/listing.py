@@ -1,6 +1,7 @@
 """ListUsers paging by segment: the pool is partitioned by `sub ^= "<hex prefix>"` (1, 16 or 256
 segments) and each segment listed page by page (60 users) under the run's one rate limiter, with
-backoff on throttling (the quota is shared with the application: patience, not failure)."""
+backoff on throttling (the quota is shared with the application: patience, not failure). The
+membership listing (`membership`) makes its calls through the same `call`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from models.settings import Settings
 from models.user import UserSnapshot, snapshot_from_cognito_user
 
 HEX = "0123456789abcdef"
-PAGE_SIZE = 60  # ListUsers' maximum
+PAGE_SIZE = 60  # the maximum of ListUsers, ListGroups and ListUsersInGroup
+_METHODS = {"ListUsers": "list_users", "ListGroups": "list_groups", "ListUsersInGroup": "list_users_in_group"}
 SEGMENT_CHOICES = (1, 16, 256)
 
 
@@ -56,7 +58,7 @@ class SegmentLister:
 
     @cached_property
     def client(self) -> Any:
-        """A ListUsers client without botocore retries: the limiter and backoff here own retrying."""
+        """A listing client without botocore retries: the limiter and backoff here own retrying."""
         from botocore.config import Config
 
         config = Config(
@@ -69,13 +71,28 @@ class SegmentLister:
 
     def list_page(self, prefix: str, token: str | None, tally: Tally) -> dict[str, Any]:
         """One page of the segment `prefix`, from `token` (None: its first page)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         kwargs: dict[str, Any] = {"UserPoolId": self.options.user_pool_id, "Limit": PAGE_SIZE}
         if prefix:
             kwargs["Filter"] = f'sub ^= "{prefix}"'
         if token:
             kwargs["PaginationToken"] = token
+        return self.call("ListUsers", kwargs, tally)
+
+    def call(
+        self,
+        operation: str,
+        kwargs: dict[str, Any],
+        tally: Tally,
+        *,
+        limiter: RateLimiter | None = None,
+        missing_ok: bool = False,
+    ) -> dict[str, Any]:
+        """One listing call (`operation`: ListUsers, ListGroups, ListUsersInGroup) under a rate
+        limiter (the run's, unless another is given) with backoff on throttling. With `missing_ok`,
+        ResourceNotFoundException (a group deleted meanwhile) answers an empty page."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        method = getattr(self.client, _METHODS[operation])
 
         def transient(exc: Exception) -> Transient | None:
             if isinstance(exc, ClientError) and error_code(exc) in THROTTLE_CODES:
@@ -89,26 +106,30 @@ class SegmentLister:
 
         try:
             response: dict[str, Any] = call_with_backoff(
-                lambda: self.client.list_users(**kwargs),
-                what="ListUsers",
+                lambda: method(**kwargs),
+                what=operation,
                 transient=transient,
                 policy=self.options.listing_retries(),
-                before_attempt=self._limiter.acquire,
+                before_attempt=(limiter or self._limiter).acquire,
                 sleep=self._sleep,
                 on_throttle=throttled,
             )
         except (ClientError, BotoCoreError) as exc:
-            raise self._fatal_error(exc) from exc
+            if missing_ok and error_code(exc) == "ResourceNotFoundException":
+                return {}
+            raise self._fatal_error(exc, operation) from exc
         return response
 
-    def _fatal_error(self, exc: BaseException) -> EngineError:
+    def _fatal_error(self, exc: BaseException, operation: str) -> EngineError:
         self._on_fatal()
         code = error_code(exc)
+        if code == "AccessDeniedException":  # the credentials work: the role lacks this action
+            return EngineError(f"not allowed to call {operation} ({code}): grant cognito-idp:{operation}")
         if code in CREDENTIAL_CODES:
             return credentials_error(code)
         if code == "ResourceNotFoundException":
             return EngineError(f"user pool {self.options.user_pool_id!r} not found ({code})")
-        return EngineError(f"Cognito refused ListUsers on {self.options.user_pool_id!r}: {code}")
+        return EngineError(f"Cognito refused {operation} on {self.options.user_pool_id!r}: {code}")
 
     def snapshots(self, users: list[dict[str, Any]], observed: int) -> tuple[list[UserSnapshot], int]:
         """The page's users as snapshots, and how many were malformed (counted, never written)."""

@@ -38,6 +38,8 @@ class Options:
     backoff_base: float = 0.25
     backoff_cap: float = 8.0
     scan_segments: int = 4
+    # List every user's groups (ListGroups + ListUsersInGroup) and mirror them with the profile.
+    groups: bool = True
 
     def identity(self, table: str) -> dict[str, Any]:
         """What a checkpoint of a run on the mirror table `table` must match to be resumed."""
@@ -50,6 +52,8 @@ class Options:
         }
         if self.reindex:
             identity["reindex"] = True
+        if not self.groups:
+            identity["groups"] = False
         return identity
 
     @property

@@ -20,6 +20,12 @@ COUNTERS = (
     "throttles",
     "misindexed",
     "reindexed",
+    # Membership (unless --no-groups): live rows whose groups are unknown or differ from Cognito's
+    # (drift), rows whose membership was written, and the membership listing's Cognito calls.
+    "groups_unknown",
+    "groups_stale",
+    "groups_written",
+    "group_calls",
 )
 
 Tally = dict[str, int]  # counter name -> how many, for one page or one scan segment
@@ -44,6 +50,10 @@ class Summary:
     throttles: int = 0
     misindexed: int = 0
     reindexed: int = 0
+    groups_unknown: int = 0
+    groups_stale: int = 0
+    groups_written: int = 0
+    group_calls: int = 0
     orphaned: int = 0
     pruned: int = 0
     failed_subs: list[str] = field(default_factory=list)
@@ -61,7 +71,8 @@ class Summary:
 
     @property
     def drift(self) -> int:
-        return self.missing + self.stale + self.tombstoned + self.orphaned + self.misindexed
+        profiles = self.missing + self.stale + self.tombstoned + self.orphaned + self.misindexed
+        return profiles + self.groups_unknown + self.groups_stale
 
     def set_counters(self, counters: dict[str, int]) -> None:
         for name in COUNTERS:
