@@ -14,7 +14,7 @@ EVENTS = "user events (row->bus)"
 
 def step_12_freshness(s: Scenario, t: Transcript, state: DemoState) -> None:
     t.step(
-        11, "Freshness of what the demo did: MirrorFreshness and UserEventLag, read from the functions' EMF"
+        12, "Freshness of what the demo did: MirrorFreshness and UserEventLag, read from the functions' EMF"
     )
     log = s.info.state_dir / "logs" / "serverless-offline.log"
     figures = lag_figures(log.read_text(errors="replace") if log.exists() else "")
