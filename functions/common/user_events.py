@@ -18,7 +18,9 @@ Least data: `username` travels only with the values (`full` payload, created/upd
 names the sub alone.
 
 An event's version is the row's newest observation, of its profile (`observed_at`) or of its groups
-(`groups_observed_at`). The event id is deterministic (UUIDv5 of sub, version and type, and of
+(`groups_observed_at`), and always above the version of the row it replaces (that version + 1 µs
+when an older observation landed after a newer one of the other kind, or a deletion came with an
+older time): a user's events are strictly ordered by version, as the stream orders them. The event id is deterministic (UUIDv5 of sub, version and type, and of
 `groups_observed_at` once the groups are known): a redelivered record yields the same event, so
 consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
 """
@@ -159,8 +161,10 @@ def _changes(old: _Row | None, new: _Row) -> tuple[list[str], dict[str, Any]]:
     return sorted(changes), previous
 
 
-def _detail(detail_type: str, row: _Row, changes: list[str]) -> dict[str, Any]:
-    version = row.version
+def _detail(detail_type: str, row: _Row, changes: list[str], replaced: _Row | None) -> dict[str, Any]:
+    # Above the replaced row's version: a profile observed before the groups' newest observation
+    # (or a deletion stamped earlier) still orders after the event that state published.
+    version = row.version if replaced is None else max(row.version, replaced.version + 1)
     return {
         "id": event_id(row.sub, version, detail_type, row.groups_observed_at),
         "sub": row.sub,
@@ -183,7 +187,7 @@ def user_event(
         if old is not None and old.is_tombstone:
             return None
         # Least data: who was deleted (the sub), never a name or a value the archive would keep.
-        detail = _detail(USER_DELETED, new, [])
+        detail = _detail(USER_DELETED, new, [], old)
         return UserEvent(USER_DELETED, new.sub, detail["version"], detail)
     if old is not None and old.is_tombstone:
         old = None  # a wrong tombstone repaired: the user is (re)created
@@ -191,7 +195,7 @@ def user_event(
     if old is not None and not changes:
         return None  # only observed_at/source (a sign-in, a re-read) or groups_observed_at moved
     detail_type = USER_CREATED if old is None else USER_UPDATED
-    detail = _detail(detail_type, new, changes)
+    detail = _detail(detail_type, new, changes, old)
     if payload == PAYLOAD_FULL:
         if new.username is not None:
             detail["username"] = new.username

@@ -221,14 +221,33 @@ def test_the_same_membership_observed_again_or_a_sign_in_publishes_nothing(case:
     assert _event_of(case) is None
 
 
-def test_a_removal_observed_before_the_profiles_newest_observation_keeps_its_own_id() -> None:
-    # Given a removal whose observation is older than the profile's (the profile's version carries)
+def test_a_removal_observed_before_the_profiles_newest_observation_still_orders_after_it() -> None:
+    # Given a removal whose observation is older than the profile's newest one (1764547500000000,
+    # the version the row's previous state published)
     event = _event_of("groups_removed_late")
-    # Then its id differs from the profile's own event at that version, so no consumer drops it
-    # as a duplicate
-    assert event.detail["version"] == 1764547500000000
-    assert event.detail["id"] != event_id(event.sub, event.version, "User Updated")
+    # Then its version is just above that state's, so a consumer keeping the highest version per
+    # user applies it, and its id is its own
+    assert event.detail["version"] == 1764547500000001
+    assert event.detail["id"] != event_id(event.sub, 1764547500000000, "User Updated")
     assert event.detail["changes"] == ["groups"]
+
+
+def test_a_deletion_stamped_before_the_rows_newest_observation_still_orders_after_it() -> None:
+    # Given a live row observed at t, and a tombstone written over it with an older time (a
+    # deletion lands whatever its time)
+    (record,) = stream_records("groups_removed_late")
+    old = record["dynamodb"]["NewImage"]
+    tombstone = {
+        "sub": old["sub"],
+        "observed_at": {"N": "1764547000000000"},
+        "source": {"S": "attribute_sync"},
+        "deleted": {"BOOL": True},
+    }
+    # When it is turned into an event
+    event = user_event(old, tombstone)
+    # Then the deletion's version is above the live row's
+    assert event is not None and event.detail_type == "User Deleted"
+    assert event.detail["version"] == 1764547500000001
 
 
 def test_the_handler_publishes_one_schema_valid_event_per_real_change(stub: StubEvents) -> None:
