@@ -20,9 +20,10 @@ names the sub alone.
 An event's version is the row's newest observation, of its profile (`observed_at`) or of its groups
 (`groups_observed_at`), and always above the version of the row it replaces (that version + 1 µs
 when an older observation landed after a newer one of the other kind, or a deletion came with an
-older time): a user's events are strictly ordered by version, as the stream orders them. The event id is deterministic (UUIDv5 of sub, version and type, and of
-`groups_observed_at` once the groups are known): a redelivered record yields the same event, so
-consumers can drop duplicates by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
+older time): a user's events are strictly ordered by version, as the stream orders them. The
+event id is deterministic (UUIDv5 of sub, version and type, and of `groups_observed_at` once the
+groups are known): a redelivered record yields the same event, so consumers can drop duplicates
+by id. Contract and schemas: docs/EVENTS.md, schemas/events/.
 """
 
 from __future__ import annotations
