@@ -25,3 +25,39 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
     }
 )
+
+
+def _share_botocore_models() -> None:
+    """Parse each botocore model file once per test process. botocore caches what a loader read per
+    session, and every test starts new sessions (moto's mock resets boto3's default session; the
+    stack's sessions are cleared between tests), so each test used to re-parse the same JSON
+    (about a quarter of a component test's time). botocore never changes what it loaded (its own
+    per-session cache hands out the same objects), so sharing them across sessions is safe."""
+    from functools import cache
+    from typing import Any
+
+    from botocore.loaders import JSONFileLoader, Loader
+
+    load = JSONFileLoader.load_file
+
+    @cache
+    def load_once(file_path: str) -> Any:
+        return load(JSONFileLoader(), file_path)
+
+    JSONFileLoader.load_file = lambda self, file_path: load_once(file_path)  # type: ignore[method-assign]
+
+    # Listing the installed services walks botocore's data folders (thousands of stat calls).
+    list_services = Loader.list_available_services
+
+    @cache
+    def services_once(search_paths: tuple[str, ...], type_name: str) -> list[str]:
+        loader = Loader(extra_search_paths=list(search_paths), include_default_search_paths=False)
+        return list(list_services(loader, type_name))
+
+    def list_available_services(self: Loader, type_name: str) -> list[str]:
+        return list(services_once(tuple(self.search_paths), type_name))
+
+    Loader.list_available_services = list_available_services  # type: ignore[method-assign]
+
+
+_share_botocore_models()
