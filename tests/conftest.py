@@ -60,4 +60,28 @@ def _share_botocore_models() -> None:
     Loader.list_available_services = list_available_services  # type: ignore[method-assign]
 
 
+def _share_motos_pool_key() -> None:
+    """moto imports the same bundled RSA key (recovering its primes) for every user pool it creates:
+    ~0.1 s a pool. Import each distinct key once per test process; a key object is never changed."""
+    import json
+    from functools import cache
+    from typing import Any
+
+    from joserfc.jwk import RSAKey
+
+    import_key = RSAKey.import_key
+
+    @cache
+    def import_once(text: str) -> Any:
+        return import_key(json.loads(text))
+
+    def shared(cls: type[RSAKey], value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict) and not args and not kwargs:
+            return import_once(json.dumps(value, sort_keys=True))
+        return import_key(value, *args, **kwargs)
+
+    RSAKey.import_key = classmethod(shared)  # type: ignore[method-assign,assignment]
+
+
 _share_botocore_models()
+_share_motos_pool_key()
