@@ -52,7 +52,10 @@ def json_server(route: Route) -> Iterator[Server]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="loopback-json", daemon=True)
+    # A short poll: shutdown() waits for serve_forever's next poll (half a second by default).
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, name="loopback-json", daemon=True
+    )
     thread.start()
     try:
         yield server
