@@ -28,6 +28,9 @@ from models.errors import TableUnavailableError
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot, now_us
 
+# What a run writes and counts, not its pace (the engine's Cognito calls are not paced at the quotas).
+pytestmark = pytest.mark.usefixtures("unpaced", "engine_lags_kept")
+
 
 def run_cli(cognito: Any, *args: str) -> int:
     return main(["--user-pool-id", cognito.id, "--table", "mirror-test", "--write-mode", "put", *args])
@@ -81,14 +84,9 @@ def test_fills_an_empty_mirror_with_every_user(cognito: Any, ddb: Any, raw_item:
 
 @pytest.mark.parametrize("segments", ["1", "16", "256"])
 def test_segments_partition_the_pool_without_overlap(
-    cognito: Any, ddb: Any, capsys: Any, segments: str, monkeypatch: pytest.MonkeyPatch
+    cognito: Any, ddb: Any, capsys: Any, segments: str
 ) -> None:
-    # Given 70 users (and a run not paced at the quota: 256 segments are 256+ ListUsers calls, and
-    # the partition does not depend on their pace)
-    from functions.common.backfill import engine
-    from functions.common.backfill.rate_limit import RateLimiter
-
-    monkeypatch.setattr(engine, "RateLimiter", lambda rate: RateLimiter(10_000.0))
+    # Given 70 users
     users = make_users(cognito, 70)
 
     # When the pool is listed in 1, 16 or 256 sub-prefix segments

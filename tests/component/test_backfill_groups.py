@@ -21,6 +21,9 @@ from models.table import mirror_table
 from models.user import now_us
 from tests.support.helpers import FakeLambdaContext
 
+# What a run writes and counts, not its pace (the engine's Cognito calls are not paced at the quotas).
+pytestmark = pytest.mark.usefixtures("unpaced")
+
 POOL_GROUPS = ("admin", "tenant-admin")  # the test pool's own groups (scripts/user_pool.py), empty
 
 

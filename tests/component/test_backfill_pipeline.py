@@ -6,11 +6,16 @@ import threading
 from typing import Any
 from unittest import mock
 
+import pytest
+
 from functions.common.backfill.checkpoint import Checkpoint
 from functions.common.backfill.engine import Engine
 from functions.common.backfill.options import Options, WriteMode
 from models.table import MirrorTable
 from models.user import UserSnapshot
+
+# Its figures kept, as the CLI keeps them (none left waiting for another test's flush).
+pytestmark = pytest.mark.usefixtures("engine_lags_kept")
 
 
 def test_listing_does_not_wait_for_the_writes_of_earlier_pages(cognito: Any, ddb: Any) -> None:

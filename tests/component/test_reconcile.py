@@ -17,6 +17,9 @@ from models.user import UserSnapshot
 from tests.support.fixtures import STATE, TABLE
 from tests.support.helpers import FakeLambdaContext
 
+# What a run writes and counts, not its pace (the engine's Cognito calls are not paced at the quotas).
+pytestmark = pytest.mark.usefixtures("unpaced")
+
 
 @pytest.fixture(autouse=True)
 def _reconcile_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

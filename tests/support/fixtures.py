@@ -143,3 +143,29 @@ _HYPOTHESIS_COMMON: dict[str, Any] = {
 settings.register_profile("fast", max_examples=60, **_HYPOTHESIS_COMMON)
 settings.register_profile("stress", max_examples=1000, **_HYPOTHESIS_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture
+def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backfill/reconcile engine's Cognito calls not paced at the quotas (`--max-rps`,
+    ListGroups' 5/s): for tests of what a run writes and counts, not of its pace (the pacing is
+    tests/unit/test_backfill_scheduling.py's and test_backfill.py's rate-limiter tests)."""
+    from functions.common.backfill import engine, membership
+    from functions.common.backfill.rate_limit import RateLimiter
+
+    def fast(rate: float) -> RateLimiter:
+        return RateLimiter(10_000.0)
+
+    monkeypatch.setattr(engine, "RateLimiter", fast)
+    monkeypatch.setattr(membership, "RateLimiter", fast)
+
+
+@pytest.fixture
+def engine_lags_kept() -> Iterator[None]:
+    """A run's freshness values go where its caller says (the CLI's summary, the reconcile
+    Lambda's EMF); a test that drives the Engine directly keeps them, as the CLI does, so none is
+    left waiting for another test's flush."""
+    from functions.common.observability import mirror_freshness
+
+    with mirror_freshness.kept():
+        yield
