@@ -19,19 +19,14 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from functions.common.observability import FRESHNESS_PATHS
 from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.pii_watch import PII_VALUES
 
-WRITERS = (
-    "post_confirmation",
-    "post_authentication",
-    "attribute_sync",
-    "reconcile",
-    "backfill",
-    "read_through",
-)
+# Every writer of the mirror (a snapshot's `source`).
+WRITERS = FRESHNESS_PATHS
 USERS = 2
 BASE_US = 1_764_290_000_000_000
 
