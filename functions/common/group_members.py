@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cognito_mirror.group_members import valid_group
-from cognito_mirror.record import GROUPS, GROUPS_OBSERVED_AT, is_reserved
+from cognito_mirror.record import GROUPS, GROUPS_OBSERVED_AT
 from functions.common.observability import count_metric, logger
-from functions.common.user_events import MalformedStreamRecordError, image_row, whole
+from functions.common.user_events import MalformedStreamRecordError, image_row, reserved_image, whole
 from models.errors import DependencyUnavailableError
 from models.group_members import GroupMembersTable
 from models.record import WriteOutcome
@@ -71,16 +71,11 @@ def _membership(image: Mapping[str, Any] | None) -> _Membership | None:
     )
 
 
-def _reserved(image: Mapping[str, Any] | None) -> bool:
-    sub = (image or {}).get("sub")
-    return isinstance(sub, dict) and isinstance(sub.get("S"), str) and is_reserved(sub["S"])
-
-
 def membership_change(
     old_image: Mapping[str, Any] | None, new_image: Mapping[str, Any] | None
 ) -> MembershipChange | None:
     """The membership writes of one stream record (its old and new images), or None for none."""
-    if _reserved(old_image) or _reserved(new_image):
+    if reserved_image(old_image) or reserved_image(new_image):
         return None
     old, new = _membership(old_image), _membership(new_image)
     current = new or old

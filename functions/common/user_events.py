@@ -93,8 +93,9 @@ class _Row:
         return Profile.from_row(asdict(self)).to_dict()
 
 
-def _is_reserved(image: dict[str, Any] | None) -> bool:
-    """A reserved row (`#...`): never a user, whatever else it holds."""
+def reserved_image(image: Mapping[str, Any] | None) -> bool:
+    """A reserved row (`#...`): never a user, whatever else it holds. Every consumer of the
+    table's stream skips them so, before reading any other field."""
     if not image:
         return False
     try:
@@ -179,7 +180,7 @@ def user_event(
     old_image: dict[str, Any] | None, new_image: dict[str, Any] | None, *, payload: str = PAYLOAD_FULL
 ) -> UserEvent | None:
     """The event of one stream record (its old and new images), or None when nothing changed."""
-    if _is_reserved(new_image) or _is_reserved(old_image):
+    if reserved_image(new_image) or reserved_image(old_image):
         return None
     old, new = _row(old_image), _row(new_image)
     if new is None:
@@ -209,7 +210,7 @@ def user_event(
 def removed_live_row(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> bool:
     """A REMOVE of a live user's row (by hand, or a TTL set on it): no event, since the user still
     exists in Cognito and the mirror's next read or reconcile writes the row back (`User Created`)."""
-    if new_image or not old_image or _is_reserved(old_image):
+    if new_image or not old_image or reserved_image(old_image):
         return False
     return not is_tombstone(old_image)
 
