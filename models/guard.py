@@ -179,7 +179,6 @@ def index_keys_update(sub: str, observed_at: int, keys: Mapping[str, str | None]
     return update_arguments(sub, INDEX_KEYS, observed_at, sets=sets, removes=removes)
 
 
-# The membership guard's part of a PartiQL WHERE (the row's liveness is the snapshot guard's or
-# LIVE_WHERE); its `groups_observed_at` is a `?`.
-GROUPS_WHERE = ' AND ("groups_observed_at" IS MISSING OR "groups_observed_at" < ?)'
-LIVE_WHERE = partiql_where(Guard(absent=False, tombstone=False))
+# MEMBERSHIP's version part alone, added to the snapshot guard's WHERE when a bulk statement carries
+# both (the row's liveness is the snapshot guard's); its `groups_observed_at` is a `?`.
+GROUPS_WHERE = partiql_where(Guard(absent=False, observed="<", version=GROUPS_OBSERVED_AT, unversioned=True))

@@ -79,7 +79,7 @@ def statement(
 
 def membership_statement(table: str, sub: str, membership: Membership) -> dict[str, Any]:
     """The guarded UPDATE of a live row's membership alone."""
-    where = f'WHERE "sub" = ?{guard.LIVE_WHERE}{guard.GROUPS_WHERE}'
+    where = f'WHERE "sub" = ?{guard.partiql_where(guard.MEMBERSHIP)}'
     text = f'UPDATE "{table}"{_membership_sets(membership)} {where}'
     params = [*_membership_params(membership), {"S": sub}, {"N": str(membership.observed_at)}]
     return {"Statement": text, "Parameters": params}

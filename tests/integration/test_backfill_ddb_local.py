@@ -303,7 +303,7 @@ def test_membership_writes_on_the_real_engine_keep_the_newest_observation(local_
     assert {"groups", "groups_observed_at"}.isdisjoint(groups())
 
 
-# --- The membership guard (models/guard.py: groups_condition, GROUPS_WHERE) in both renderings ---
+# --- The membership guard (models/guard.py MEMBERSHIP, GROUPS_WHERE) in both renderings ---
 
 GROUPS_AT = 50
 
