@@ -86,7 +86,7 @@ def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
 
 def find_by_email(client: Any, users: int, samples: int) -> dict[str, Any]:
     """p50/p95 of the data layer's lookup vs the raw Query it makes, interleaved (warm)."""
-    from cognito_mirror.index_keys import index_name, query_keys
+    from cognito_mirror.record import index_name, query_keys
     from models.directory import query_users
 
     def ours(address: str) -> int:
@@ -151,7 +151,7 @@ def list_through_directory(
 
 def list_raw_floor(client: Any, expected: int) -> dict[str, Any]:
     """The floor: a bare boto3 Query loop over the 16 shards (1 MB pages, no decoding)."""
-    from cognito_mirror.index_keys import index_name, query_keys, slot_attribute
+    from cognito_mirror.record import index_name, query_keys, slot_attribute
 
     started = time.perf_counter()
     listed, calls = 0, 0

@@ -32,8 +32,8 @@ from cognito_mirror._errors import (
 )
 from cognito_mirror._http import caller_profile, error_answer, error_response, profile_middleware
 from cognito_mirror._identity import Caller
-from cognito_mirror._profile import Profile
 from cognito_mirror._reader import MirrorReader, default_reader
+from cognito_mirror.record import Profile
 
 __all__ = [
     "AccessDeniedError",

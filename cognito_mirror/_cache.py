@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cognito_mirror._errors import MirrorUnavailableError
-from cognito_mirror._profile import Profile
+from cognito_mirror.record import Profile
 
 # The cached answer for a sub: a profile, or None for "no such user" (unknown or deleted).
 Answer = Profile | None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cognito_mirror._errors import ConfigurationError
-from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES
+from cognito_mirror.record import DEFAULT_INDEXED_ATTRIBUTES
 
 TOKEN_USES = frozenset({"access", "id"})
 MAX_JWT_LEEWAY_SECONDS = 60.0

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 
 from cognito_mirror._errors import MirrorError
-from cognito_mirror._profile import Profile
 from cognito_mirror._reader import default_reader
+from cognito_mirror.record import Profile
 
 CONTEXT_KEY = "caller_profile"
 

@@ -33,19 +33,18 @@ from cognito_mirror._errors import (
     UserNotFoundError,
 )
 from cognito_mirror._identity import Caller, authorizer_claims, bearer_token, caller_from_claims, raw_event
-from cognito_mirror._profile import Profile
 from cognito_mirror._repair import Repair, invoke_repair_function, repaired_profile
 from cognito_mirror._rights import held_by, require_held
 from cognito_mirror.directory import client_query_page, iter_rows, plan_query
+from cognito_mirror.directory_layout import LAYOUT_SUB, layout_error, layout_of
 from cognito_mirror.group_directory import group_rows
-from cognito_mirror.index_keys import (
+from cognito_mirror.record import (
     DEFAULT_INDEXED_ATTRIBUTES,
-    LAYOUT_SUB,
     MAX_INDEXED_ATTRIBUTES,
-    layout_error,
-    layout_of,
+    Profile,
+    is_tombstone,
+    valid_sub,
 )
-from cognito_mirror.record import is_tombstone, valid_sub
 
 log = logging.getLogger("cognito_mirror.reader")
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from cognito_mirror._aws import error_code
 from cognito_mirror._errors import MirrorUnavailableError
-from cognito_mirror._profile import Profile
+from cognito_mirror.record import Profile
 
 
 class Repair(Protocol):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from cognito_mirror._errors import AccessDeniedError
 from cognito_mirror._identity import Caller
-from cognito_mirror._profile import Profile
+from cognito_mirror.record import Profile
 
 # Counted each time the mirrored row refuses a group the token still holds (a withdrawn privilege).
 REVOKED_METRIC = "GroupRevokedByMirror"

@@ -10,7 +10,7 @@ read suggests), so a small tenant costs about two round trips rather than sixtee
 reserved rows never carry an index key; rows are filtered on them anyway. By an attribute with a
 verification flag (e-mail), only users who verified it are listed unless `include_unverified`
 (filtered here, so every page but the last is still full). The key format is
-cognito_mirror/index_keys.py; the row is cognito_mirror/record.py. See docs/DIRECTORY.md.
+cognito_mirror/record.py, as the row is. See docs/DIRECTORY.md.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from cognito_mirror._aws import answered_items, client_errors, dependency_error
 from cognito_mirror._errors import DirectoryQueryError
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_name, is_verified, query_keys, slot_attribute
-from cognito_mirror.record import is_reserved, row_from_item
+from cognito_mirror.record import (
+    DIRECTORY_SHARDS,
+    index_name,
+    is_reserved,
+    is_verified,
+    query_keys,
+    row_from_item,
+    slot_attribute,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor

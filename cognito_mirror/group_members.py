@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, shard_of
+from cognito_mirror.record import DIRECTORY_SHARDS, shard_of
 
 __all__ = [
     "EXPIRES_AT",

@@ -1,8 +1,8 @@
 """The directory's layout record on the mirror's side: written by the stack at deploy, checked before
 a query so that a setting that disagrees with the table's fails loudly instead of finding nobody.
 
-The record is a reserved row (`index_keys.LAYOUT_SUB`, skipped by every reader) holding the ordered
-indexed attributes the table's rows were keyed with. Only the deploy-time function
+The record (its format: cognito_mirror/directory_layout.py) is a reserved row, skipped by every
+reader, holding the ordered indexed attributes the table's rows were keyed with. Only the deploy-time function
 (functions/directory_layout.py) may write it: every other role is denied writes of reserved keys.
 A table without the record (deployed before it existed, or the local stack) is not checked.
 See docs/DIRECTORY.md.
@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cognito_mirror.index_keys import LAYOUT_SUB, layout_error, layout_item, layout_of
+from cognito_mirror.directory_layout import LAYOUT_SUB, layout_error, layout_item, layout_of
 from models.errors import TableUnavailableError, error_code
 from models.settings import ConfigurationError
 from models.table import MirrorTable

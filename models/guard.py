@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cognito_mirror.group_members import valid_group
-from cognito_mirror.index_keys import SLOT_NAMES
-from cognito_mirror.record import GROUPS, GROUPS_OBSERVED_AT, KEY, is_reserved
+from cognito_mirror.record import GROUPS, GROUPS_OBSERVED_AT, KEY, SLOT_NAMES, is_reserved
 
 OBSERVED_AT = "observed_at"
 

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cognito_mirror.index_keys import SLOT_NAMES
-from cognito_mirror.record import FIELDS, GROUPS, GROUPS_OBSERVED_AT
+from cognito_mirror.record import FIELDS, GROUPS, GROUPS_OBSERVED_AT, SLOT_NAMES
 from models import guard
 from models.errors import TableUnavailableError
 from models.record import WriteOutcome

@@ -18,7 +18,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from cognito_mirror.index_keys import SLOT_NAMES
+from cognito_mirror.record import SLOT_NAMES
 from models.user import UserSnapshot
 
 
@@ -50,15 +50,11 @@ class MirrorRecord(Model):
     # both None (unknown) and an absent set with a version is no group.
     groups = UnicodeSetAttribute(null=True)
     groups_observed_at = NumberAttribute(null=True)
-    # The user directory's sparse index keys (cognito_mirror/index_keys.py): present only where the user
+    # The user directory's sparse index keys (cognito_mirror/record.py): present only where the user
     # has the slot's attribute; a tombstone has none.
     dir0 = UnicodeAttribute(null=True)
     dir1 = UnicodeAttribute(null=True)
     dir2 = UnicodeAttribute(null=True)
-    # The membership (cognito_mirror/record.py GROUP_FIELDS), versioned apart: never written with a
-    # snapshot's PutItem, read back so the engine can compare it.
-    groups = UnicodeSetAttribute(null=True)
-    groups_observed_at = NumberAttribute(null=True)
 
     @property
     def is_tombstone(self) -> bool:

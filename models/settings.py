@@ -18,7 +18,7 @@ from typing import TypedDict
 
 from cognito_mirror import ConfigurationError as ConfigurationError  # the one; re-exported for callers
 from cognito_mirror.config import ReaderSettings, env, env_choice, env_csv, env_float, env_int
-from cognito_mirror.index_keys import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES, VERIFICATION_FLAGS
+from cognito_mirror.record import DEFAULT_INDEXED_ATTRIBUTES, MAX_INDEXED_ATTRIBUTES, VERIFICATION_FLAGS
 from models.user import CUSTOM_PREFIX, is_allowed
 
 # Each indexed attribute (at most MAX_INDEXED_ATTRIBUTES) is a GSI slot of the table (`dir0`..`dir2`,

@@ -34,18 +34,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.directory import query_request
-from cognito_mirror.index_keys import SLOT_NAMES, index_keys
-from cognito_mirror.record import FIELDS, GROUP_FIELDS, USERNAME_INDEX, is_reserved
+from cognito_mirror.record import FIELDS, GROUP_FIELDS, SLOT_NAMES, USERNAME_INDEX, index_keys, is_reserved
 from models import guard
 from models.aws import bounded_config, create_client
 from models.errors import TableUnavailableError, error_code
 from models.partiql import Membership, put_memberships, put_snapshots
-from models.record import (
-    MirrorRecord,
-    WriteOutcome,
-    record_from_item,
-    record_from_snapshot,
-)
+from models.record import MirrorRecord, WriteOutcome, record_from_item, record_from_snapshot
 from models.settings import Settings, get_settings
 from models.user import UserSnapshot
 

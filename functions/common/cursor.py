@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from cognito_mirror.aws_errors import client_errors, error_code
-from cognito_mirror.index_keys import normalise_value
+from cognito_mirror.record import normalise_value
 from models.aws import bounded_config, create_client
 from models.directory import Continuation
 from models.errors import DependencyUnavailableError

@@ -13,7 +13,7 @@ import json
 import urllib.request
 from typing import Any
 
-from cognito_mirror.index_keys import LAYOUT_SUB
+from cognito_mirror.directory_layout import LAYOUT_SUB
 from functions.common.observability import logger
 from models.directory_layout import write_layout
 from models.errors import TableUnavailableError

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, Forb
 
 from cognito_mirror import AccessDeniedError, Profile
 from cognito_mirror.group_members import valid_group
-from cognito_mirror.index_keys import normalise_value
+from cognito_mirror.record import normalise_value
 from functions.common.cursor import CursorError, decode_cursor, encode_cursor
 from models.directory import Continuation, DirectoryPage, query_group_members, query_users
 from models.errors import DirectoryQueryError

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
+from cognito_mirror.record import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
 from models.directory import Continuation, query_users
 from models.errors import DirectoryQueryError
 from models.record import WriteOutcome

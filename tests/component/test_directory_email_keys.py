@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from cognito_mirror import MirrorReader
-from cognito_mirror.index_keys import index_keys, normalise_value, query_keys
+from cognito_mirror.record import index_keys, normalise_value, query_keys
 from models.directory import query_users
 from models.table import mirror_table
 from models.user import UserSnapshot

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from cognito_mirror import ConfigurationError, MirrorReader
-from cognito_mirror.index_keys import LAYOUT_SUB
+from cognito_mirror.directory_layout import LAYOUT_SUB
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.fixtures import TABLE

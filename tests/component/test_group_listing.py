@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from cognito_mirror import ConfigurationError, DirectoryQueryError, MirrorReader
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, shard_of
+from cognito_mirror.record import DIRECTORY_SHARDS, shard_of
 from models.group_members import group_members_table
 from models.table import mirror_table
 from models.user import UserSnapshot

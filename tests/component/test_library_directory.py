@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from cognito_mirror import DirectoryQueryError, MirrorReader, MirrorUnavailableError
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, index_keys, shard_of
+from cognito_mirror.record import DIRECTORY_SHARDS, index_keys, shard_of
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.fixtures import TABLE

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cognito_mirror.index_keys import LAYOUT_FIELD, LAYOUT_SUB
+from cognito_mirror.directory_layout import LAYOUT_FIELD, LAYOUT_SUB
 from scripts.package_build import PackagedStack
 from tests.support.deploy import function_logical_id
 

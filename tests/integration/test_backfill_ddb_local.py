@@ -119,7 +119,7 @@ def keys_of(sub: str) -> dict[str, str | None]:
 
 @pytest.mark.usefixtures("local_table")
 def test_both_partiql_forms_write_the_index_keys_and_an_update_removes_a_lost_one() -> None:
-    from cognito_mirror.index_keys import shard_of
+    from cognito_mirror.record import shard_of
     from models.directory import query_users
 
     # Given a user INSERTed (read as missing) with an e-mail and a tenant
@@ -140,7 +140,7 @@ def test_both_partiql_forms_write_the_index_keys_and_an_update_removes_a_lost_on
 
 @pytest.mark.usefixtures("local_table")
 def test_a_tenant_listing_on_the_real_indexes_pages_through_every_shard() -> None:
-    from cognito_mirror.index_keys import shard_of
+    from cognito_mirror.record import shard_of
     from models.directory import Continuation, query_users
 
     # Given 60 users of acme written by the PartiQL batch path and a tombstoned one

@@ -13,7 +13,7 @@ from cognito_mirror import DirectoryQueryError, MirrorUnavailableError
 from cognito_mirror import group_directory as gd
 from cognito_mirror.directory import Continuation
 from cognito_mirror.group_members import member_key, query_keys
-from cognito_mirror.index_keys import shard_of
+from cognito_mirror.record import shard_of
 
 
 class Members:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cognito_mirror.group_members import member_key, query_keys, valid_group
-from cognito_mirror.index_keys import DIRECTORY_SHARDS, shard_of
+from cognito_mirror.record import DIRECTORY_SHARDS, shard_of
 
 
 def test_a_membership_is_keyed_by_its_group_and_the_users_directory_shard() -> None:

@@ -13,8 +13,16 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from cognito_mirror import Profile
 from cognito_mirror.directory import plan_query, read_page
-from cognito_mirror.index_keys import SLOT_NAMES
-from cognito_mirror.record import FIELDS, GROUP_FIELDS, INDEXES, KEY, TTL_FIELD, is_tombstone, row_from_item
+from cognito_mirror.record import (
+    FIELDS,
+    GROUP_FIELDS,
+    INDEXES,
+    KEY,
+    SLOT_NAMES,
+    TTL_FIELD,
+    is_tombstone,
+    row_from_item,
+)
 from models.record import MirrorRecord, snapshot_from_row
 from scripts.table import table_properties
 from tests.support.record_schema import SCHEMA
