@@ -288,16 +288,3 @@ def quiet_stdout() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def report_main(make: Callable[[], Report], errors: tuple[type[Exception], ...]) -> int:
-    """A benchmark's exit code: its report made (one of `errors`: its message, 1), written, shown (0)."""
-    try:
-        report = make()
-    except errors as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    path = report.write()
-    print(render([report]))
-    print(f"results: {path}")
-    return 0
