@@ -115,22 +115,17 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             before={"handler": empty, "reader": empty, "consumer": consumer_empty},
         )
     raw_name = "raw boto3 get_item, same item"
-    report = Report("api", setup={"dynamodb": stack.dynamodb.endpoint, "table": TABLE})
-    report.figures.append(
+    figures = [
         absolute(
             "GET /me warm, cache hit (in-process, back to back)", hit, unit="us", stat="median", limit=100e-6
-        )
-    )
-    report.figures.append(
+        ),
         absolute(
             "  the same hit in the resolver only (app.resolve: no logger/metrics wrapper)",
             resolver_hit,
             unit="us",
             stat="median",
             limit=50e-6,
-        )
-    )
-    report.figures.append(
+        ),
         absolute(
             "example consumer GET /hello warm, cache hit in its resolver (app.resolve, back to back)",
             consumer_hit,
@@ -138,18 +133,14 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             stat="median",
             limit=50e-6,
             note="examples/consumer/hello.py: profile_middleware, the route, Powertools' Response",
-        )
-    )
-    report.figures.append(
+        ),
         absolute(
             "  the same route on the Powertools resolver alone (a constant, no profile_middleware)",
             bare_hit,
             unit="us",
             stat="median",
             note="the library's own share of a warm hit: the consumer's hit minus this",
-        )
-    )
-    report.figures.append(
+        ),
         versus(
             "the library's share: the constant route behind profile_middleware + caller_profile",
             share["library"],
@@ -157,9 +148,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             share["bare"],
             unit="us",
             note="interleaved rounds, one process, the same event and the same cached profile",
-        )
-    )
-    report.figures.append(
+        ),
         absolute(
             "  the share: per-round difference of the two",
             [lib - bare for lib, bare in zip(share["library"], share["bare"], strict=True)],
@@ -167,18 +156,14 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             stat="median",
             limit=5e-6,
             note="a dict lookup is the floor; where the rest goes: docs/PERFORMANCE.md",
-        )
-    )
-    report.figures.append(
+        ),
         absolute(
             "GET /me warm, cache hit, between network calls",
             miss["hit"],
             unit="us",
             note="same code as the back-to-back hit, timed in the miss rounds: the network calls in between"
             " cool the CPU caches (the goal applies to the back-to-back figure; see docs/PERFORMANCE.md)",
-        )
-    )
-    report.figures.append(
+        ),
         versus(
             "GET /me warm, cache miss (DynamoDB Local)",
             miss["handler"],
@@ -186,14 +171,14 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             miss["raw"],
             unit="ms",
             max_ratio=1.2,
-        )
-    )
-    for label, name in (
-        ("  under it: MirrorReader.get miss (no handler)", "reader"),
-        ("  beside it: get_record (GetItem parsed into the writers' model)", "record"),
-        ("example consumer GET /hello warm, cache miss in its resolver (DynamoDB Local)", "consumer"),
-    ):
-        report.figures.append(
+        ),
+        *(
             versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")
-        )
-    return report
+            for label, name in (
+                ("  under it: MirrorReader.get miss (no handler)", "reader"),
+                ("  beside it: get_record (GetItem parsed into the writers' model)", "record"),
+                ("example consumer GET /hello warm, cache miss in its resolver (DynamoDB Local)", "consumer"),
+            )
+        ),
+    ]
+    return Report("api", figures=figures, setup={"dynamodb": stack.dynamodb.endpoint, "table": TABLE})

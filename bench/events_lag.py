@@ -13,13 +13,12 @@ Local stand-ins, not AWS figures. Results: bench/results/events_lag.json.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 import uuid
 
-from bench.stats import Report, absolute, report_main
+from bench.command import Count, count_main
+from bench.stats import Report, absolute
 from scripts.dynamodb_local import LocalServiceError
 from scripts.ports import Ports
 from scripts.scenario import Scenario
@@ -84,13 +83,9 @@ def run(writes: int) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--writes", type=int, default=50, help="measured writes (1-1000)")
-    args = parser.parse_args(argv)
-    if not 1 <= args.writes <= 1000:
-        print("error: --writes must be 1-1000", file=sys.stderr)
-        return 2
-    return report_main(lambda: run(args.writes), (LocalServiceError,))
+    return count_main(
+        argv, __doc__, Count("--writes", 50, 1000, "measured writes"), lambda args: run(args.writes)
+    )
 
 
 if __name__ == "__main__":

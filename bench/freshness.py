@@ -16,12 +16,11 @@ Results: bench/results/freshness.json.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 
-from bench.stats import Report, absolute, report_main
+from bench.command import Count, count_main
+from bench.stats import Report, absolute
 from scripts.dynamodb_local import LocalServiceError
 from scripts.emf import metric_values
 from scripts.ports import Ports
@@ -83,13 +82,9 @@ def run(users: int) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20, help="users per path (1-500)")
-    args = parser.parse_args(argv)
-    if not 1 <= args.users <= 500:
-        print("error: --users must be 1-500", file=sys.stderr)
-        return 2
-    return report_main(lambda: run(args.users), (LocalServiceError,))
+    return count_main(
+        argv, __doc__, Count("--users", 20, 500, "users per path"), lambda args: run(args.users)
+    )
 
 
 if __name__ == "__main__":

@@ -16,12 +16,12 @@ CloudTrail → EventBridge → SQS delivery comes first). Results: bench/results
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import uuid
 from collections.abc import Callable
 
-from bench.stats import Report, absolute, report_main
+from bench.command import Count, count_main
+from bench.stats import Report, absolute
 from scripts.dynamodb_local import LocalServiceError
 from scripts.ports import Ports
 from scripts.scenario import Scenario
@@ -121,17 +121,20 @@ def run(removals: int, delivery: str) -> Report:
         stack.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--removals", type=int, default=50, help="measured removals (1-1000)")
+def _delivery(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--delivery", choices=DELIVERIES, default="sync", help="how the removal reaches the row"
     )
-    args = parser.parse_args(argv)
-    if not 1 <= args.removals <= 1000:
-        print("error: --removals must be 1-1000", file=sys.stderr)
-        return 2
-    return report_main(lambda: run(args.removals, args.delivery), (LocalServiceError,))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return count_main(
+        argv,
+        __doc__,
+        Count("--removals", 50, 1000, "measured removals"),
+        lambda args: run(args.removals, args.delivery),
+        options=_delivery,
+    )
 
 
 if __name__ == "__main__":

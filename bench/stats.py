@@ -138,6 +138,11 @@ class Figure:
         base = self.baseline.stat(self.ratio_of)
         return self.summary.stat(self.ratio_of) / base if base else None
 
+    def aim(self, goal: str, value: float | None, limit: float) -> None:
+        """Give the figure its goal, read `goal`: met when `value` (None: not measured) <= `limit`."""
+        self.goal = goal
+        self.met = value is not None and value <= limit
+
     def to_json(self) -> dict[str, Any]:
         ratio = self.ratio
         return {
@@ -169,9 +174,7 @@ def versus(
     """A figure against a baseline measured in the same run; goal: ratio <= max_ratio."""
     figure = Figure(name, unit, Summary.of(values), baseline_name, Summary.of(baseline), ratio_of, note=note)
     if max_ratio is not None:
-        figure.goal = f"{ratio_of} <= {max_ratio:g}x baseline"
-        ratio = figure.ratio
-        figure.met = ratio is not None and ratio <= max_ratio
+        figure.aim(f"{ratio_of} <= {max_ratio:g}x baseline", figure.ratio, max_ratio)
     return figure
 
 
@@ -187,8 +190,7 @@ def absolute(
     """A figure with an absolute goal: stat <= limit (seconds)."""
     figure = Figure(name, unit, Summary.of(values), note=note)
     if limit is not None:
-        figure.goal = f"{stat} <= {limit * UNITS[unit]:g} {unit}"
-        figure.met = figure.summary.stat(stat) <= limit
+        figure.aim(f"{stat} <= {limit * UNITS[unit]:g} {unit}", figure.summary.stat(stat), limit)
     return figure
 
 
@@ -288,16 +290,3 @@ def quiet_stdout() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def report_main(make: Callable[[], Report], errors: tuple[type[Exception], ...]) -> int:
-    """A benchmark's exit code: its report made (one of `errors`: its message, 1), written, shown (0)."""
-    try:
-        report = make()
-    except errors as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    path = report.write()
-    print(render([report]))
-    print(f"results: {path}")
-    return 0

@@ -428,6 +428,19 @@ def throttled_engine(cognito: Any, throttles: int) -> tuple[Engine, Checkpoint, 
     return engine, checkpoint, users, delays
 
 
+def test_the_listing_client_leaves_retrying_to_the_run_and_has_a_connection_per_worker(cognito: Any) -> None:
+    # Given an engine of 4 workers
+    engine = Engine(engine_options(cognito), Checkpoint(), sleep=lambda _: None)
+
+    # When its listing client is made
+    config = engine.lister.client.meta.config
+
+    # Then botocore makes one attempt (the run's limiter and backoff retry), bounded in time,
+    # with a connection for each worker and two more
+    assert config.retries["total_max_attempts"] == 1
+    assert (config.connect_timeout, config.read_timeout, config.max_pool_connections) == (3, 10, 6)
+
+
 def test_throttled_list_users_is_retried_with_backoff(cognito: Any, ddb: Any) -> None:
     # Given Cognito answering TooManyRequestsException twice before serving pages
     engine, checkpoint, users, delays = throttled_engine(cognito, 2)

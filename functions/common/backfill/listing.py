@@ -15,6 +15,7 @@ from functions.common.backfill.rate_limit import RateLimiter
 from functions.common.backfill.summary import Tally
 from functions.common.cognito import THROTTLE_CODES, new_cognito_client
 from functions.common.retry import Transient, call_with_backoff
+from models.aws import bounded_config
 from models.errors import MalformedUserError, error_code
 from models.settings import Settings
 from models.user import UserSnapshot, snapshot_from_cognito_user
@@ -59,13 +60,8 @@ class SegmentLister:
     @cached_property
     def client(self) -> Any:
         """A listing client without botocore retries: the limiter and backoff here own retrying."""
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=3,
-            read_timeout=10,
-            retries={"mode": "standard", "total_max_attempts": 1},
-            max_pool_connections=self.options.workers + 2,
+        config = bounded_config(
+            connect_timeout=3, read_timeout=10, max_attempts=1, pool_size=self.options.workers + 2
         )
         return new_cognito_client(self._settings, config)
 
