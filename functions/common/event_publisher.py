@@ -28,7 +28,9 @@ from functions.common.user_events import (
     user_event,
     without_values,
 )
+from models.aws import bounded_config, create_client
 from models.errors import error_code
+from models.settings import get_settings
 from models.user import iso_time_us
 
 MAX_ENTRIES = 10
@@ -42,18 +44,22 @@ _TIME_BYTES = 14
 
 @cache
 def events_client() -> Any:
-    """The process's EventBridge client (created on first use; endpoint from the AWS_* variables;
-    `events_client.cache_clear()` forgets it).
+    """The process's EventBridge client, from the stack's client factory (models/aws.py): the
+    settings' region and profile, 1 s connect, 3 s read, 3 attempts; endpoints from botocore's own
+    variables. Created on first use; `events_client.cache_clear()` forgets it.
 
     Two first calls at once could each build one (the cache holds no lock while building) and one
     would be dropped after its call; the publisher calls it from the handler's one thread, so it
     does not happen.
     """
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client("events", config=config)
+    settings = get_settings()
+    return create_client(
+        "events",
+        region=settings.region,
+        config=bounded_config(connect_timeout=1, read_timeout=3, max_attempts=3),
+        profile=settings.aws_profile,
+        instance_metadata=settings.instance_metadata,
+    )
 
 
 def entry_size(entry: dict[str, Any]) -> int:

@@ -97,3 +97,19 @@ def test_a_consumer_selects_membership_changes_by_changes(bus: None) -> None:
     assert event["detail"]["changes"] == ["groups"]
     assert event["detail"]["profile"]["groups"] == ["ops"]
     assert event["detail"]["previous"] == {"groups": ["admin", "ops"]}
+
+
+def test_the_event_client_is_the_stacks_bounded_client_in_the_settings_region() -> None:
+    from functions.common.event_publisher import events_client
+    from models.settings import get_settings
+
+    # Given the process's settings
+    region = get_settings().region
+
+    # When the publisher's EventBridge client is made
+    client = events_client()
+
+    # Then it is bounded as documented (1 s connect, 3 s read, 3 attempts) in the settings' region
+    config = client.meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (1, 3, 3)
+    assert client.meta.region_name == region
