@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from models.user import UserSnapshot
-from tests.support.helpers import FakeLambdaContext, body, users_event
+from tests.support.helpers import body, get_users
 
 ADMIN = "0a0a0a0a-0000-4000-8000-000000000001"
 ACME_ADMIN = "0a0a0a0a-0000-4000-8000-000000000002"
@@ -17,19 +17,7 @@ TENANT = "custom:tenant"
 
 
 def call(params: dict[str, str] | None, sub: str = ADMIN, groups: Any = "[admin]") -> dict[str, Any]:
-    from functions import api
-
-    claims = {
-        "sub": sub,
-        "username": f"user-{sub}",
-        "token_use": "access",
-        "client_id": "1example23456789",
-        "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE",
-    }
-    if groups is not None:
-        claims["cognito:groups"] = groups
-    response: dict[str, Any] = api.handler(users_event(params, claims=claims), FakeLambdaContext())
-    return response
+    return get_users(params, sub=sub, groups=groups)
 
 
 def store(sub: str, tenant: str | None = None, email: str | None = None) -> None:

@@ -11,7 +11,7 @@ import pytest
 from functions.common import cursor
 from models.table import mirror_table
 from models.user import UserSnapshot
-from tests.support.helpers import FakeLambdaContext, body, users_event
+from tests.support.helpers import body, get_users
 
 TENANT = "custom:tenant"
 ADMIN = "0c0c0c0c-0000-4000-8000-000000000001"
@@ -19,17 +19,7 @@ QUERY = {"attribute": TENANT, "value": "acme", "limit": "2"}
 
 
 def call(params: dict[str, str]) -> dict[str, Any]:
-    from functions import api
-
-    claims = {
-        "sub": ADMIN,
-        "username": "root",
-        "token_use": "access",
-        "client_id": "c",
-        "cognito:groups": "[admin]",
-    }
-    response: dict[str, Any] = api.handler(users_event(params, claims=claims), FakeLambdaContext())
-    return response
+    return get_users(params, sub=ADMIN, username="root")
 
 
 @pytest.fixture(autouse=True)

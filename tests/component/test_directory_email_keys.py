@@ -15,7 +15,7 @@ from models.directory import query_users
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.fixtures import TABLE
-from tests.support.helpers import FakeLambdaContext, body, users_event
+from tests.support.helpers import body, get_users
 
 TENANT = "custom:tenant"
 ADMIN = "0b0b0b0b-0000-4000-8000-000000000001"
@@ -30,17 +30,7 @@ def store(sub: str, **attributes: str) -> None:
 
 
 def call(params: dict[str, str], sub: str = ADMIN, groups: str = "[admin]") -> dict[str, Any]:
-    from functions import api
-
-    claims = {
-        "sub": sub,
-        "username": f"user-{sub}",
-        "token_use": "access",
-        "client_id": "c",
-        "cognito:groups": groups,
-    }
-    response: dict[str, Any] = api.handler(users_event(params, claims=claims), FakeLambdaContext())
-    return response
+    return get_users(params, sub=sub, groups=groups)
 
 
 def subs(response: dict[str, Any]) -> list[str]:

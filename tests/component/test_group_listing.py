@@ -17,7 +17,7 @@ from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.fixtures import GROUP_MEMBERS, TABLE
 from tests.support.group_members import T0, store_member
-from tests.support.helpers import FakeLambdaContext, body, users_event
+from tests.support.helpers import body, get_users
 
 ADMIN = "0a0a0a0a-0000-4000-8000-000000000001"
 TENANT = "custom:tenant"
@@ -37,17 +37,7 @@ def in_listing_order(subs: list[str]) -> list[str]:
 
 
 def call(params: dict[str, str] | None, *, groups: str = "[admin]", sub: str = ADMIN) -> dict[str, Any]:
-    from functions import api
-
-    claims = {
-        "sub": sub,
-        "username": f"user-{sub}",
-        "token_use": "access",
-        "client_id": "1example23456789",
-        "cognito:groups": groups,
-    }
-    response: dict[str, Any] = api.handler(users_event(params, claims=claims), FakeLambdaContext())
-    return response
+    return get_users(params, sub=sub, groups=groups)
 
 
 def list_all(params: dict[str, str]) -> tuple[list[str], list[int]]:

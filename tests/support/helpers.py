@@ -80,5 +80,24 @@ def users_event(params: dict[str, str] | None, *, claims: dict[str, Any] | None)
     return event
 
 
+def get_users(
+    params: dict[str, str] | None, *, sub: str, groups: Any = "[admin]", username: str | None = None
+) -> dict[str, Any]:
+    """GET /users through the API's handler, as caller `sub` (access token) whose `cognito:groups`
+    claim is `groups` (None: no such claim)."""
+    from functions import api
+
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "username": username or f"user-{sub}",
+        "token_use": "access",
+        "client_id": "1example23456789",
+    }
+    if groups is not None:
+        claims["cognito:groups"] = groups
+    response: dict[str, Any] = api.handler(users_event(params, claims=claims), FakeLambdaContext())
+    return response
+
+
 def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
