@@ -176,7 +176,7 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
             versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")
             for label, name in (
                 ("  under it: MirrorReader.get miss (no handler)", "reader"),
-                ("  beside it: get_record (GetItem parsed into the writers' model)", "record"),
+                ("  beside it: get_record (GetItem parsed into the engine's model)", "record"),
                 ("example consumer GET /hello warm, cache miss in its resolver (DynamoDB Local)", "consumer"),
             )
         ),

@@ -55,7 +55,7 @@ TENANT = "tenant-0"
 
 def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
     """Write the stand-in's users into the mirror; users/s. Rows (index keys included) are built by
-    the data layer (`MirrorTable.snapshot_record`) and loaded with plain BatchWriteItem: the table starts
+    the data layer (`MirrorTable.snapshot_item`) and loaded with plain BatchWriteItem: the table starts
     empty, and the guarded write path's speed is backfill_bench's subject, not this one's."""
     from bench.cognito_standin import Pool
     from models.table import mirror_table
@@ -63,11 +63,9 @@ def fill(client: Any, users: int, tenants: int, threads: int = 4) -> float:
 
     pool = Pool(users, tenants=tenants)
     items = [
-        mirror_table()
-        .snapshot_record(
+        mirror_table().snapshot_item(
             snapshot_from_cognito_user(pool.user_type(i), allowlist=None, source="bench", observed_at=1 + i)
         )
-        .serialize()
         for i in range(users)
     ]
 
@@ -187,7 +185,7 @@ def fill_group(client: Any, members: int) -> None:
         sub = f"{i:08x}-0000-4000-8000-00000000{i % 10_000:04d}"
         attributes = {"email": f"group{i}@example.com", "custom:tenant": GROUP_TENANT}
         snapshot = UserSnapshot(sub, f"group{i}", attributes, "CONFIRMED", True, 1 + i, "bench")
-        row = mirror_table().snapshot_record(snapshot).serialize()
+        row = mirror_table().snapshot_item(snapshot)
         row |= {"groups": {"SS": [GROUP]}, "groups_observed_at": {"N": str(1 + i)}}
         writes[TABLE].append(row)
         writes[MEMBERS_TABLE].append(

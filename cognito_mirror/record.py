@@ -2,10 +2,9 @@
 library's reads, the mirror's writes, its events and its directory all use. Pure: no AWS, no settings.
 JSON Schema: schemas/mirror-record.v1.json; docs/RECORD.md, docs/DIRECTORY.md.
 
-- The row: live (`deleted` false) or the tombstone of a deleted user. Its membership (`GROUP_FIELDS`)
-  is versioned apart from its profile and known only once `groups_observed_at` is present (an absent
-  set is then no group: DynamoDB holds no empty set). Rows whose `sub` starts with `RESERVED_PREFIX`
-  are the mirror's own state: every reader skips them.
+- The row: live (`deleted` false) or the tombstone of a deleted user, its membership (`GROUP_FIELDS`)
+  versioned apart from its profile. Rows whose `sub` starts with `RESERVED_PREFIX` are the mirror's
+  own state: every reader skips them.
 - The directory's index keys: indexed attribute i (`MIRROR_INDEXED_ATTRIBUTES` order) is the item
   attribute `dir<i>`, partition key of the sparse index `directory-<i>` (sort key `sub`): absent when
   the user lacks the attribute, and from a tombstone. The key is `<attribute>#<value>`, and for an
@@ -13,7 +12,8 @@ JSON Schema: schemas/mirror-record.v1.json; docs/RECORD.md, docs/DIRECTORY.md.
   `DIRECTORY_SHARDS`, so one value's writes spread over that many partitions.
 - The codec: `row_from_item` reads an item in DynamoDB's wire format (GetItem, Query, BatchGetItem, the
   stream's images) field by field, as a listing decodes thousands (a general deserializer or a
-  PynamoDB object per item costs several times the Query); `Profile` is a live row as readers get it.
+  PynamoDB object per item costs several times the Query); `item_from_row` writes every row the
+  mirror stores; `Profile` is a live row as readers get it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "index_name",
     "is_reserved",
     "is_tombstone",
+    "item_from_row",
     "query_keys",
     "row_from_item",
     "slot_attribute",
@@ -166,10 +167,8 @@ def query_keys(attribute: str, value: str) -> list[str]:
     normalised = normalise_value(attribute, value)
     if not is_indexable(normalised):
         return []
-    if shard_count(attribute) == 1:
-        keys = [partition_key(attribute, normalised, None)]
-    else:
-        keys = [partition_key(attribute, normalised, shard) for shard in range(DIRECTORY_SHARDS)]
+    shards: list[int | None] = [None] if shard_count(attribute) == 1 else [*range(DIRECTORY_SHARDS)]
+    keys = [partition_key(attribute, normalised, shard) for shard in shards]
     return keys if all(_fits(key) for key in keys) else []
 
 
@@ -219,9 +218,29 @@ def row_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
         "observed_at": _decimal(_field(item, "observed_at", "N")),
         "source": _field(item, "source", "S"),
         "deleted": _field(item, "deleted", "BOOL") is True,
-        GROUPS: None if groups_observed_at is None else _names(_field(item, GROUPS, "SS")),
+        GROUPS: None if groups_observed_at is None else _group_names(_field(item, GROUPS, "SS")),
         GROUPS_OBSERVED_AT: groups_observed_at,
     }
+
+
+def item_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`row_from_item`'s inverse: the item of a row's fields that are not None, directory keys and TTL
+    included (no set for no group: DynamoDB holds none). TypeError for a value a row cannot hold."""
+    return {name: _wire(value) for name, value in row.items() if value not in (None, (), [])}
+
+
+def _wire(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {name: {"S": text} for name, text in value.items()}}
+    if isinstance(value, tuple | list):
+        return {"SS": sorted(value)}
+    raise TypeError(f"not a value of a mirror row: {type(value).__name__}")
 
 
 def _field(item: Mapping[str, Any], name: str, kind: str) -> Any:
@@ -229,10 +248,6 @@ def _field(item: Mapping[str, Any], name: str, kind: str) -> Any:
     # would cost a listing more than the rest of its decoding.
     value = item.get(name)
     return value.get(kind) if isinstance(value, dict) else None
-
-
-def _names(values: Any) -> tuple[str, ...]:
-    return tuple(sorted(v for v in values if isinstance(v, str))) if isinstance(values, list) else ()
 
 
 def _decimal(text: Any) -> Decimal | None:
@@ -279,8 +294,7 @@ class Profile:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Profile:
-        """A live mirror item as GetItem/Query return it (DynamoDB's wire format): `from_row` of
-        the contract's row of it."""
+        """A live mirror item in DynamoDB's wire format (GetItem, Query): its `row_from_item`'s Profile."""
         return cls.from_row(row_from_item(item))
 
     @classmethod
@@ -321,8 +335,9 @@ class Profile:
         }
 
 
-def _group_names(values: tuple[Any, ...] | list[Any]) -> tuple[str, ...]:
-    return tuple(sorted({value for value in values if isinstance(value, str)}))
+def _group_names(values: Any) -> tuple[str, ...]:
+    names = values if isinstance(values, tuple | list) else ()
+    return tuple(sorted({name for name in names if isinstance(name, str)}))
 
 
 # Timestamps past year 9999 cannot be shown; such a row's time is unknown (the epoch), as a missing one.
@@ -331,7 +346,5 @@ _MAX_MICROS = 253_402_300_800_000_000
 
 def _micros(observed: Any) -> int:
     finite = isinstance(observed, int) or (isinstance(observed, Decimal) and observed.is_finite())
-    if not finite:
-        return 0
-    micros = int(observed)
+    micros = int(observed) if finite else 0
     return micros if 0 <= micros < _MAX_MICROS else 0

@@ -19,7 +19,6 @@ from cognito_mirror.group_directory import ReadRows, plan_group_query, read_grou
 from models.directory_layout import check_layout
 from models.errors import DirectoryQueryError, TableUnavailableError, error_code
 from models.group_members import GroupMembersTable, group_members_table
-from models.record import snapshot_from_row
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot
 
@@ -65,7 +64,7 @@ def query_users(
         page = read_page(query, after)
     except cognito_mirror.DirectoryQueryError as exc:
         raise DirectoryQueryError(exc.detail) from exc
-    return DirectoryPage([snapshot_from_row(row) for row in page.rows], page.next)
+    return DirectoryPage([UserSnapshot.from_row(row) for row in page.rows], page.next)
 
 
 def query_group_members(
@@ -91,7 +90,7 @@ def query_group_members(
         raise DirectoryQueryError(exc.detail) from exc
     except cognito_mirror.MirrorUnavailableError as exc:  # keys left unprocessed, an odd answer
         raise TableUnavailableError(exc.detail) from exc
-    return DirectoryPage([snapshot_from_row(row) for row in page.rows], page.next)
+    return DirectoryPage([UserSnapshot.from_row(row) for row in page.rows], page.next)
 
 
 def _index_page(

@@ -30,7 +30,7 @@ from cognito_mirror.group_members import (
     query_keys,
 )
 from models.errors import TableUnavailableError, error_code
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.settings import ConfigurationError, Settings, get_settings
 from models.table import TableConfig, table_client
 

@@ -8,6 +8,9 @@ A guard is a condition on the row a write would replace:
   stored one is older; `=`: it is the very observation), a row without that field passing only when
   `unversioned` is set; and, if `tombstone` is set, be a tombstone (True) or live (False).
 
+A guarded write's outcome is WRITTEN when it landed, SKIPPED when its guard refused it (the stored
+row is as new or newer, or a tombstone: nothing changed).
+
 `condition_expression` renders a guard for PutItem/UpdateItem; `partiql_where` renders its
 existing-row part as the WHERE of a PartiQL UPDATE (a PartiQL INSERT is the `absent` part: it lands
 only on a missing row). A test checks both renderings agree on every kind of stored row.
@@ -21,6 +24,7 @@ never touches the profile.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +33,11 @@ from cognito_mirror.group_members import valid_group
 from cognito_mirror.record import GROUPS, GROUPS_OBSERVED_AT, KEY, SLOT_NAMES, is_reserved
 
 OBSERVED_AT = "observed_at"
+
+
+class WriteOutcome(enum.Enum):
+    WRITTEN = "written"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from cognito_mirror.record import FIELDS, GROUPS, GROUPS_OBSERVED_AT, SLOT_NAMES
 from models import guard
 from models.errors import TableUnavailableError
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 
 BATCH_STATEMENTS_MAX = 25
 _LANDED_ELSEWHERE = ("DuplicateItem", "ConditionalCheckFailed")

@@ -1,11 +1,10 @@
-"""The mirror's row on the write side: a PynamoDB model of the contract (cognito_mirror/record.py)
-that serializes the rows the mirror writes and parses the rows its engine reads back, never calling
-DynamoDB (`models.table.MirrorTable` does: see DESIGN.md, "The record"), and its conversions to and
-from a `UserSnapshot`."""
+"""The mirror's row as the engine reads it back: a PynamoDB model of the contract
+(cognito_mirror/record.py) that parses the rows the sync, the backfill's comparison and its scan read
+to decide, never calling DynamoDB (`models.table.MirrorTable` does: see DESIGN.md, "The record"). The
+rows are written in the contract's own wire form (`item_from_row`), the form every reader decodes."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from pynamodb.attributes import (
@@ -20,12 +19,6 @@ from pynamodb.models import Model
 
 from cognito_mirror.record import SLOT_NAMES
 from models.user import UserSnapshot
-
-
-class WriteOutcome(enum.Enum):
-    WRITTEN = "written"
-    # The stored row is as new or newer, or is a tombstone: nothing changed.
-    SKIPPED = "skipped"
 
 
 class MirrorRecord(Model):
@@ -75,37 +68,6 @@ class MirrorRecord(Model):
         )
 
 
-def record_from_snapshot(snapshot: UserSnapshot, index_keys: dict[str, str | None]) -> MirrorRecord:
-    """The row of `snapshot`, carrying `index_keys` (its directory keys under the current setting)."""
-    record = MirrorRecord(
-        snapshot.sub,
-        username=snapshot.username,
-        attributes=MapAttribute(**snapshot.attributes),
-        status=snapshot.status,
-        enabled=snapshot.enabled,
-        observed_at=snapshot.observed_at,
-        source=snapshot.source,
-        deleted=False,
-    )
-    for name, key in index_keys.items():
-        setattr(record, name, key)
-    return record
-
-
 def record_from_item(item: dict[str, Any]) -> MirrorRecord:
     """A row as DynamoDB returns it (wire format), parsed."""
     return MirrorRecord.from_raw_data(item)
-
-
-def snapshot_from_row(row: dict[str, Any]) -> UserSnapshot:
-    """The user of a live row of the contract (cognito_mirror.record.row_from_item): no
-    `MirrorRecord` per item, a listing reads thousands."""
-    return UserSnapshot(
-        sub=row["sub"],
-        username=row["username"] or "",
-        attributes=row["attributes"] or {},
-        status=row["status"] or "UNKNOWN",
-        enabled=bool(row["enabled"]),
-        observed_at=int(row["observed_at"]),
-        source=row["source"] or "",
-    )

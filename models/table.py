@@ -34,12 +34,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cognito_mirror.directory import query_request
-from cognito_mirror.record import FIELDS, GROUP_FIELDS, SLOT_NAMES, USERNAME_INDEX, index_keys, is_reserved
+from cognito_mirror.record import (
+    FIELDS,
+    GROUP_FIELDS,
+    KEY,
+    SLOT_NAMES,
+    TTL_FIELD,
+    USERNAME_INDEX,
+    index_keys,
+    is_reserved,
+    item_from_row,
+)
 from models import guard
 from models.aws import bounded_config, create_client
 from models.errors import TableUnavailableError, error_code
+from models.guard import WriteOutcome
 from models.partiql import Membership, put_memberships, put_snapshots
-from models.record import MirrorRecord, WriteOutcome, record_from_item, record_from_snapshot
+from models.record import MirrorRecord, record_from_item
 from models.settings import Settings, get_settings
 from models.user import UserSnapshot
 
@@ -125,9 +136,9 @@ class MirrorTable:
         """The directory keys a row with these attributes must carry under the current setting."""
         return index_keys(sub, attributes, self.config.indexed_attributes)
 
-    def snapshot_record(self, snapshot: UserSnapshot) -> MirrorRecord:
-        """The row `snapshot` is written as, directory keys included."""
-        return record_from_snapshot(snapshot, self.expected_index_keys(snapshot.sub, snapshot.attributes))
+    def snapshot_item(self, snapshot: UserSnapshot) -> dict[str, Any]:
+        """The item `snapshot` is written as (the contract's wire form), directory keys included."""
+        return item_from_row(snapshot.row() | self.expected_index_keys(snapshot.sub, snapshot.attributes))
 
     # --- guarded writes --------------------------------------------------------------------------
 
@@ -142,10 +153,10 @@ class MirrorTable:
             raise TableUnavailableError(f"mirror {what} failed: {code}") from exc
         return WriteOutcome.WRITTEN
 
-    def _conditional_put(self, record: MirrorRecord, rule: guard.Guard) -> WriteOutcome:
-        condition = guard.condition_expression(rule, int(record.observed_at))
+    def _conditional_put(self, item: dict[str, Any], rule: guard.Guard) -> WriteOutcome:
+        condition = guard.condition_expression(rule, int(item["observed_at"]["N"]))
         return self._guarded(
-            lambda: self.client.put_item(TableName=self.name, Item=record.serialize(), **condition), "write"
+            lambda: self.client.put_item(TableName=self.name, Item=item, **condition), "write"
         )
 
     def _conditional_update(self, arguments: dict[str, Any], what: str) -> WriteOutcome:
@@ -154,15 +165,14 @@ class MirrorTable:
     def put_snapshot(self, snapshot: UserSnapshot) -> WriteOutcome:
         """Store `snapshot` if it is newer than what the mirror holds (idempotent). An UpdateItem
         of the profile's fields and directory keys: the membership stays as it is."""
-        item = self.snapshot_record(snapshot).serialize()
-        return self._conditional_update(guard.snapshot_update(item), "write")
+        return self._conditional_update(guard.snapshot_update(self.snapshot_item(snapshot)), "write")
 
     def put_snapshots(
         self, snapshots: list[UserSnapshot], *, missing: set[str], memberships: Memberships = None
     ) -> list[WriteOutcome]:
         """Guarded bulk `put_snapshot` (PartiQL, 25 per call), with a sub's membership from `memberships`
         in the same statement; see `models.partiql.put_snapshots`."""
-        items = [self.snapshot_record(snapshot).serialize() for snapshot in snapshots]
+        items = [self.snapshot_item(snapshot) for snapshot in snapshots]
         try:
             return put_snapshots(self.client, self.name, items, missing=missing, memberships=memberships)
         except _DATA_ERRORS as exc:
@@ -171,8 +181,9 @@ class MirrorTable:
     def put_tombstone(self, sub: str, *, observed_at: int, source: str) -> WriteOutcome:
         """Mark `sub` deleted; later or late snapshots never bring it back until the TTL expires."""
         expires = datetime.now(UTC) + timedelta(days=self.config.tombstone_ttl_days)
-        record = MirrorRecord(sub, observed_at=observed_at, source=source, deleted=True, expires_at=expires)
-        return self._conditional_put(record, guard.TOMBSTONE)
+        tombstone = {KEY: sub, "observed_at": observed_at, "source": source, "deleted": True}
+        item = item_from_row(tombstone | {TTL_FIELD: int(expires.timestamp())})
+        return self._conditional_put(item, guard.TOMBSTONE)
 
     def put_groups(self, sub: str, groups: Iterable[str], *, observed_at: int, source: str) -> WriteOutcome:
         """Store `sub`'s whole membership as a writer (`source`, for its own logs: the row's `source`
@@ -200,7 +211,7 @@ class MirrorTable:
         """
         if is_reserved(snapshot.sub):
             raise ValueError("a reserved engine-state key is not a user")
-        return self._conditional_put(self.snapshot_record(snapshot), guard.REVIVE)
+        return self._conditional_put(self.snapshot_item(snapshot), guard.REVIVE)
 
     def put_index_keys(self, sub: str, *, observed_at: int, keys: dict[str, str | None]) -> WriteOutcome:
         """Rewrite only a row's directory keys (reindex), guarded on the very snapshot they derive from.

@@ -1,4 +1,5 @@
-"""The user snapshot every writer produces, and its conversion from Cognito's shapes."""
+"""The user snapshot every writer produces: its conversion from Cognito's shapes, and to and from the
+record contract's row (cognito_mirror/record.py)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,33 @@ class UserSnapshot:
     observed_at: int
     source: str
     dropped: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> UserSnapshot:
+        """The user of a live row of the contract (cognito_mirror.record.row_from_item): no PynamoDB
+        object per item, a listing reads thousands."""
+        return cls(
+            sub=row["sub"],
+            username=row["username"] or "",
+            attributes=row["attributes"] or {},
+            status=row["status"] or "UNKNOWN",
+            enabled=bool(row["enabled"]),
+            observed_at=int(row["observed_at"]),
+            source=row["source"] or "",
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The live row of the contract it is stored as (cognito_mirror.record.item_from_row writes it)."""
+        return {
+            "sub": self.sub,
+            "username": self.username,
+            "attributes": self.attributes,
+            "status": self.status,
+            "enabled": self.enabled,
+            "observed_at": self.observed_at,
+            "source": self.source,
+            "deleted": False,
+        }
 
     def same_state(self, other: UserSnapshot) -> bool:
         """True when both describe the same user state (times and sources aside)."""

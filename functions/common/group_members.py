@@ -33,7 +33,7 @@ from functions.common.observability import count_metric, logger
 from functions.common.user_events import MalformedStreamRecordError, image_row, reserved_image, whole
 from models.errors import DependencyUnavailableError
 from models.group_members import GroupMembersTable
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ never loads it.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from cognito_mirror import Profile
 from functions.common.errors import CognitoUnavailableError
 from functions.common.observability import count_metric, logger, mirror_freshness
@@ -26,7 +24,7 @@ def repair_user(sub: str, username: str | None, *, user_pool_id: str) -> Profile
     through the guarded write; None when Cognito has no such user. CognitoUnavailableError when
     Cognito fails; a failed mirror write still answers the profile (sync and reconcile write it)."""
     from functions.common.cognito import read_user
-    from models.record import WriteOutcome
+    from models.guard import WriteOutcome
     from models.table import mirror_table
 
     try:
@@ -51,4 +49,4 @@ def repair_user(sub: str, username: str | None, *, user_pool_id: str) -> Profile
         logger.error("repair: mirror write failed", extra={"sub": sub})
         count_metric("MirrorWriteFailed")
     count_metric("RepairFound")
-    return Profile.from_row(asdict(snapshot))
+    return Profile.from_row(snapshot.row())

@@ -40,7 +40,7 @@ from functions.common.cloudtrail import (
 from functions.common.cognito import Membership, group_exists, read_groups, read_user
 from functions.common.observability import count_metric, loggable, logger, mirror_freshness
 from models.group_members import group_members_table
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot, now_us
 

@@ -35,7 +35,7 @@ from functions.common.observability import (
 )
 from functions.common.settings import check_at_cold_start
 from models.errors import MalformedUserError, TableUnavailableError
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.settings import get_settings
 from models.table import mirror_table
 from models.user import UserSnapshot, snapshot_from_trigger

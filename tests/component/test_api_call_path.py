@@ -25,7 +25,7 @@ WRITE_SIDE = (
     "pynamodb",
 )
 # The files of a GET /me miss healed in-process, today; fewer is better, more is a regression.
-MISS_PATH_FILES = 13
+MISS_PATH_FILES = 12
 
 _HIT = """
 import json, sys

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cognito_mirror.record import DIRECTORY_SHARDS, index_keys, normalise_value, partition_key, shard_of
 from models.directory import Continuation, query_users
 from models.errors import DirectoryQueryError
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.settings import ConfigurationError, get_settings, load_settings
 from models.table import MirrorTable, mirror_table
 from models.user import UserSnapshot

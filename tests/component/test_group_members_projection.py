@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from models.group_members import group_members_table
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from tests.support.fixtures import GROUP_MEMBERS
 from tests.support.group_members import (
     T0,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cognito_mirror.record import row_from_item
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot, filter_attributes
 

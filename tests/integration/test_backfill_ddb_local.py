@@ -14,8 +14,8 @@ from unittest import mock
 import boto3
 import pytest
 
+from models.guard import WriteOutcome
 from models.partiql import Membership
-from models.record import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.dynamodb_local import snap

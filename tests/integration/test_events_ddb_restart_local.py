@@ -129,7 +129,7 @@ class Writer:
 
     def write(self, *, sign_ins: bool = True) -> None:
         """The next write: a tenant change, or every third one a sign-in (no change, no event)."""
-        from models.record import WriteOutcome
+        from models.guard import WriteOutcome
         from models.table import mirror_table
 
         sub, self.number = self.subs[self.number % USERS], self.number + 1

@@ -74,7 +74,7 @@ def mirror_writes_to(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -
 
 def write_changes(stop: threading.Event, writes: Writes) -> None:
     """Change `custom:tenant` of USERS users round-robin through the guarded write until `stop`."""
-    from models.record import WriteOutcome
+    from models.guard import WriteOutcome
     from models.table import mirror_table
 
     subs = [str(uuid.uuid4()) for _ in range(USERS)]

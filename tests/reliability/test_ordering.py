@@ -20,7 +20,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from functions.common.observability import FRESHNESS_PATHS
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.pii_watch import PII_VALUES

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.common import event_publisher
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
 from tests.support.fixtures import TABLE

@@ -15,7 +15,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from models.record import WriteOutcome
+from models.guard import WriteOutcome
 from models.table import mirror_table
 from models.user import UserSnapshot
 

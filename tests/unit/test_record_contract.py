@@ -1,6 +1,7 @@
 """The record contract (cognito_mirror.record) is the one the stack deploys, publishes and writes:
 the table's keys and indexes in serverless.yml, the fields of schemas/mirror-record.v1.json, the
-PynamoDB model of the write side; and its codec reads an item as boto3's deserializer does."""
+PynamoDB model the engine reads rows back with; and its codec reads an item as boto3's deserializer
+does and writes the item it reads."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from cognito_mirror.record import (
     SLOT_NAMES,
     TTL_FIELD,
     is_tombstone,
+    item_from_row,
     row_from_item,
 )
-from models.record import MirrorRecord, snapshot_from_row
+from models.record import MirrorRecord, record_from_item
+from models.user import UserSnapshot
 from scripts.table import table_properties
 from tests.support.record_schema import SCHEMA
 
@@ -70,8 +73,8 @@ def test_the_published_schema_names_exactly_the_contracts_fields() -> None:
     assert set(defs["tombstone"]["properties"]) == {KEY, "observed_at", "source", "deleted", TTL_FIELD}
 
 
-def test_the_pynamodb_model_writes_the_contracts_attribute_names() -> None:
-    # Given the write side's model
+def test_the_pynamodb_model_reads_the_contracts_attribute_names() -> None:
+    # Given the engine's model of a stored row
     names = {attribute.attr_name for attribute in MirrorRecord.get_attributes().values()}
     # Then it models the contract's fields, the membership, the TTL and the directory slots, nothing else
     assert names == {*FIELDS, *GROUP_FIELDS, TTL_FIELD, *SLOT_NAMES}
@@ -92,6 +95,44 @@ def test_the_codec_reads_an_item_as_boto3s_deserializer_does() -> None:
     assert row["observed_at"] == Decimal("1700000000123456")
 
 
+def test_the_codec_writes_back_the_item_it_reads() -> None:
+    # Given an item of the contract (attributes holding strings only, as the mirror writes them)
+    item = {**ITEM, "attributes": {"M": {"email": {"S": "ada@example.com"}}}}
+    # When the contract reads its row and writes it with its directory key (the row holds none)
+    written = item_from_row(row_from_item(item) | {"dir0": "email#ada@example.com"})
+    # Then the item is the same, its string set in order
+    assert written == {**item, "groups": {"SS": ["admin", "support"]}}
+
+
+def test_the_codec_leaves_out_what_a_row_does_not_hold_and_refuses_what_it_cannot() -> None:
+    # Given a row without a username, with no group, and one holding a float
+    row = {**row_from_item(ITEM), "username": None, "groups": ()}
+    # When the contract writes them
+    # Then the missing username and the empty set (DynamoDB holds none) are not in the item
+    assert "username" not in item_from_row(row)
+    assert "groups" not in item_from_row(row)
+    try:
+        item_from_row({**row, "observed_at": 1.5})
+    except TypeError as exc:
+        assert "float" in str(exc)
+    else:
+        raise AssertionError("a float is not a value of a mirror row")
+
+
+def test_the_engines_model_reads_the_row_a_snapshot_is_written_as() -> None:
+    # Given a snapshot, written as the contract's item with a directory key
+    snapshot = UserSnapshot(
+        "u-2", "bo", {"email": "bo@example.com"}, "CONFIRMED", True, 1700000000000001, "backfill"
+    )
+    item = item_from_row(snapshot.row() | {"dir0": "email#bo@example.com", "dir1": None})
+    # When the engine's PynamoDB model and the contract read it back
+    record = record_from_item(item)
+    # Then both give the snapshot back, and the model sees the directory key it holds
+    assert record.to_snapshot() == snapshot == UserSnapshot.from_row(row_from_item(item))
+    assert not record.is_tombstone
+    assert record.stored_index_keys() == {"dir0": "email#bo@example.com", "dir1": None, "dir2": None}
+
+
 def test_groups_are_unknown_without_their_version_and_none_when_known_but_absent() -> None:
     # Given a row with no membership version, and one whose membership is known but empty
     unknown = {**ITEM, "groups": {"SS": ["admin"]}}
@@ -106,7 +147,7 @@ def test_groups_are_unknown_without_their_version_and_none_when_known_but_absent
 def test_the_profile_and_the_snapshot_of_an_item_are_read_from_the_same_row() -> None:
     # Given a live item
     # When the library and the stack read it
-    profile, snapshot = Profile.from_item(ITEM), snapshot_from_row(row_from_item(ITEM))
+    profile, snapshot = Profile.from_item(ITEM), UserSnapshot.from_row(row_from_item(ITEM))
     # Then both carry the same user
     assert (profile.sub, profile.username, dict(profile.attributes), profile.status, profile.enabled) == (
         snapshot.sub,

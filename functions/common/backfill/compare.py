@@ -22,8 +22,9 @@ from functions.common.backfill.options import Options, WriteMode
 from functions.common.backfill.summary import Tally
 from functions.common.observability import logger, mirror_freshness
 from models.errors import DependencyUnavailableError, TableUnavailableError
+from models.guard import WriteOutcome
 from models.partiql import Membership
-from models.record import MirrorRecord, WriteOutcome
+from models.record import MirrorRecord
 from models.table import MirrorTable
 from models.user import UserSnapshot
 

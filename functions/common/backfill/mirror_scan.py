@@ -16,7 +16,8 @@ from functions.common.backfill.checkpoint import Checkpoint
 from functions.common.backfill.confirm import UserConfirmer
 from functions.common.backfill.options import Mode, Options
 from functions.common.backfill.summary import Tally
-from models.record import MirrorRecord, WriteOutcome
+from models.guard import WriteOutcome
+from models.record import MirrorRecord
 from models.table import BATCH_GET_MAX, MirrorTable
 from models.user import now_us
 
