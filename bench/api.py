@@ -13,7 +13,7 @@ from typing import Any
 from bench.cold_start import CONSUMER_DIR
 from bench.fixtures import FakeLambdaContext, get_hello_event, get_me_event, seed_user
 from bench.stack import TABLE, Stack
-from bench.stats import Report, absolute, interleaved, quiet_stdout, timed, versus
+from bench.stats import Report, figure, interleaved, quiet_stdout, timed
 
 
 def call_get_me(handler: Any, event: dict[str, Any], context: Any) -> None:
@@ -116,64 +116,58 @@ def run(stack: Stack, *, hits: int, misses: int) -> Report:
         )
     raw_name = "raw boto3 get_item, same item"
     figures = [
-        absolute(
-            "GET /me warm, cache hit (in-process, back to back)", hit, unit="us", stat="median", limit=100e-6
-        ),
-        absolute(
+        figure("GET /me warm, cache hit (in-process, back to back)", hit, unit="us", at_most=100e-6),
+        figure(
             "  the same hit in the resolver only (app.resolve: no logger/metrics wrapper)",
             resolver_hit,
             unit="us",
-            stat="median",
-            limit=50e-6,
+            at_most=50e-6,
         ),
-        absolute(
+        figure(
             "example consumer GET /hello warm, cache hit in its resolver (app.resolve, back to back)",
             consumer_hit,
             unit="us",
-            stat="median",
-            limit=50e-6,
+            at_most=50e-6,
             note="examples/consumer/hello.py: profile_middleware, the route, Powertools' Response",
         ),
-        absolute(
+        figure(
             "  the same route on the Powertools resolver alone (a constant, no profile_middleware)",
             bare_hit,
             unit="us",
-            stat="median",
             note="the library's own share of a warm hit: the consumer's hit minus this",
         ),
-        versus(
+        figure(
             "the library's share: the constant route behind profile_middleware + caller_profile",
             share["library"],
-            "the same resolver, no profile_middleware",
-            share["bare"],
+            baseline=("the same resolver, no profile_middleware", share["bare"]),
             unit="us",
             note="interleaved rounds, one process, the same event and the same cached profile",
         ),
-        absolute(
+        figure(
             "  the share: per-round difference of the two",
             [lib - bare for lib, bare in zip(share["library"], share["bare"], strict=True)],
             unit="us",
-            stat="median",
-            limit=5e-6,
+            at_most=5e-6,
             note="a dict lookup is the floor; where the rest goes: docs/PERFORMANCE.md",
         ),
-        absolute(
+        figure(
             "GET /me warm, cache hit, between network calls",
             miss["hit"],
             unit="us",
             note="same code as the back-to-back hit, timed in the miss rounds: the network calls in between"
             " cool the CPU caches (the goal applies to the back-to-back figure; see docs/PERFORMANCE.md)",
         ),
-        versus(
+        figure(
             "GET /me warm, cache miss (DynamoDB Local)",
             miss["handler"],
-            raw_name,
-            miss["raw"],
+            baseline=(raw_name, miss["raw"]),
             unit="ms",
-            max_ratio=1.2,
+            at_most=1.2,
         ),
         *(
-            versus(label, miss[name], raw_name, miss["raw"], unit="ms", note="breakdown of the miss")
+            figure(
+                label, miss[name], baseline=(raw_name, miss["raw"]), unit="ms", note="breakdown of the miss"
+            )
             for label, name in (
                 ("  under it: MirrorReader.get miss (no handler)", "reader"),
                 ("  beside it: get_record (GetItem parsed into the engine's model)", "record"),

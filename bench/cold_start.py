@@ -29,7 +29,7 @@ import sys
 import time
 
 from bench.stack import BASE_ENV
-from bench.stats import Figure, Report, Summary, versus
+from bench.stats import Figure, Report, Summary, figure
 from scripts.dynamodb_local import ROOT
 
 BASELINE = "bench.naive_getuser_handler"
@@ -135,34 +135,31 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
     report = Report("cold_start", setup={"samples_per_kind": samples, "python": sys.executable})
     naive = "import naive GetUser handler"
     report.figures.append(
-        versus(
+        figure(
             "cold start: import functions.api",
             times["functions.api"],
-            naive,
-            times[BASELINE],
+            baseline=(naive, times[BASELINE]),
             unit="ms",
-            max_ratio=1.0,
+            at_most=1.0,
         )
     )
     for name in (*HANDLERS[1:], LIBRARY, CONSUMER):
         report.figures.append(
-            versus(f"cold start: import {name}", times[name], naive, times[BASELINE], unit="ms")
+            figure(f"cold start: import {name}", times[name], baseline=(naive, times[BASELINE]), unit="ms")
         )
     report.figures.append(
-        versus(
+        figure(
             f"  CPU time (user+sys) of import {CONSUMER}",
             cpu[CONSUMER],
-            "of the naive handler import",
-            cpu[BASELINE],
+            baseline=("of the naive handler import", cpu[BASELINE]),
             unit="ms",
         )
     )
     report.figures.append(
-        versus(
+        figure(
             "  CPU time (user+sys) of import functions.api",
             cpu["functions.api"],
-            "of the naive handler import",
-            cpu[BASELINE],
+            baseline=("of the naive handler import", cpu[BASELINE]),
             unit="ms",
             note="less sensitive than wall time to other processes on a shared machine",
         )
@@ -206,31 +203,31 @@ def run(samples: int, *, access_token: str | None = None) -> Report:
         )
         for key, label, cpu_label, note in rows:
             report.figures.append(
-                versus(
+                figure(
                     label,
                     first_times[key],
-                    "naive: import + first GetUser (moto stand-in)",
-                    first_times["naive"],
+                    baseline=("naive: import + first GetUser (moto stand-in)", first_times["naive"]),
                     unit="ms",
                     note=note,
-                    max_ratio=0.9 if key == "consumer" else None,
+                    at_most=0.9 if key == "consumer" else None,
                 )
             )
             report.figures.append(
-                versus(
+                figure(
                     f"  CPU time (user+sys) of {cpu_label}",
                     first_cpu[key],
-                    "of the naive import + first GetUser",
-                    first_cpu["naive"],
+                    baseline=("of the naive import + first GetUser", first_cpu["naive"]),
                     unit="ms",
                 )
             )
         report.figures.append(
-            versus(
+            figure(
                 "  the consumer vs GetUser on the same framework (Powertools resolver + Logger)",
                 first_times["consumer"],
-                "naive GetUser in a Powertools resolver: import + first request",
-                first_times["naive_powertools"],
+                baseline=(
+                    "naive GetUser in a Powertools resolver: import + first request",
+                    first_times["naive_powertools"],
+                ),
                 unit="ms",
                 note="bench/naive_powertools_handler.py: the library's share, Powertools on both sides",
             )

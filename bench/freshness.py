@@ -20,7 +20,7 @@ import json
 import time
 
 from bench.command import Count, count_main
-from bench.stats import Report, absolute
+from bench.stats import Report, figure
 from scripts.dynamodb_local import LocalServiceError
 from scripts.emf import metric_values
 from scripts.ports import Ports
@@ -66,11 +66,11 @@ def run(users: int) -> Report:
     report.setup = {"users": users, "stack_ready_s": round(stack.ready_seconds, 1)}
     for path, values in sorted(metric_values(log, "MirrorFreshness", "path").items()):
         seconds = [value / 1000 for value in values]
-        report.figures.append(absolute(f"freshness {path}", seconds, unit="ms", note=NOTES.get(path, "")))
+        report.figures.append(figure(f"freshness {path}", seconds, unit="ms", note=NOTES.get(path, "")))
     events = [value / 1000 for value in metric_values(log, "UserEventLag").get("", [])]
     if events:
         report.figures.append(
-            absolute(
+            figure(
                 "user event lag", events, unit="ms", note="stream record time (whole s locally) -> PutEvents"
             )
         )

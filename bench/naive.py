@@ -12,7 +12,7 @@ from typing import Any
 from bench.api import call_get_me
 from bench.fixtures import FakeLambdaContext, get_me_event, load_event
 from bench.stack import Stack
-from bench.stats import Report, quiet_stdout, timed_pair, versus
+from bench.stats import Report, figure, quiet_stdout, timed_pair
 from scripts.user_pool import create_pool, create_user, sign_in
 
 PASSWORD = "Bench-Passw0rd!"  # noqa: S105 - a throwaway user on a local moto server
@@ -81,7 +81,7 @@ def run(stack: Stack, token: str, *, samples: int) -> Report:
             "dynamodb": stack.dynamodb.endpoint,
         },
     )
-    report.figures.append(versus(label, naive_a, "mirror GET /me, cache miss", miss, unit="ms"))
-    report.figures.append(versus(label, naive_b, "mirror GET /me, cache hit", hit, unit="ms"))
+    report.figures.append(figure(label, naive_a, baseline=("mirror GET /me, cache miss", miss), unit="ms"))
+    report.figures.append(figure(label, naive_b, baseline=("mirror GET /me, cache hit", hit), unit="ms"))
     report.lines.append(quota_line())
     return report

@@ -160,38 +160,27 @@ class Figure:
         }
 
 
-def versus(
-    name: str,
-    values: Sequence[float],
-    baseline_name: str,
-    baseline: Sequence[float],
-    *,
-    unit: str,
-    ratio_of: str = "median",
-    max_ratio: float | None = None,
-    note: str = "",
-) -> Figure:
-    """A figure against a baseline measured in the same run; goal: ratio <= max_ratio."""
-    figure = Figure(name, unit, Summary.of(values), baseline_name, Summary.of(baseline), ratio_of, note=note)
-    if max_ratio is not None:
-        figure.aim(f"{ratio_of} <= {max_ratio:g}x baseline", figure.ratio, max_ratio)
-    return figure
-
-
-def absolute(
+def figure(
     name: str,
     values: Sequence[float],
     *,
     unit: str,
+    baseline: tuple[str, Sequence[float]] | None = None,
     stat: str = "median",
-    limit: float | None = None,
+    at_most: float | None = None,
     note: str = "",
 ) -> Figure:
-    """A figure with an absolute goal: stat <= limit (seconds)."""
-    figure = Figure(name, unit, Summary.of(values), note=note)
-    if limit is not None:
-        figure.aim(f"{stat} <= {limit * UNITS[unit]:g} {unit}", figure.summary.stat(stat), limit)
-    return figure
+    """A figure, beside a `baseline` (its name, its values) measured in the same run when given: their
+    ratio compares `stat` (median, p99, max). Its goal, when given: `stat` <= `at_most`, in seconds, or
+    with a baseline as a multiple of the baseline's."""
+    result = Figure(name, unit, Summary.of(values), ratio_of=stat, note=note)
+    if baseline is not None:
+        result.baseline_name, result.baseline = baseline[0], Summary.of(baseline[1])
+    if at_most is not None and baseline is not None:
+        result.aim(f"{stat} <= {at_most:g}x baseline", result.ratio, at_most)
+    elif at_most is not None:
+        result.aim(f"{stat} <= {at_most * UNITS[unit]:g} {unit}", result.summary.stat(stat), at_most)
+    return result
 
 
 def machine() -> dict[str, Any]:

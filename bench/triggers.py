@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.fixtures import FakeLambdaContext, load_event
 from bench.stack import CLOSED_PORT, SILENT_PORT, TABLE, SilentServer, Stack
-from bench.stats import Figure, Report, absolute, quiet_stdout, timed, timed_pair, versus
+from bench.stats import Figure, Report, figure, quiet_stdout, timed, timed_pair
 from models import guard
 from models.user import now_us
 from scripts.dynamodb_local import LocalServiceError, port_in_use
@@ -75,8 +75,8 @@ def unreachable(name: str, endpoint: str, label: str, samples: int) -> Figure:
             values = timed(lambda: handler(event, context), samples, max_seconds=60)
     finally:
         _rebind(previous)
-    return absolute(
-        f"{name}: return with DynamoDB {label}", values, unit="s", stat="max", limit=UNREACHABLE_GOAL_S
+    return figure(
+        f"{name}: return with DynamoDB {label}", values, unit="s", stat="max", at_most=UNREACHABLE_GOAL_S
     )
 
 
@@ -97,14 +97,13 @@ def run(stack: Stack, *, samples: int, unreachable_samples: int) -> Report:
                 call, raw_conditional_put(client, event), samples, warmup=min(200, samples)
             )
         report.figures.append(
-            versus(
+            figure(
                 f"{name} trigger (DynamoDB Local)",
                 trig,
-                "raw conditional put_item",
-                raw,
+                baseline=("raw conditional put_item", raw),
                 unit="ms",
-                ratio_of="p99",
-                max_ratio=2.0,
+                stat="p99",
+                at_most=2.0,
             )
         )
     silent = SilentServer(SILENT_PORT)

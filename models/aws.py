@@ -17,6 +17,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from models.settings import ClientBounds
+
 _INSTANCE_METADATA_PROVIDER = "iam-role"  # botocore's name for the EC2 instance role provider
 _LOCK = threading.Lock()
 
@@ -31,22 +33,16 @@ def _session(profile: str | None, instance_metadata: bool) -> Any:
     return session
 
 
-def bounded_config(
-    *,
-    connect_timeout: float,
-    read_timeout: float,
-    max_attempts: int,
-    pool_size: int | None = None,
-    validate: bool = True,
-) -> Config:
-    """A client config: timeouts, attempts in all (botocore's standard retry mode), connection pool."""
+def bounded_config(bounds: ClientBounds, *, pool_size: int | None = None, validate: bool = True) -> Config:
+    """A client config: the bounds' timeouts and attempts in all (botocore's standard retry mode), and
+    a connection pool of `pool_size` (botocore's default: 10)."""
     options: dict[str, Any] = {"parameter_validation": validate}
     if pool_size is not None:
         options["max_pool_connections"] = pool_size
     return Config(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=bounds.connect_timeout,
+        read_timeout=bounds.read_timeout,
+        retries={"total_max_attempts": bounds.max_attempts, "mode": "standard"},
         **options,
     )
 

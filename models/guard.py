@@ -8,8 +8,8 @@ A guard is a condition on the row a write would replace:
   stored one is older; `=`: it is the very observation), a row without that field passing only when
   `unversioned` is set; and, if `tombstone` is set, be a tombstone (True) or live (False).
 
-A guarded write's outcome is WRITTEN when it landed, SKIPPED when its guard refused it (the stored
-row is as new or newer, or a tombstone: nothing changed).
+A guarded write's outcome (`WriteOutcome`) is WRITTEN when it landed, SKIPPED when its guard refused
+it: the stored row is as new or newer, or a tombstone, and nothing changed.
 
 `condition_expression` renders a guard for PutItem/UpdateItem; `partiql_where` renders its
 existing-row part as the WHERE of a PartiQL UPDATE (a PartiQL INSERT is the `absent` part: it lands
@@ -33,11 +33,6 @@ from cognito_mirror.group_members import valid_group
 from cognito_mirror.record import GROUPS, GROUPS_OBSERVED_AT, KEY, SLOT_NAMES, is_reserved
 
 OBSERVED_AT = "observed_at"
-
-
-class WriteOutcome(enum.Enum):
-    WRITTEN = "written"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,13 @@ MEMBERSHIP = Guard(absent=False, observed="<", tombstone=False, version=GROUPS_O
 # observation; unknown groups stay unknown, a newer membership (the group re-created and the user
 # re-added) stands.
 GROUP_REMOVAL = Guard(absent=False, observed="<", tombstone=False, version=GROUPS_OBSERVED_AT)
+
+
+class WriteOutcome(enum.Enum):
+    """A guarded write's outcome: it landed, or its guard refused it (nothing changed)."""
+
+    WRITTEN = "written"
+    SKIPPED = "skipped"
 
 
 def condition_expression(guard: Guard, observed_at: int) -> dict[str, Any]:

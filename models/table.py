@@ -51,7 +51,7 @@ from models.errors import TableUnavailableError, error_code
 from models.guard import WriteOutcome
 from models.partiql import Membership, put_memberships, put_snapshots
 from models.record import MirrorRecord, record_from_item
-from models.settings import Settings, get_settings
+from models.settings import ClientBounds, Settings, get_settings
 from models.user import UserSnapshot
 
 BATCH_GET_MAX = 100
@@ -91,13 +91,8 @@ class TableConfig:
 
 def table_client(config: TableConfig) -> Any:
     """A DynamoDB client for a table: the config's timeouts, retries (1 + max_retries attempts) and pool."""
-    client_config = bounded_config(
-        connect_timeout=config.ddb_connect_timeout,
-        read_timeout=config.ddb_read_timeout,
-        max_attempts=1 + config.ddb_max_retries,
-        pool_size=config.pool_size,
-        validate=False,
-    )
+    bounds = ClientBounds(config.ddb_connect_timeout, config.ddb_read_timeout, 1 + config.ddb_max_retries)
+    client_config = bounded_config(bounds, pool_size=config.pool_size, validate=False)
     return create_client(
         "dynamodb",
         region=config.region,

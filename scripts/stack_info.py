@@ -28,9 +28,24 @@ DEFAULT_STAGE = "local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
-def _loopback(port: int) -> str:
-    """Every service of the local stack listens on 127.0.0.1."""
-    return f"http://127.0.0.1:{port}"
+class _Loopback:
+    """A `StackInfo` attribute: the URL of one of its ports (every local service listens on 127.0.0.1)."""
+
+    def __init__(self, port: str) -> None:
+        self._port = port
+
+    def __get__(self, stack: StackInfo, owner: object = None) -> str:
+        return f"http://127.0.0.1:{getattr(stack.ports, self._port)}"
+
+
+class _Deployed:
+    """A `StackInfo` attribute: a resource's name as its service's serverless.yml gives it on the stage."""
+
+    def __init__(self, service: str, resource: str) -> None:
+        self._service, self._resource = service, resource
+
+    def __get__(self, stack: StackInfo, owner: object = None) -> str:
+        return f"{self._service}-{stack.stage}-{self._resource}"
 
 
 @dataclass(frozen=True)
@@ -45,46 +60,21 @@ class StackInfo:
     client_id: str
     state_dir: Path
 
-    @property
-    def dynamodb_endpoint(self) -> str:
-        return _loopback(self.ports.dynamodb)
-
-    @property
-    def cognito_endpoint(self) -> str:
-        return _loopback(self.ports.cognito)
-
-    @property
-    def http_url(self) -> str:
-        return _loopback(self.ports.http)
-
-    @property
-    def lambda_endpoint(self) -> str:
-        return _loopback(self.ports.lambda_)
-
-    @property
-    def consumer_url(self) -> str:
-        """The example consumer's HTTP API (`GET /hello`)."""
-        return _loopback(self.ports.consumer_http)
-
-    @property
-    def events_endpoint(self) -> str:
-        """moto's server: EventBridge and SQS."""
-        return _loopback(self.ports.events)
-
-    @property
-    def event_bus(self) -> str:
-        """The mirror's user change event bus (serverless.yml UserEventBus)."""
-        return f"{SERVICE}-{self.stage}-user-events"
-
-    @property
-    def group_members_table(self) -> str:
-        """Who is in which group (serverless.yml GroupMembersTable), kept by groupMembers."""
-        return f"{SERVICE}-{self.stage}-group-members"
-
-    @property
-    def replica_table(self) -> str:
-        """The example consumer's replica of the users, fed by the events (examples/consumer)."""
-        return f"{CONSUMER_SERVICE}-{self.stage}-user-replica"
+    dynamodb_endpoint = _Loopback("dynamodb")
+    cognito_endpoint = _Loopback("cognito")
+    http_url = _Loopback("http")
+    lambda_endpoint = _Loopback("lambda_")
+    # The example consumer's HTTP API (`GET /hello`) and its Lambda endpoint.
+    consumer_url = _Loopback("consumer_http")
+    consumer_lambda_endpoint = _Loopback("consumer_lambda")
+    # moto's server: EventBridge and SQS.
+    events_endpoint = _Loopback("events")
+    # The mirror's user change event bus (serverless.yml UserEventBus).
+    event_bus = _Deployed(SERVICE, "user-events")
+    # Who is in which group (serverless.yml GroupMembersTable), kept by groupMembers.
+    group_members_table = _Deployed(SERVICE, "group-members")
+    # The example consumer's replica of the users, fed by the events (examples/consumer).
+    replica_table = _Deployed(CONSUMER_SERVICE, "user-replica")
 
     @property
     def streams_checkpoint(self) -> Path:
@@ -112,10 +102,6 @@ class StackInfo:
             "MIRROR_GROUP_MEMBERS_TABLE": self.group_members_table,
             "USER_POOL_ID": self.user_pool_id,
         }
-
-    @property
-    def consumer_lambda_endpoint(self) -> str:
-        return _loopback(self.ports.consumer_lambda)
 
     def client(self, service: str, connections: int = 10, endpoint: str | None = None) -> Any:
         """A boto3 client for `dynamodb`, `cognito-idp` or `lambda` on this stack.

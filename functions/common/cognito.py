@@ -25,7 +25,7 @@ from cognito_mirror.record import valid_sub
 from functions.common.errors import CognitoThrottledError, CognitoUnavailableError
 from models.aws import bounded_config, create_client
 from models.errors import error_code
-from models.settings import ClientBounds, Settings, get_settings
+from models.settings import Settings, get_settings
 from models.user import UserSnapshot, now_us, snapshot_from_cognito_user
 
 if TYPE_CHECKING:
@@ -49,12 +49,7 @@ def _process_client(interactive: bool) -> CognitoIdentityProviderClient:
 
 def bounds_config(settings: Settings, *, interactive: bool) -> Config:
     """A client config with the settings' bounds of one profile (interactive or batch)."""
-    bounds: ClientBounds = settings.cognito_interactive if interactive else settings.cognito_batch
-    return bounded_config(
-        connect_timeout=bounds.connect_timeout,
-        read_timeout=bounds.read_timeout,
-        max_attempts=bounds.max_attempts,
-    )
+    return bounded_config(settings.cognito_interactive if interactive else settings.cognito_batch)
 
 
 def new_cognito_client(settings: Settings, config: Config) -> CognitoIdentityProviderClient:

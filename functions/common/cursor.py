@@ -30,7 +30,7 @@ from cognito_mirror.record import normalise_value
 from models.aws import bounded_config, create_client
 from models.directory import Continuation
 from models.errors import DependencyUnavailableError
-from models.settings import get_settings
+from models.settings import ClientBounds, get_settings
 
 # A LastEvaluatedKey of the directory holds a sub and a key of at most 2048 bytes.
 MAX_CURSOR_CHARS = 4096
@@ -70,7 +70,7 @@ def container_key(secret_arn: str) -> bytes:
 
 def _read_secret(arn: str) -> bytes:
     """The stack's cursor key (a failure is not cached: the next request tries again)."""
-    config = bounded_config(connect_timeout=0.5, read_timeout=1.0, max_attempts=2)
+    config = bounded_config(ClientBounds(connect_timeout=0.5, read_timeout=1.0, max_attempts=2))
     try:
         client: Any = create_client("secretsmanager", region=get_settings().region, config=config)
         secret = client.get_secret_value(SecretId=arn)["SecretString"]

@@ -30,7 +30,7 @@ from functions.common.user_events import (
 )
 from models.aws import bounded_config, create_client
 from models.errors import error_code
-from models.settings import get_settings
+from models.settings import ClientBounds, get_settings
 from models.user import iso_time_us
 
 MAX_ENTRIES = 10
@@ -56,7 +56,7 @@ def events_client() -> Any:
     return create_client(
         "events",
         region=settings.region,
-        config=bounded_config(connect_timeout=1, read_timeout=3, max_attempts=3),
+        config=bounded_config(ClientBounds(connect_timeout=1, read_timeout=3, max_attempts=3)),
         profile=settings.aws_profile,
         instance_metadata=settings.instance_metadata,
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench import stats
-from bench.stats import Report, Summary, absolute, interleaved, render, timed, timed_pair, versus
+from bench.stats import Report, Summary, figure, interleaved, render, timed, timed_pair
 from tests.support.helpers import FakeLambdaContext, load_event
 
 
@@ -28,13 +28,13 @@ def test_summary_of_nothing_is_an_error() -> None:
         Summary.of([])
 
 
-def test_versus_compares_the_chosen_statistic_with_the_baseline() -> None:
-    # Given a figure twice as slow as its baseline at p99 but equal at the median
-    figure = [1.0] * 98 + [4.0, 4.0]
+def test_a_figure_with_a_baseline_compares_the_chosen_statistic_with_it() -> None:
+    # Given values twice as slow as their baseline at p99 but equal at the median
+    values = [1.0] * 98 + [4.0, 4.0]
     baseline = [1.0] * 98 + [2.0, 2.0]
     # When compared at p99 with a 1.5x goal, then at the median
-    at_p99 = versus("x", figure, "base", baseline, unit="s", ratio_of="p99", max_ratio=1.5)
-    at_median = versus("x", figure, "base", baseline, unit="s", max_ratio=1.5)
+    at_p99 = figure("x", values, baseline=("base", baseline), unit="s", stat="p99", at_most=1.5)
+    at_median = figure("x", values, baseline=("base", baseline), unit="s", at_most=1.5)
     # Then only the median goal is met
     assert at_p99.ratio == pytest.approx(2.0)
     assert at_p99.met is False
@@ -43,18 +43,18 @@ def test_versus_compares_the_chosen_statistic_with_the_baseline() -> None:
 
 
 def test_a_figure_without_a_goal_has_no_verdict() -> None:
-    figure = versus("x", [1.0], "base", [2.0], unit="ms")
-    assert figure.goal is None
-    assert figure.met is None
-    assert figure.ratio == pytest.approx(0.5)
+    measured = figure("x", [1.0], baseline=("base", [2.0]), unit="ms")
+    assert measured.goal is None
+    assert measured.met is None
+    assert measured.ratio == pytest.approx(0.5)
 
 
-def test_absolute_goal_uses_the_named_statistic() -> None:
+def test_a_figure_without_a_baseline_has_its_goal_in_seconds_on_the_named_statistic() -> None:
     # Given return times whose median is fine but whose worst case is over the limit
     values = [1.0, 1.0, 3.0]
     # When checked on the max and on the median
-    worst = absolute("return", values, unit="s", stat="max", limit=2.5)
-    typical = absolute("return", values, unit="s", stat="median", limit=2.5)
+    worst = figure("return", values, unit="s", stat="max", at_most=2.5)
+    typical = figure("return", values, unit="s", at_most=2.5)
     # Then
     assert worst.met is False
     assert typical.met is True
@@ -97,16 +97,16 @@ def test_report_writes_figures_machine_and_lines_as_json(
     # Given a report with a missed goal and an arithmetic line
     monkeypatch.setattr(stats, "RESULTS", tmp_path)
     report = Report("demo", lines=["ARITHMETIC: 120 requests/s"])
-    report.figures.append(versus("slow", [0.003], "raw", [0.001], unit="ms", max_ratio=1.3))
+    report.figures.append(figure("slow", [0.003], baseline=("raw", [0.001]), unit="ms", at_most=1.3))
     # When written and rendered
     path = report.write()
     table = render([report])
     # Then the JSON carries the figure in its unit, and the table says the goal was missed
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     assert path == tmp_path / "demo.json"
-    figure = data["figures"][0]
-    assert (figure["median"], figure["baseline"]["median"], figure["ratio"]) == (3.0, 1.0, 3.0)
-    assert figure["met"] is False
+    written = data["figures"][0]
+    assert (written["median"], written["baseline"]["median"], written["ratio"]) == (3.0, 1.0, 3.0)
+    assert written["met"] is False
     assert data["lines"] == ["ARITHMETIC: 120 requests/s"]
     assert data["machine"]["cpus"] >= 1
     assert "NO" in table.splitlines()[2].split()

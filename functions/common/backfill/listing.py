@@ -17,13 +17,15 @@ from functions.common.cognito import THROTTLE_CODES, new_cognito_client
 from functions.common.retry import Transient, call_with_backoff
 from models.aws import bounded_config
 from models.errors import MalformedUserError, error_code
-from models.settings import Settings
+from models.settings import ClientBounds, Settings
 from models.user import UserSnapshot, snapshot_from_cognito_user
 
 HEX = "0123456789abcdef"
 PAGE_SIZE = 60  # the maximum of ListUsers, ListGroups and ListUsersInGroup
 _METHODS = {"ListUsers": "list_users", "ListGroups": "list_groups", "ListUsersInGroup": "list_users_in_group"}
 SEGMENT_CHOICES = (1, 16, 256)
+# One attempt: the limiter and the backoff here own retrying; a page of a large pool may be slow.
+LISTING_BOUNDS = ClientBounds(connect_timeout=3, read_timeout=10, max_attempts=1)
 
 
 def segment_prefixes(segments: int) -> list[str]:
@@ -60,9 +62,7 @@ class SegmentLister:
     @cached_property
     def client(self) -> Any:
         """A listing client without botocore retries: the limiter and backoff here own retrying."""
-        config = bounded_config(
-            connect_timeout=3, read_timeout=10, max_attempts=1, pool_size=self.options.workers + 2
-        )
+        config = bounded_config(LISTING_BOUNDS, pool_size=self.options.workers + 2)
         return new_cognito_client(self._settings, config)
 
     def list_page(self, prefix: str, token: str | None, tally: Tally) -> dict[str, Any]:

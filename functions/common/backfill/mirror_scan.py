@@ -11,6 +11,7 @@ current MIRROR_INDEXED_ATTRIBUTES ("misindexed"); reindex rewrites only those ke
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from functions.common.backfill.checkpoint import Checkpoint
 from functions.common.backfill.confirm import UserConfirmer
@@ -22,21 +23,15 @@ from models.table import BATCH_GET_MAX, MirrorTable
 from models.user import now_us
 
 
+@dataclass
 class MirrorScanner:
-    def __init__(
-        self,
-        options: Options,
-        checkpoint: Checkpoint,
-        confirmer: UserConfirmer,
-        table: MirrorTable,
-        *,
-        stopping: Callable[[], bool],
-    ) -> None:
-        self.options = options
-        self.table = table
-        self.checkpoint = checkpoint
-        self._confirmer = confirmer
-        self._stopping = stopping
+    """The run's Scan of the mirror: `stopping` asks whether the run is being stopped."""
+
+    options: Options
+    checkpoint: Checkpoint
+    confirmer: UserConfirmer
+    table: MirrorTable
+    stopping: Callable[[], bool] = field(kw_only=True)
 
     def scan_segment(self, segment: int) -> bool:
         """Check one Scan segment to its end (True), or stop early (False)."""
@@ -46,7 +41,7 @@ class MirrorScanner:
         batch: list[MirrorRecord] = []
         tally: Tally = {"misindexed": 0, "reindexed": 0, "skipped": 0}
         for row in self.table.scan_records(segment, self.options.scan_segments, with_index=checks_index):
-            if self._stopping():
+            if self.stopping():
                 return False
             if not row.is_tombstone:
                 batch.append(row)
@@ -82,7 +77,7 @@ class MirrorScanner:
             self.checkpoint.add_subs("orphans", (row.sub for row in candidates))
             return
         for row in candidates:
-            if not self._confirmer.is_gone(row.username or None, row.sub):
+            if not self.confirmer.is_gone(row.username or None, row.sub):
                 continue  # created after its segment was listed: not an orphan
             self.checkpoint.add_subs("orphans", [row.sub])
             if self.options.writes:
