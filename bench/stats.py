@@ -176,10 +176,12 @@ def figure(
     result = Figure(name, unit, Summary.of(values), ratio_of=stat, note=note)
     if baseline is not None:
         result.baseline_name, result.baseline = baseline[0], Summary.of(baseline[1])
-    if at_most is not None and baseline is not None:
-        result.aim(f"{stat} <= {at_most:g}x baseline", result.ratio, at_most)
-    elif at_most is not None:
+    if at_most is None:
+        return result
+    if baseline is None:
         result.aim(f"{stat} <= {at_most * UNITS[unit]:g} {unit}", result.summary.stat(stat), at_most)
+    else:
+        result.aim(f"{stat} <= {at_most:g}x baseline", result.ratio, at_most)
     return result
 
 

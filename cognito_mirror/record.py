@@ -225,7 +225,7 @@ def row_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def item_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """`row_from_item`'s inverse: the item of a row's fields that are not None, directory keys and TTL
-    included (no set for no group: DynamoDB holds none). TypeError for a value a row cannot hold."""
+    included (no set for no group: DynamoDB holds none). TypeError for a field of another type."""
     return {name: _wire(value) for name, value in row.items() if value not in (None, (), [])}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -84,7 +85,9 @@ def test_tombstone_blocks_older_and_newer_snapshots(raw_item: Any) -> None:
     item = raw_item(SUB)
     assert item["deleted"]["BOOL"] is True
     assert "attributes" not in item and "username" not in item
-    assert int(item["expires_at"]["N"]) > 0
+    # And it expires after the default 30 days, in epoch seconds as DynamoDB's TTL reads them
+    expected = time.time() + 30 * 86_400
+    assert expected - 60 < int(item["expires_at"]["N"]) <= expected + 1
 
 
 def test_tombstone_before_any_snapshot_blocks_the_late_create() -> None:
